@@ -1,0 +1,88 @@
+"""Bolts: the processing steps of a topology (streamparse's ``Bolt`` and ``BatchingBolt``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, ClassVar
+
+from .component import Component
+from .tuple import Tuple
+
+
+class Bolt(Component):
+    """Receives tuples in ``process(tup)`` and may ``emit`` new ones.
+
+    ``self.emit(values, stream=None, anchors=None, direct_task=None, need_task_ids=False)``.
+    Switches, as in streamparse: ``auto_ack`` acks each tuple after ``process`` returns,
+    ``auto_anchor`` anchors emits made inside ``process`` to the tuple being processed,
+    ``auto_fail`` fails the tuple when ``process`` raises (the error is reported and the task
+    goes on with the next tuple).
+    """
+
+    auto_ack: ClassVar[bool] = True
+    auto_anchor: ClassVar[bool] = True
+    auto_fail: ClassVar[bool] = True
+
+    def process(self, tup: Tuple) -> None:
+        """Handle one tuple."""
+
+    def process_tick(self, tup: Tuple) -> None:
+        """Handle a tick tuple (``topology.tick.tuple.freq.secs``)."""
+
+    def ack(self, tup: Tuple) -> None:
+        """Mark ``tup`` as fully processed by this bolt (no-op when nothing is tracked)."""
+
+    def fail(self, tup: Tuple) -> None:
+        """Mark ``tup`` as failed: its spout tuple will be failed (and may be replayed)."""
+
+    def _pending(self) -> int:
+        """Tuples held back by the bolt itself (a batching bolt's open batches)."""
+        return 0
+
+    def _flush_pending(self) -> None:
+        """Process whatever is held back; called when a finite run drains."""
+
+
+class BatchingBolt(Bolt):
+    """Groups tuples by ``group_key`` and hands each group to ``process_batch`` on every
+    ``ticks_between_batches``-th tick tuple (set ``topology.tick.tuple.freq.secs``).
+
+    With ``auto_ack`` the tuples of a batch are acked after ``process_batch`` returns; with
+    ``auto_fail`` they are all failed if it raises.
+    """
+
+    ticks_between_batches: ClassVar[int] = 1
+
+    def group_key(self, tup: Tuple) -> Any:
+        """The key to batch ``tup`` under; all tuples share one batch by default."""
+        return None
+
+    def process_batch(self, key: Any, tups: list[Tuple]) -> None:
+        """Handle one batch of tuples that share ``key``."""
+
+    def process(self, tup: Tuple) -> None:
+        batches = self.__dict__.get("_batches")
+        if batches is None:
+            batches = self._batches = defaultdict(list)
+        batches[self.group_key(tup)].append(tup)
+
+    def process_tick(self, tup: Tuple) -> None:
+        self._ticks = self.__dict__.get("_ticks", 0) + 1
+        if self._ticks >= self.ticks_between_batches:
+            self._ticks = 0
+            self._flush_pending()
+
+    def _pending(self) -> int:
+        return sum(len(b) for b in self.__dict__.get("_batches", {}).values())
+
+    def _flush_pending(self) -> None:
+        batches = self.__dict__.get("_batches")
+        if not batches:
+            return
+        self._batches = defaultdict(list)
+        for key, tups in batches.items():
+            self._run_batch(key, tups)
+
+    def _run_batch(self, key: Any, tups: list[Tuple]) -> None:
+        """Set by the executor so that acking, anchoring and error reporting apply to the batch."""
+        self.process_batch(key, tups)

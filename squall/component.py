@@ -1,0 +1,59 @@
+"""What Spout and Bolt share: ``spec()``, ``initialize``, ``outputs``, ``self.logger``, ``self.emit``.
+
+The runtime gives each task instance its own ``emit`` (an instance attribute bound to the task's
+router), so ``self.emit(...)`` is one direct call with no lookup through the class.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from .spec import ComponentSpec
+
+
+class Component:
+    """Base of Spout and Bolt. Subclass one of those, not this."""
+
+    #: Output field names (the default stream) or ``Stream`` objects (several named streams).
+    outputs: ClassVar[Any] = None
+    #: Default parallelism and config, overridable in ``spec()``.
+    par: ClassVar[int] = 1
+    config: ClassVar[dict[str, Any] | None] = None
+
+    logger: logging.Logger
+    task_id: int
+    component_name: str
+
+    @classmethod
+    def spec(
+        cls,
+        name: str | None = None,
+        inputs: Any = None,
+        par: int | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> ComponentSpec:
+        """Place this component in a topology (streamparse's signature).
+
+        ``inputs`` is a dict ``{spec or spec['stream']: Grouping}`` or a list (shuffle grouping;
+        direct grouping for a direct stream). ``par`` is the number of parallel tasks.
+        """
+        return ComponentSpec(cls, name=name, inputs=inputs, par=par, config=config)
+
+    def initialize(self, conf: dict[str, Any], context: Any) -> None:
+        """Called once per task before any tuple; set up state here."""
+
+    def log(self, message: str, level: str = "info") -> None:
+        """pystorm's ``log``: write to this task's logger."""
+        self.logger.log(logging.getLevelName(level.upper()), message)
+
+    def _emit_unbound(self, *args: Any, **kwargs: Any) -> Any:
+        from .errors import EmitError
+
+        msg = (
+            f"{type(self).__name__}.emit() was called outside a running topology; "
+            "run it with `squall run` or squall.testing, or call initialize() through them"
+        )
+        raise EmitError(msg)
+
+    emit = _emit_unbound

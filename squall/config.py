@@ -1,0 +1,98 @@
+"""Topology configuration: Storm's key names and meanings, plus a few ``squall.*`` keys.
+
+Precedence, lowest first (as in Storm): these defaults < the Topology's ``config`` < the
+command line (``--conf key=value``, ``--workers``) for the topology; a component's
+``spec(config=...)`` overrides the topology's for that component only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULTS: dict[str, Any] = {
+    "topology.name": None,
+    "topology.workers": None,  # None: one worker process per CPU core
+    "topology.debug": False,
+    "topology.max.spout.pending": None,  # per spout task; None = unbounded (Storm's default)
+    "topology.message.timeout.secs": 30,
+    "topology.acker.executors": None,  # None: one per worker; 0 turns tracking off
+    "topology.tick.tuple.freq.secs": None,
+    "topology.transfer.batch.size": 1000,  # tuples per batch between workers (Storm's default is 1)
+    "topology.batch.flush.interval.millis": 1,  # a partial batch waits at most this long
+    "squall.transfer.hwm": 64,  # batches queued per peer before backpressure stops the spouts
+    "squall.spout.burst": 100,  # next_tuple() calls per spout task per loop turn
+    "squall.drain.timeout.secs": 10,  # how long a stop waits for in-flight tuples
+    "squall.stats.interval.secs": 5,
+    "squall.bind.host": "127.0.0.1",
+}
+
+INT_KEYS = {
+    "topology.workers", "topology.max.spout.pending", "topology.acker.executors",
+    "topology.transfer.batch.size", "squall.transfer.hwm", "squall.spout.burst",
+}
+NUMBER_KEYS = {
+    "topology.message.timeout.secs", "topology.tick.tuple.freq.secs",
+    "topology.batch.flush.interval.millis", "squall.drain.timeout.secs", "squall.stats.interval.secs",
+}
+
+
+def parse_value(text: str) -> Any:
+    """``--conf`` values: JSON when it parses (numbers, true/false/null, lists), else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        low = text.strip().lower()
+        if low in ("none", "nil"):
+            return None
+        if low in ("yes", "on"):
+            return True
+        if low in ("no", "off"):
+            return False
+        return text
+
+
+def parse_pairs(pairs: list[str]) -> dict[str, Any]:
+    """Parse ``key=value`` strings from the command line."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--conf {pair!r} is not key=value (e.g. --conf topology.max.spout.pending=1000)")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def check(conf: dict[str, Any]) -> dict[str, Any]:
+    """Type-check the known keys; raise ConfigError naming the key and what it wants."""
+    for key in INT_KEYS:
+        v = conf.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            raise ConfigError(f"{key}={v!r}: expected a non-negative integer (or null)")
+    for key in NUMBER_KEYS:
+        v = conf.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
+            raise ConfigError(f"{key}={v!r}: expected a non-negative number (or null)")
+    if conf.get("topology.workers") == 0:
+        raise ConfigError("topology.workers=0: expected at least 1 worker (or null for one per CPU core)")
+    return conf
+
+
+def topology_conf(topology_config: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The effective topology config: defaults < topology class config < overrides."""
+    conf = dict(DEFAULTS)
+    conf.update(topology_config or {})
+    conf.update(overrides or {})
+    if conf.get("topology.workers") is None:
+        conf["topology.workers"] = os.cpu_count() or 1
+    return check(conf)
+
+
+def component_conf(conf: dict[str, Any], component_config: dict[str, Any]) -> dict[str, Any]:
+    """The config one component sees: the topology's, overridden by its own ``spec(config=...)``."""
+    merged = dict(conf)
+    merged.update(component_config or {})
+    return merged

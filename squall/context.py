@@ -1,0 +1,52 @@
+"""TopologyContext: what a task knows about itself and the topology.
+
+It is a dict with pystorm's keys (``taskid``, ``componentid``, ``task->component``,
+``source->stream->fields``...) so streamparse code reading ``context[...]`` works, plus
+attributes for new code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .plan import Plan
+from .spec import ComponentDef
+
+
+class TopologyContext(dict):
+    """Context handed to ``initialize(conf, context)``."""
+
+    def __init__(self, topology_name: str, task_id: int, components: dict[str, ComponentDef], plan: Plan, worker: int):
+        comp = components[plan.task_component[task_id]]
+        self.topology_name = topology_name
+        self.task_id = task_id
+        self.component_id = comp.name
+        self.worker_index = worker
+        self.plan = plan
+        self.components = components
+        super().__init__({
+            "taskid": task_id,
+            "componentid": comp.name,
+            "task->component": {str(t): c for t, c in plan.task_component.items()},
+            "streams": list(comp.outputs),
+            "stream->outputfields": {s.name: list(s.fields) for s in comp.outputs.values()},
+            "source->stream->fields": {
+                i.component: {i.stream: list(components[i.component].outputs[i.stream].fields)} for i in comp.inputs
+            },
+            "source->stream->grouping": {
+                i.component: {i.stream: i.grouping.to_dict()} for i in comp.inputs
+            },
+        })
+
+    def component_tasks(self, component: str) -> list[int]:
+        """Task ids of ``component`` (e.g. to pick a ``direct_task``)."""
+        return list(self.plan.component_tasks[component])
+
+    def consumers(self, stream: str = "default") -> dict[str, list[int]]:
+        """Components subscribed to this task's ``stream``, with their task ids."""
+        out: dict[str, list[int]] = {}
+        for d in self.components.values():
+            for i in d.inputs:
+                if i.component == self.component_id and i.stream == stream:
+                    out[d.name] = list(self.plan.component_tasks[d.name])
+        return out

@@ -1,0 +1,82 @@
+"""The Tuple a bolt receives.
+
+Shaped exactly like streamparse/pystorm's ``Tuple`` (a namedtuple ``id, component, stream, task,
+values``) so user code moves over unchanged. ``values`` is itself a namedtuple of the source
+stream's fields: ``tup.values.word`` and ``tup.values[0]`` both work.
+
+Tuples are built in batches with C-level ``tuple.__new__`` (see ``tuples_maker``), never through a
+Python ``__init__``: that is the difference between ~70 and ~250 ns per tuple.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache, partial
+from itertools import repeat
+from typing import Any
+
+TICK_STREAM = "__tick"
+SYSTEM_COMPONENT = "__system"
+
+
+class Tuple(namedtuple("Tuple", ["id", "component", "stream", "task", "values"])):
+    """A tuple delivered to ``Bolt.process``: ``id, component, stream, task, values``."""
+
+    __slots__ = ()
+
+    @property
+    def is_tick(self) -> bool:
+        """True for tick tuples (``__system``/``__tick``), as pystorm tests it."""
+        return self.stream == TICK_STREAM and self.component == SYSTEM_COMPONENT
+
+    def __repr__(self) -> str:
+        return (
+            f"Tuple(id={self.id!r}, component={self.component!r}, stream={self.stream!r}, "
+            f"task={self.task!r}, values={tuple(self.values)!r})"
+        )
+
+
+_new = tuple.__new__
+
+
+@lru_cache(maxsize=None)
+def values_class(component: str, stream: str, fields: tuple[str, ...]) -> type:
+    """The namedtuple class of one (component, stream)'s values, named like pystorm's."""
+    name = "".join(p.capitalize() for p in f"{component}_{stream}".replace("-", "_").split("_")) + "Tuple"
+    safe = name if name.isidentifier() else "ValuesTuple"
+    try:
+        return namedtuple(safe, fields)  # type: ignore[misc]
+    except ValueError:  # a field that is not an identifier: positional access only
+        return namedtuple(safe, [f"_{i}" for i in range(len(fields))], rename=True)  # type: ignore[misc]
+
+
+def tuples_maker(component: str, stream: str, task: int, fields: tuple[str, ...]) -> Callable[[Iterable[Sequence[Any]]], Any]:
+    """Return ``make(values_batch) -> iterator of Tuple`` for untracked tuples from one source.
+
+    Everything runs in C: ``map``/``zip``/``repeat`` and ``tuple.__new__``.
+    """
+    new_values = partial(_new, values_class(component, stream, fields))
+    new_tuple = partial(_new, Tuple)
+    src = (component, stream, task)
+
+    def make(batch: Iterable[Sequence[Any]]) -> Any:
+        return map(
+            new_tuple,
+            zip(repeat(None), repeat(src[0]), repeat(src[1]), repeat(src[2]), map(new_values, batch)),
+        )
+
+    return make
+
+
+def make_tuple(values: Sequence[Any], component: str = "test", stream: str = "default", task: int = 0,
+               fields: Sequence[str] | None = None, id: Any = None) -> Tuple:
+    """Build one Tuple by hand, e.g. to unit-test a bolt's ``process``."""
+    names = tuple(fields) if fields is not None else tuple(f"f{i}" for i in range(len(values)))
+    vals = _new(values_class(component, stream, names), tuple(values))
+    return Tuple(id, component, stream, task, vals)
+
+
+def tick_tuple(freq_secs: float) -> Tuple:
+    """A tick tuple as Storm and pystorm shape it."""
+    return Tuple(None, SYSTEM_COMPONENT, TICK_STREAM, -1, (freq_secs,))
