@@ -1,0 +1,113 @@
+"""Find the Topology a user means: ``file.py``, ``file.py:Class``, ``package.module:Class``.
+
+Workers load the topology the same way from the same reference, so nothing is pickled.
+Like streamparse, a project's ``src/`` directory (beside ``topologies/``) goes on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from types import ModuleType
+from typing import Any
+
+from .errors import TopologyLoadError
+
+
+def _topologies_in(module: ModuleType) -> list[type]:
+    from .topology import Topology
+
+    found = []
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, Topology) and value is not Topology \
+                and value.__module__ == module.__name__:
+            found.append(value)
+    return found
+
+
+def path_entries_for(path: str) -> list[str]:
+    """Directories a topology file needs on sys.path: its own, and a streamparse-style ``../src``."""
+    d = os.path.dirname(os.path.abspath(path))
+    entries = [d]
+    src = os.path.join(os.path.dirname(d), "src")
+    if os.path.isdir(src):
+        entries.append(src)
+    return entries
+
+
+def _import_file(path: str) -> ModuleType:
+    if not os.path.isfile(path):
+        raise TopologyLoadError(f"topology file {path!r} does not exist")
+    for entry in reversed(path_entries_for(path)):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    name = os.path.splitext(os.path.basename(path))[0]
+    existing = sys.modules.get(name)
+    if existing is not None:
+        if os.path.abspath(getattr(existing, "__file__", "") or "") == os.path.abspath(path):
+            return existing
+        name = f"squall_topology_{name}"
+        if name in sys.modules:
+            return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise TopologyLoadError(f"cannot import {path!r} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    module.__squall_file__ = True  # type: ignore[attr-defined]
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def load_topology(ref: str) -> Any:
+    """Return the Topology class named by ``ref``.
+
+    Errors in the user's file (including ``InvalidTopologyError``) propagate unchanged.
+    """
+    target, _, cls_name = ref.partition(":")
+    if target.endswith(".py") or os.sep in target:
+        module = _import_file(target)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ModuleNotFoundError as exc:
+            raise TopologyLoadError(f"cannot import module {target!r} ({exc}); pass a file path like topologies/wordcount.py") from exc
+    if cls_name:
+        obj: Any = module
+        for part in cls_name.split("."):
+            obj = getattr(obj, part, None)
+            if obj is None:
+                found = [t.__name__ for t in _topologies_in(module)]
+                raise TopologyLoadError(f"{target!r} has no topology class {cls_name!r} (found: {found or 'none'})")
+        return obj
+    found = _topologies_in(module)
+    if not found:
+        raise TopologyLoadError(f"{target!r} defines no Topology subclass; define `class MyTopology(Topology): ...`")
+    if len(found) > 1:
+        names = ", ".join(t.__name__ for t in found)
+        raise TopologyLoadError(f"{target!r} defines several topologies ({names}); pick one with {target}:ClassName")
+    return found[0]
+
+
+def topology_ref(topology: type) -> str:
+    """A reference a fresh worker process can load: a file path for scripts and files loaded by
+    path, else ``module:Class`` (the worker gets the coordinator's sys.path)."""
+    module = sys.modules.get(topology.__module__)
+    qual = topology.__qualname__
+    if "<locals>" in qual:
+        raise TopologyLoadError(
+            f"topology {qual} is defined inside a function: worker processes cannot import it; "
+            "define it at module level (or run it in-process with workers=1)"
+        )
+    if topology.__module__ == "__main__" or getattr(module, "__squall_file__", False):
+        path = getattr(module, "__file__", None)
+        if not path:
+            raise TopologyLoadError(f"topology {qual} has no source file that workers could load")
+        return f"{os.path.abspath(path)}:{qual}"
+    return f"{topology.__module__}:{qual}"

@@ -1,0 +1,202 @@
+"""Routing inside a worker: ``emit(values)`` -> grouping -> a channel buffer of the target task.
+
+A *channel* is one (source task, stream, target task) pair with a plain list as its buffer.
+``emit`` only appends the values to that list (by reference, nothing is copied or encoded).
+The worker later drains local channels into the target bolt in a batch, and flushes remote ones
+to the target's worker as one encoded message. So per emitted tuple there is one grouping
+decision and one ``list.append``: no lock, no syscall, no counter.
+
+Counting is per batch: a channel's length is added to ``transferred`` when it is drained or
+flushed. Emits on the fast paths (one consumer, one target per tuple) are counted from the
+channel too; only the general path counts emits one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import EmitError
+from .grouping import CYCLE, DIRECTED, FIXED, KEY, MANY, Picker
+from .stream import Stream
+
+
+class Channel:
+    """Buffer of tuples from one source task's stream to one target task."""
+
+    __slots__ = ("src_task", "stream", "dest_task", "buf", "router", "counts_emits", "transferred", "local", "peer",
+                 "make")
+
+    def __init__(self, src_task: int, stream: str, dest_task: int, local: bool, peer: int):
+        self.src_task = src_task
+        self.stream = stream
+        self.dest_task = dest_task
+        self.buf: list[Any] = []
+        self.router: StreamRouter | None = None
+        self.counts_emits = False
+        self.transferred = 0
+        self.local = local
+        self.peer = peer
+        self.make: Any = None  # builds Tuples from a batch of values (local channels)
+
+    def take(self) -> list[Any]:
+        """Return the buffered values and empty the buffer in place (the router holds the list)."""
+        buf = self.buf
+        batch = buf[:]
+        buf.clear()
+        n = len(batch)
+        self.transferred += n
+        if self.counts_emits:
+            self.router.emitted += n  # type: ignore[union-attr]
+        return batch
+
+
+class Consumer:
+    """One subscribing component of a stream, compiled for one source task."""
+
+    __slots__ = ("component", "picker", "chans", "bufs")
+
+    def __init__(self, component: str, picker: Picker, chans: list[Channel]):
+        self.component = component
+        self.picker = picker
+        self.chans = chans
+        self.bufs = [c.buf for c in chans]
+
+
+class StreamRouter:
+    """Routes one source task's emits on one stream. ``send(values)`` is the hot path."""
+
+    def __init__(self, component: str, task: int, stream: Stream, consumers: list[Consumer],
+                 capture: list[Any] | None = None):
+        self.component = component
+        self.task = task
+        self.stream = stream.name
+        self.fields = stream.fields
+        self.direct = stream.direct
+        self.arity = len(stream.fields)
+        self.consumers = consumers
+        self.emitted = 0
+        self.capture = capture
+        self.send: Callable[[Sequence[Any]], None] = self._compile()
+        # Emits are counted from the channel when every emit lands in exactly one channel.
+        self.fast = self.send != self.send_general
+        if self.fast:
+            for c in consumers[0].chans:
+                c.counts_emits = True
+                c.router = self
+
+    # -- errors -------------------------------------------------------------------------------
+    def bad_arity(self, values: Any) -> EmitError:
+        try:
+            n = len(values)
+        except TypeError:
+            return EmitError(
+                f"component '{self.component}' (task {self.task}) emitted {values!r} on stream '{self.stream}': "
+                f"values must be a list or tuple of {self.arity} value(s) for fields {list(self.fields)}"
+            )
+        return EmitError(
+            f"component '{self.component}' (task {self.task}) emitted {n} value(s) {list(values)!r} on stream "
+            f"'{self.stream}', which declares {self.arity} field(s) {list(self.fields)}: emit one value per field"
+        )
+
+    # -- paths --------------------------------------------------------------------------------
+    def _compile(self) -> Callable[[Sequence[Any]], None]:
+        arity = self.arity
+        bad = self.bad_arity
+        if self.capture is not None or self.direct or len(self.consumers) != 1:
+            return self.send_general
+        c = self.consumers[0]
+        mode, fn, bufs = c.picker.mode, c.picker.fn, c.bufs
+        if mode == CYCLE:
+            def send_cycle(values: Sequence[Any]) -> None:
+                if len(values) != arity:
+                    raise bad(values)
+                bufs[fn()].append(values)
+            return send_cycle
+        if mode == KEY:
+            def send_key(values: Sequence[Any]) -> None:
+                if len(values) != arity:
+                    raise bad(values)
+                bufs[fn(values)].append(values)
+            return send_key
+        if mode == FIXED:
+            buf = bufs[fn]
+
+            def send_fixed(values: Sequence[Any]) -> None:
+                if len(values) != arity:
+                    raise bad(values)
+                buf.append(values)
+            return send_fixed
+        return self.send_general
+
+    def send_general(self, values: Sequence[Any], direct_task: int | None = None,
+                     need_task_ids: bool = False) -> list[int] | None:
+        """Any emit: several consumers, ALL/custom groupings, direct streams, task ids wanted."""
+        try:
+            if len(values) != self.arity:
+                raise self.bad_arity(values)
+        except TypeError:
+            raise self.bad_arity(values) from None
+        if not self.fast:
+            self.emitted += 1
+        if self.capture is not None:
+            self.capture.append(values)
+        tasks: list[int] | None = [] if need_task_ids else None
+        if self.direct:
+            if direct_task is None:
+                raise EmitError(
+                    f"component '{self.component}' emitted on direct stream '{self.stream}' without direct_task: "
+                    f"pass emit(values, stream='{self.stream}', direct_task=<task id of a consumer>)"
+                )
+            hit = False
+            for c in self.consumers:
+                targets = c.picker.targets
+                if direct_task in targets:
+                    c.bufs[targets.index(direct_task)].append(values)
+                    hit = True
+            if not hit:
+                valid = sorted(t for c in self.consumers for t in c.picker.targets)
+                raise EmitError(
+                    f"component '{self.component}' emitted on direct stream '{self.stream}' to task {direct_task}, "
+                    f"which does not consume it; consumer tasks are {valid}"
+                )
+            if tasks is not None:
+                tasks.append(direct_task)
+            return tasks
+        if direct_task is not None:
+            raise EmitError(
+                f"component '{self.component}' passed direct_task={direct_task} on stream '{self.stream}', "
+                "which is not declared direct: declare Stream(..., direct=True) or drop direct_task"
+            )
+        for c in self.consumers:
+            picker = c.picker
+            mode = picker.mode
+            if mode == CYCLE:
+                i = picker.fn()
+                c.bufs[i].append(values)
+                if tasks is not None:
+                    tasks.append(picker.targets[i])
+            elif mode == KEY:
+                i = picker.fn(values)
+                c.bufs[i].append(values)
+                if tasks is not None:
+                    tasks.append(picker.targets[i])
+            elif mode == FIXED:
+                c.bufs[picker.fn].append(values)
+                if tasks is not None:
+                    tasks.append(picker.targets[picker.fn])
+            elif mode == MANY:
+                for i in picker.fn(values):
+                    c.bufs[i].append(values)
+                    if tasks is not None:
+                        tasks.append(picker.targets[i])
+            elif mode == DIRECTED:  # pragma: no cover - validation forbids it on non-direct streams
+                raise AssertionError
+        return tasks
+
+
+def unknown_stream(component: str, stream: Any, declared: list[str]) -> EmitError:
+    return EmitError(
+        f"component '{component}' emitted on stream {stream!r}, which it does not declare "
+        f"(declared: {declared}); add Stream([...], name={stream!r}) to its outputs"
+    )

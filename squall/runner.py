@@ -1,0 +1,430 @@
+"""Run a topology: the coordinator of ``squall run`` (many processes) and the in-process runner.
+
+The coordinator (Storm's Nimbus and Supervisor for one machine) validates and plans the
+topology, starts the workers through a Launcher, tells each where its peers are, activates the
+spouts, prints a status line every few seconds, notices dead workers, and ends the run:
+
+* **completed**: every spout is exhausted and nothing is in flight. It is detected by probing
+  the workers: all idle, every message sent between two workers received, and the same counts
+  in two probes in a row.
+* **stopped** (``--duration``, Ctrl-C, SIGTERM): spouts are deactivated, in-flight tuples drain
+  (at most ``squall.drain.timeout.secs``), then the workers exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import zmq
+
+from .config import topology_conf
+from .errors import SquallError, WorkerError
+from .launcher import Launcher, SubprocessLauncher, WorkerHandle, describe_exit
+from .loader import load_topology, topology_ref
+from .plan import make_plan
+from .wire import pack, unpack_control
+from .worker import Worker
+
+log = logging.getLogger("squall.run")
+
+PROBE_EVERY = 0.02
+START_TIMEOUT = 120.0
+
+
+@dataclass
+class RunResult:
+    """How a run ended, with the final counters."""
+
+    reason: str  # completed | stopped | error | timeout
+    exit_code: int
+    elapsed: float
+    tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    captured: dict[str, dict[str, list[tuple[Any, ...]]]] = field(default_factory=dict)
+    workers: dict[int, dict[str, Any]] = field(default_factory=dict)
+    message: str = ""
+
+    def component_totals(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for st in self.tasks.values():
+            c = out[st["component"]]
+            c["emitted"] += sum(st.get("emitted", {}).values())
+            c["executed"] += st.get("executed", 0)
+            c["errors"] += st.get("errors", 0)
+            c["acked"] += st.get("acked", 0)
+            c["failed"] += st.get("failed", 0)
+        return {k: dict(v) for k, v in out.items()}
+
+
+def _add_captured(into: dict[str, dict[str, list[Any]]], component: str, stream: str, values: list[Any]) -> None:
+    into.setdefault(component, {}).setdefault(stream, []).extend(tuple(v) for v in values)
+
+
+def _human(n: float) -> str:
+    for unit, div in (("M", 1e6), ("k", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.1f}{unit}"
+    return f"{n:.0f}"
+
+
+class StatusLine:
+    """Rates per component from cumulative counters, printed every interval."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.last: dict[str, tuple[int, int]] = {}
+        self.last_time = time.monotonic()
+        self.start = self.last_time
+
+    def print(self, tasks: dict[int, dict[str, Any]], queued: int, errors: int, kinds: dict[str, str]) -> None:
+        now = time.monotonic()
+        dt = max(now - self.last_time, 1e-6)
+        totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for st in tasks.values():
+            t = totals[st["component"]]
+            t[0] += sum(st.get("emitted", {}).values())
+            t[1] += st.get("executed", 0)
+        parts = []
+        for comp in sorted(totals, key=lambda c: (kinds.get(c) != "spout", c)):
+            emitted, executed = totals[comp]
+            pe, px = self.last.get(comp, (0, 0))
+            if kinds.get(comp) == "spout":
+                parts.append(f"{comp} emitted {_human((emitted - pe) / dt)}/s")
+            else:
+                parts.append(f"{comp} executed {_human((executed - px) / dt)}/s")
+            self.last[comp] = (emitted, executed)
+        self.last_time = now
+        line = f"[squall {now - self.start:6.1f}s] " + " | ".join(parts) + f" | queued {queued:,} | errors {errors}"
+        print(line, file=self.out, flush=True)
+
+
+class Coordinator:
+    """Runs one topology on worker processes until it completes or is stopped."""
+
+    def __init__(self, topology: Any, overrides: dict[str, Any] | None = None, *, duration: float | None = None,
+                 launcher: Launcher | None = None, log_level: str = "INFO", status_out: TextIO | None = None,
+                 capture: bool = False, mocked_sources: dict[str, list[Any]] | None = None,
+                 timeout: float | None = None, handle_signals: bool = True):
+        self.topology = load_topology(topology) if isinstance(topology, str) else topology
+        self.ref = topology if isinstance(topology, str) else topology_ref(self.topology)
+        overrides = dict(overrides or {})
+        if capture:
+            overrides["squall.capture"] = True
+        if mocked_sources:
+            overrides["squall.mocked.sources"] = {k: [list(v) for v in vals] for k, vals in mocked_sources.items()}
+        self.conf = topology_conf(self.topology.config, overrides)
+        self.conf.setdefault("topology.name", None)
+        if not self.conf["topology.name"]:
+            self.conf["topology.name"] = self.topology.__name__
+        self.plan = make_plan(self.topology.components, self.conf["topology.workers"])
+        self.conf["topology.workers"] = self.plan.num_workers
+        self.duration = duration
+        self.timeout = timeout
+        self.launcher = launcher or SubprocessLauncher()
+        self.log_level = log_level
+        self.status = StatusLine(status_out or sys.stdout)
+        self.handle_signals = handle_signals
+        self.kinds = {n: d.kind for n, d in self.topology.components.items()}
+        self.handles: dict[int, WorkerHandle] = {}
+        self.stats: dict[int, dict[str, Any]] = {}
+        self.worker_info: dict[int, dict[str, Any]] = {}
+        self.errors: list[dict[str, Any]] = []
+        self.captured: dict[str, dict[str, list[Any]]] = {}
+        self.stop_requested: str | None = None
+        self.signals = 0
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _send(self, index: int, msg: dict[str, Any]) -> None:
+        self.sock.send_multipart([f"w{index}".encode(), pack(msg)])
+
+    def _broadcast(self, msg: dict[str, Any]) -> None:
+        for i in self.handles:
+            self._send(i, msg)
+
+    def _recv(self, timeout_ms: int) -> tuple[int, dict[str, Any]] | None:
+        if self.sock.poll(timeout_ms):
+            ident, payload = self.sock.recv_multipart()
+            return int(ident.decode()[1:]), unpack_control(payload)
+        return None
+
+    def _tasks_of(self, index: int) -> str:
+        return ", ".join(f"{self.plan.task_component[t]}:{t}" for t in self.plan.worker_tasks(index))
+
+    def _check_workers(self) -> None:
+        for i, h in self.handles.items():
+            code = h.poll()
+            if code is not None:
+                raise WorkerError(
+                    f"worker {i} (pid {h.pid}, tasks {self._tasks_of(i)}) died: {describe_exit(code)}"
+                )
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.signals += 1
+        name = signal.Signals(signum).name
+        if self.signals == 1:
+            self.stop_requested = name
+        else:
+            log.warning("second %s: killing the workers now", name)
+            for h in self.handles.values():
+                h.kill()
+            raise KeyboardInterrupt
+
+    def _handle(self, index: int, msg: dict[str, Any]) -> None:
+        kind = msg["t"]
+        if kind in ("stats", "bye"):
+            for t, st in msg.get("tasks", {}).items():
+                self.stats[int(t)] = st
+            self.worker_info[index] = {"rss": msg.get("rss"), "peak_rss": msg.get("peak_rss"),
+                                       "queued": msg.get("queued", 0), "pid": self.handles[index].pid}
+            self.errors.extend(msg.get("errors", []))
+            for comp, stream, vals in msg.get("captured", []):
+                _add_captured(self.captured, comp, stream, vals)
+        elif kind == "fatal":
+            raise WorkerError(f"worker {index} (tasks {self._tasks_of(index)}) failed in {msg['where']}: "
+                              f"{msg['error']}\n{msg.get('traceback', '')}")
+        elif kind == "spouts_done":
+            self.spouts_done.add(index)
+
+    def _wait_all(self, kind: str, timeout: float) -> dict[int, dict[str, Any]]:
+        got: dict[int, dict[str, Any]] = {}
+        deadline = time.monotonic() + timeout
+        while len(got) < len(self.handles):
+            if time.monotonic() > deadline:
+                missing = sorted(set(self.handles) - set(got))
+                raise WorkerError(f"workers {missing} sent no {kind!r} within {timeout:.0f}s")
+            self._check_workers()
+            r = self._recv(100)
+            if r is None:
+                continue
+            index, msg = r
+            if msg["t"] == kind:
+                got[index] = msg
+            else:
+                self._handle(index, msg)
+        return got
+
+    # -- the run --------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        start = time.monotonic()
+        ctx = zmq.Context()
+        self.sock = ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+        self.spouts_done: set[int] = set()
+        old_handlers = {}
+        if self.handle_signals:
+            for s in (signal.SIGINT, signal.SIGTERM):
+                old_handlers[s] = signal.signal(s, self._on_signal)
+        reason, code, message = "error", 1, ""
+        try:
+            spec = {"coordinator": f"tcp://127.0.0.1:{port}", "topology": self.ref, "conf": self.conf,
+                    "sys_path": [p for p in sys.path if p], "log_level": self.log_level}
+            log.info("starting topology %s: %d worker(s), %d task(s)", self.conf["topology.name"],
+                     self.plan.num_workers, len(self.plan.task_component))
+            for i in range(self.plan.num_workers):
+                self.handles[i] = self.launcher.start(i, dict(spec, index=i))
+            hellos = self._wait_all("hello", START_TIMEOUT)
+            addresses = {str(i): m["address"] for i, m in hellos.items()}
+            self._broadcast({"t": "peers", "addresses": addresses})
+            self._wait_all("ready", START_TIMEOUT)
+            self._broadcast({"t": "activate"})
+            log.info("topology %s is active", self.conf["topology.name"])
+            reason = self._supervise(start)
+            code = 0 if reason in ("completed", "stopped") else 1
+        except WorkerError as exc:
+            message = str(exc)
+            log.error("%s", message)
+            reason, code = "error", 1
+        except KeyboardInterrupt:
+            reason, code, message = "killed", 130, "killed by a second signal"
+        finally:
+            self._shutdown()
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+            self.sock.close()
+            ctx.term()
+        elapsed = time.monotonic() - start
+        return RunResult(reason, code, elapsed, dict(self.stats), list(self.errors), self.captured,
+                         dict(self.worker_info), message)
+
+    def _supervise(self, start: float) -> str:
+        interval = float(self.conf.get("squall.stats.interval.secs") or 5)
+        next_status = time.monotonic() + interval
+        began = time.monotonic()
+        drain_deadline: float | None = None
+        draining_sent = False
+        probe_n, probe_due, replies, previous = 0, 0.0, {}, None
+        outcome = "completed"
+        while True:
+            now = time.monotonic()
+            self._check_workers()
+            if self.stop_requested is None:
+                if self.duration is not None and now - began >= self.duration:
+                    self.stop_requested = "duration"
+                elif self.timeout is not None and now - began >= self.timeout:
+                    self.stop_requested = "timeout"
+            if self.stop_requested is not None and drain_deadline is None:
+                log.info("stopping (%s): deactivating spouts, draining in-flight tuples", self.stop_requested)
+                outcome = "timeout" if self.stop_requested == "timeout" else "stopped"
+                self._broadcast({"t": "deactivate"})
+                drain_deadline = now + float(self.conf.get("squall.drain.timeout.secs") or 10)
+            finishing = drain_deadline is not None or len(self.spouts_done) == len(self.handles)
+            if finishing and not draining_sent:
+                self._broadcast({"t": "drain"})
+                draining_sent = True
+            if drain_deadline is not None and now > drain_deadline:
+                log.warning("drain timeout: stopping with tuples still in flight")
+                return outcome
+            if finishing and now >= probe_due and not replies.get("_pending"):
+                probe_n += 1
+                replies = {"_pending": True}
+                self._broadcast({"t": "probe", "n": probe_n})
+            if now >= next_status:
+                next_status = now + interval
+                self._print_status()
+            r = self._recv(20 if finishing else 100)
+            if r is None:
+                continue
+            index, msg = r
+            if msg["t"] == "probe":
+                if msg["n"] != probe_n:
+                    continue
+                replies[index] = msg
+                if len(replies) - 1 == len(self.handles):
+                    snapshot = self._quiescent(replies)
+                    if snapshot is not None and snapshot == previous:
+                        return outcome
+                    previous = snapshot
+                    replies = {}
+                    probe_due = time.monotonic() + PROBE_EVERY
+            else:
+                self._handle(index, msg)
+
+    def _quiescent(self, replies: dict[Any, Any]) -> Any:
+        """The counters if every worker is idle with its spouts done and nothing is in flight."""
+        sent: dict[tuple[int, int], int] = {}
+        received: dict[tuple[int, int], int] = {}
+        for i in self.handles:
+            m = replies[i]
+            if not (m["idle"] and m["done"]):
+                return None
+            for peer, n in m["sent"].items():
+                sent[(i, int(peer))] = n
+            for peer, n in m["received"].items():
+                received[(int(peer), i)] = n
+        for pair in set(sent) | set(received):
+            if sent.get(pair, 0) != received.get(pair, 0):
+                return None
+        return tuple(sorted(sent.items()))
+
+    def _print_status(self) -> None:
+        queued = sum(w.get("queued", 0) for w in self.worker_info.values())
+        self.status.print(self.stats, queued, len(self.errors), self.kinds)
+
+    def _shutdown(self) -> None:
+        """Ask every live worker to stop, collect its last counters, make sure none is left."""
+        live = {i for i, h in self.handles.items() if h.poll() is None}
+        for i in live:
+            try:
+                self._send(i, {"t": "stop"})
+            except zmq.ZMQError:
+                pass
+        deadline = time.monotonic() + 10
+        byes: set[int] = set()
+        while live - byes and time.monotonic() < deadline:
+            if all(self.handles[i].poll() is not None for i in live - byes):
+                break
+            try:
+                r = self._recv(100)
+            except zmq.ZMQError:
+                break
+            if r is None:
+                continue
+            index, msg = r
+            if msg["t"] == "bye":
+                byes.add(index)
+            try:
+                self._handle(index, msg)
+            except WorkerError as exc:
+                log.error("%s", exc)
+        for h in self.handles.values():
+            try:
+                h.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except Exception:
+                h.terminate()
+                try:
+                    h.wait(timeout=3)
+                except Exception:
+                    h.kill()
+                    h.wait(timeout=3)
+
+
+def run_in_process(topology: Any, overrides: dict[str, Any] | None = None, *, duration: float | None = None,
+                   timeout: float | None = 60.0, capture: bool = False,
+                   mocked_sources: dict[str, list[Any]] | None = None) -> RunResult:
+    """Run a whole topology in this process and thread (one worker): fast, for tests.
+
+    Ends when every spout is exhausted and every tuple processed, or after ``duration`` seconds.
+    """
+    topology = load_topology(topology) if isinstance(topology, str) else topology
+    overrides = dict(overrides or {})
+    overrides["topology.workers"] = 1
+    if capture:
+        overrides["squall.capture"] = True
+    if mocked_sources:
+        overrides["squall.mocked.sources"] = mocked_sources
+    conf = topology_conf(topology.config, overrides)
+    conf["topology.name"] = conf.get("topology.name") or topology.__name__
+    worker = Worker(topology, conf, 0)
+    start = time.monotonic()
+    worker.setup()
+    worker.activate()
+    reason = "completed"
+    idle_turns = 0
+    while True:
+        did = worker.step()
+        now = time.monotonic()
+        if duration is not None and now - start >= duration:
+            reason = "stopped"
+            break
+        if timeout is not None and now - start >= timeout:
+            reason = "timeout"
+            break
+        if worker.spouts_done:
+            worker.draining = True
+            if not did and worker.idle():
+                idle_turns += 1
+                if idle_turns >= 2:
+                    break
+                continue
+        idle_turns = 0
+        if not did:
+            time.sleep(0.0005)
+    worker.deactivate()
+    while worker.step():
+        pass
+    captured: dict[str, dict[str, list[Any]]] = {}
+    for (comp, stream), vals in (worker.captured or {}).items():
+        _add_captured(captured, comp, stream, vals)
+    return RunResult(reason, 0 if reason != "timeout" else 1, time.monotonic() - start,
+                     worker.task_stats(), list(worker.errors.recent), captured)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+__all__ = ["Coordinator", "RunResult", "run_in_process", "SquallError"]

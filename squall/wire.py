@@ -1,0 +1,40 @@
+"""What crosses a process boundary, encoded with msgpack (never pickle: a socket is not trusted).
+
+Data message: ``[sender_worker, [[dest_task, src_task, stream, [values, ...]], ...]]`` — one
+header per (target task, source task, stream) group, then the values of every tuple in it.
+Control message: a msgpack map with a ``"t"`` (type) key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+_packer = msgpack.Packer(use_bin_type=True, autoreset=True)
+pack = _packer.pack
+
+
+def unpack(payload: bytes) -> Any:
+    """Decode a message; arrays become tuples (faster to build, and values are immutable anyway)."""
+    return msgpack.unpackb(payload, use_list=False, raw=False, strict_map_key=False)
+
+
+def unpack_control(payload: bytes) -> Any:
+    """Decode a control message; arrays stay lists (JSON-like, for maps of counters and configs)."""
+    return msgpack.unpackb(payload, raw=False, strict_map_key=False)
+
+
+def encode_batch(sender: int, groups: list[tuple[int, int, str, list[Any]]]) -> bytes:
+    return pack((sender, groups))
+
+
+def find_unencodable(values_list: list[Any]) -> list[int]:
+    """Indices of tuples whose values msgpack cannot encode (to name the culprit in an error)."""
+    bad = []
+    for i, v in enumerate(values_list):
+        try:
+            pack(v)
+        except (TypeError, ValueError, OverflowError):
+            bad.append(i)
+    return bad

@@ -1,0 +1,312 @@
+"""A worker: hosts some tasks of a topology and moves tuples between them.
+
+One thread runs a loop (``step``): take arrived batches from other workers, let spouts emit a
+burst, drain local channels into their bolts (tuples passed by reference), flush remote
+channels as one msgpack message per peer when a batch is full or the flush interval passed,
+deliver tick tuples. The Worker knows nothing about who started it: ``squall.worker_main`` runs
+it in a subprocess with a control socket, ``squall.testing`` runs it inside the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+from .bolt import Bolt
+from .config import component_conf
+from .context import TopologyContext
+from .executor import BoltExecutor, ErrorLog, SpoutExecutor
+from .grouping import make_picker
+from .plan import Plan, make_plan
+from .router import Channel, Consumer, StreamRouter
+from .spec import ComponentDef
+from .spout import Spout
+from .stream import Stream
+from .transport import ZmqTransport
+from .tuple import tuples_maker
+from .wire import encode_batch, find_unencodable, unpack
+
+log = logging.getLogger("squall.worker")
+
+
+class MockedSpout(Spout):
+    """Emits a fixed list of values, then is exhausted (``squall.testing``'s mocked sources)."""
+
+    def __init__(self, items: list[Any]):
+        self._it = iter(items)
+
+    def next_tuple(self) -> None:
+        self.emit(list(next(self._it)))
+
+
+class Worker:
+    def __init__(self, topology: Any, conf: dict[str, Any], index: int = 0, plan: Plan | None = None,
+                 transport: ZmqTransport | None = None):
+        self.topology = topology
+        self.name = conf.get("topology.name") or topology.__name__
+        self.components: dict[str, ComponentDef] = topology.components
+        self.conf = conf
+        self.index = index
+        self.plan = plan or make_plan(self.components, conf["topology.workers"])
+        self.transport = transport
+        self.errors = ErrorLog()
+        self.spouts: list[SpoutExecutor] = []
+        self.bolts: dict[int, BoltExecutor] = {}
+        self.executors: dict[int, SpoutExecutor | BoltExecutor] = {}
+        self.local_channels: list[Channel] = []
+        self.remote_channels: dict[int, list[Channel]] = defaultdict(list)
+        self.remote_makers: dict[tuple[int, str], Any] = {}
+        self.captured: dict[tuple[str, str], list[Any]] | None = {} if conf.get("squall.capture") else None
+        self.batch_size = int(conf.get("topology.transfer.batch.size") or 1000)
+        self.flush_secs = float(conf.get("topology.batch.flush.interval.millis") or 1) / 1000.0
+        self.burst_n = int(conf.get("squall.spout.burst") or 100)
+        self.last_flush = time.monotonic()
+        self.next_tick = float("inf")
+        self.draining = False
+
+    # -- setup ----------------------------------------------------------------------------------
+    def tasks(self) -> list[int]:
+        return self.plan.worker_tasks(self.index)
+
+    def setup(self) -> None:
+        """Create the local tasks' instances, wire their routers, call ``initialize``.
+
+        Raises whatever ``initialize`` raises, with the component and task attached as a note.
+        """
+        mocked = self.conf.get("squall.mocked.sources") or {}
+        for task in self.tasks():
+            comp = self.components[self.plan.task_component[task]]
+            if comp.name in mocked:
+                tasks = self.plan.component_tasks[comp.name]
+                items = list(mocked[comp.name])[tasks.index(task)::len(tasks)]
+                instance: Any = MockedSpout(items)
+            else:
+                instance = comp.cls()
+            instance.task_id = task
+            instance.component_name = comp.name
+            instance.logger = logging.getLogger(f"{comp.name}:{task}")
+            routers = {s.name: self._router(comp, task, s) for s in comp.outputs.values()}
+            if comp.kind == "spout":
+                ex: Any = SpoutExecutor(task, comp.name, instance, routers, self.errors)
+                self.spouts.append(ex)
+            else:
+                cconf = component_conf(self.conf, comp.config)
+                tick = cconf.get("topology.tick.tuple.freq.secs")
+                ex = BoltExecutor(task, comp.name, instance, routers, self.errors, tick_secs=tick or None)
+                self.bolts[task] = ex
+                self.next_tick = min(self.next_tick, ex.next_tick)
+            self.executors[task] = ex
+        for task, ex in self.executors.items():
+            comp = self.components[ex.component]
+            context = TopologyContext(self.name, task, self.components, self.plan, self.index)
+            try:
+                ex.instance.initialize(component_conf(self.conf, comp.config), context)
+            except Exception as exc:
+                exc.add_note(f"in {comp.name}.initialize() (task {task}, class {comp.class_ref})")
+                raise
+
+    def _router(self, comp: ComponentDef, task: int, stream: Stream) -> StreamRouter:
+        plan = self.plan
+        consumers = []
+        for d in self.components.values():
+            for inp in d.inputs:
+                if inp.component != comp.name or inp.stream != stream.name:
+                    continue
+                targets = sorted(plan.component_tasks[d.name])
+                local = [t for t in targets if plan.task_worker[t] == self.index]
+                context = TopologyContext(self.name, task, self.components, plan, self.index)
+                picker = make_picker(inp.grouping, source_fields=stream.fields, targets=targets,
+                                     local_targets=local, source_task=task, stream=stream.name, context=context)
+                chans = []
+                for t in picker.targets:
+                    w = plan.task_worker[t]
+                    ch = Channel(task, stream.name, t, local=(w == self.index), peer=w)
+                    if ch.local:
+                        ch.make = tuples_maker(comp.name, stream.name, task, stream.fields)
+                        self.local_channels.append(ch)
+                    else:
+                        self.remote_channels[w].append(ch)
+                    chans.append(ch)
+                consumers.append(Consumer(d.name, picker, chans))
+        capture = None
+        if self.captured is not None:
+            capture = self.captured.setdefault((comp.name, stream.name), [])
+        return StreamRouter(comp.name, task, stream, consumers, capture=capture)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def activate(self) -> None:
+        for s in self.spouts:
+            s.activate()
+
+    def deactivate(self) -> None:
+        for s in self.spouts:
+            s.deactivate()
+
+    @property
+    def spouts_done(self) -> bool:
+        """No local spout will emit again (exhausted or deactivated)."""
+        return all(s.exhausted or not s.active for s in self.spouts)
+
+    # -- the loop -------------------------------------------------------------------------------
+    def step(self) -> int:
+        """One turn of the loop; returns how much work it did (0 = idle)."""
+        work = 0
+        transport = self.transport
+        if transport is not None:
+            if transport.n_overflow:
+                work += transport.retry()
+            for payload in transport.recv_ready(32):
+                work += self.on_message(payload)
+        if self.spouts and not (transport is not None and transport.n_overflow):
+            burst = self.burst_n
+            for sp in self.spouts:
+                if sp.active and not sp.exhausted:
+                    sp.burst(burst)
+        work += self.drain_local()
+        if self.remote_channels:
+            work += self.maybe_flush()
+        now = time.monotonic()
+        if now >= self.next_tick:
+            self.deliver_ticks(now)
+        if self.draining:
+            for b in self.bolts.values():
+                if b.instance._pending():
+                    b.instance._flush_pending()
+                    work += 1
+        return work
+
+    def drain_local(self, rounds: int = 8) -> int:
+        total = 0
+        bolts = self.bolts
+        for _ in range(rounds):
+            moved = 0
+            for ch in self.local_channels:
+                if ch.buf:
+                    batch = ch.take()
+                    n = len(batch)
+                    bolts[ch.dest_task].execute(ch.make(batch), n)
+                    moved += n
+            if not moved:
+                break
+            total += moved
+        return total
+
+    def buffered_remote(self) -> int:
+        return sum(len(ch.buf) for chans in self.remote_channels.values() for ch in chans)
+
+    def maybe_flush(self) -> int:
+        now = time.monotonic()
+        if now - self.last_flush >= self.flush_secs:
+            return self.flush()
+        if self.buffered_remote() >= self.batch_size:
+            return self.flush()
+        return 0
+
+    def flush(self) -> int:
+        """Send every non-empty remote channel, one message per peer."""
+        self.last_flush = time.monotonic()
+        sent = 0
+        for peer, chans in self.remote_channels.items():
+            groups = []
+            for ch in chans:
+                if ch.buf:
+                    batch = ch.take()
+                    sent += len(batch)
+                    groups.append((ch.dest_task, ch.src_task, ch.stream, batch))
+            if groups:
+                self.transport.send(peer, self._encode(groups))  # type: ignore[union-attr]
+        return sent
+
+    def _encode(self, groups: list[tuple[int, int, str, list[Any]]]) -> bytes:
+        try:
+            return encode_batch(self.index, groups)
+        except (TypeError, ValueError, OverflowError):
+            pass
+        # Some values cannot cross processes: report them (naming the component) and send the rest.
+        from .errors import EmitError
+
+        clean = []
+        for dest, src, stream, batch in groups:
+            bad = set(find_unencodable(batch))
+            if bad:
+                comp = self.plan.task_component[src]
+                example = batch[min(bad)]
+                exc = EmitError(
+                    f"component '{comp}' (task {src}) emitted {len(bad)} tuple(s) on stream '{stream}' whose values "
+                    f"cannot be sent to another worker, e.g. {example!r}; emit only None, bool, int, float, str, "
+                    "bytes, lists, tuples and dicts of those"
+                )
+                self.executors[src].report("emit", exc) if src in self.executors else None
+                batch = [v for i, v in enumerate(batch) if i not in bad]
+            clean.append((dest, src, stream, batch))
+        return encode_batch(self.index, clean)
+
+    def on_message(self, payload: bytes) -> int:
+        sender, groups = unpack(payload)
+        self.transport.count_received(sender)  # type: ignore[union-attr]
+        n_total = 0
+        for dest, src, stream, values in groups:
+            make = self.remote_makers.get((src, stream))
+            if make is None:
+                comp = self.components[self.plan.task_component[src]]
+                make = tuples_maker(comp.name, stream, src, comp.outputs[stream].fields)
+                self.remote_makers[(src, stream)] = make
+            n = len(values)
+            self.bolts[dest].execute(make(values), n)
+            n_total += n
+        return n_total or 1
+
+    def deliver_ticks(self, now: float) -> None:
+        nxt = float("inf")
+        for b in self.bolts.values():
+            if b.tick_secs:
+                if now >= b.next_tick:
+                    b.tick(now)
+                nxt = min(nxt, b.next_tick)
+        self.next_tick = nxt
+
+    # -- state for the coordinator ------------------------------------------------------------------
+    def idle(self) -> bool:
+        """Nothing buffered here: local channels empty, remote flushed, no overflow, no held batches."""
+        if any(ch.buf for ch in self.local_channels):
+            return False
+        if self.remote_channels and self.buffered_remote():
+            return False
+        if self.transport is not None and self.transport.n_overflow:
+            return False
+        return not any(isinstance(b.instance, Bolt) and b.instance._pending() for b in self.bolts.values())
+
+    def queued(self) -> int:
+        n = sum(len(ch.buf) for ch in self.local_channels) + self.buffered_remote()
+        if self.transport is not None:
+            n += self.transport.n_overflow * self.batch_size
+        return n
+
+    def task_stats(self) -> dict[int, dict[str, Any]]:
+        """Cumulative counters per local task (read by the status line and, later, the UI)."""
+        out: dict[int, dict[str, Any]] = {}
+        transferred: dict[int, int] = defaultdict(int)
+        for ch in self.local_channels:
+            transferred[ch.src_task] += ch.transferred
+        for chans in self.remote_channels.values():
+            for ch in chans:
+                transferred[ch.src_task] += ch.transferred
+        for task, ex in self.executors.items():
+            st: dict[str, Any] = {
+                "component": ex.component,
+                "emitted": ex.emitted(),
+                "transferred": transferred.get(task, 0),
+                "acked": ex.acked,
+                "failed": ex.failed,
+                "errors": ex.error_count,
+            }
+            if isinstance(ex, BoltExecutor):
+                st["executed"] = ex.executed
+            out[task] = st
+        return out
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
