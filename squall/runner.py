@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -135,7 +135,10 @@ class Coordinator:
         self.handles: dict[int, WorkerHandle] = {}
         self.stats: dict[int, dict[str, Any]] = {}
         self.worker_info: dict[int, dict[str, Any]] = {}
-        self.errors: list[dict[str, Any]] = []
+        self.errors: deque[dict[str, Any]] = deque(maxlen=1000)  # newest kept; error_count has them all
+        self.error_count = 0
+        self.stats_waiting: set[int] = set()
+        self.stats_round = False
         self.captured: dict[str, dict[str, list[Any]]] = {}
         self.stop_requested: str | None = None
         self.signals = 0
@@ -179,11 +182,17 @@ class Coordinator:
     def _handle(self, index: int, msg: dict[str, Any]) -> None:
         kind = msg["t"]
         if kind in ("stats", "bye"):
+            self.stats_waiting.discard(index)
             for t, st in msg.get("tasks", {}).items():
                 self.stats[int(t)] = st
             self.worker_info[index] = {"rss": msg.get("rss"), "peak_rss": msg.get("peak_rss"),
                                        "queued": msg.get("queued", 0), "pid": self.handles[index].pid}
-            self.errors.extend(msg.get("errors", []))
+            new_errors = msg.get("errors", [])
+            self.error_count += len(new_errors)
+            self.errors.extend(new_errors)
+            if kind == "stats" and self.stats_round and not self.stats_waiting:
+                self.stats_round = False
+                self._print_status()
             for comp, stream, vals in msg.get("captured", []):
                 _add_captured(self.captured, comp, stream, vals)
         elif kind == "fatal":
@@ -288,7 +297,11 @@ class Coordinator:
                 self._broadcast({"t": "probe", "n": probe_n})
             if now >= next_status:
                 next_status = now + interval
-                self._print_status()
+                if self.stats_round:  # a worker did not answer the last round: print what we have
+                    self._print_status()
+                self.stats_waiting = set(self.handles)
+                self.stats_round = True
+                self._broadcast({"t": "stats"})
             r = self._recv(20 if finishing else 100)
             if r is None:
                 continue
@@ -326,7 +339,7 @@ class Coordinator:
 
     def _print_status(self) -> None:
         queued = sum(w.get("queued", 0) for w in self.worker_info.values())
-        self.status.print(self.stats, queued, len(self.errors), self.kinds)
+        self.status.print(self.stats, queued, self.error_count, self.kinds)
 
     def _shutdown(self) -> None:
         """Ask every live worker to stop, collect its last counters, make sure none is left."""
@@ -338,11 +351,14 @@ class Coordinator:
                 pass
         deadline = time.monotonic() + 10
         byes: set[int] = set()
+        exited_at: float | None = None
         while live - byes and time.monotonic() < deadline:
-            if all(self.handles[i].poll() is not None for i in live - byes):
+            if exited_at is None and all(self.handles[i].poll() is not None for i in live - byes):
+                exited_at = time.monotonic()  # their last messages may still be in our socket
+            if exited_at is not None and time.monotonic() - exited_at > 0.5:
                 break
             try:
-                r = self._recv(100)
+                r = self._recv(50)
             except zmq.ZMQError:
                 break
             if r is None:

@@ -2,9 +2,9 @@
 
 Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps):
 
-    worker -> coordinator: hello{address} · ready · fatal{error} · spouts_done · stats{...}
+    worker -> coordinator: hello{address} · ready · fatal{error} · spouts_done · stats{...} (when asked)
                            probe{n, idle, done, sent, received} · bye{stats, captured, errors}
-    coordinator -> worker: peers{addresses} · activate · deactivate · drain · probe{n} · stop
+    coordinator -> worker: peers{addresses} · activate · deactivate · drain · probe{n} · stats · stop
 """
 
 from __future__ import annotations
@@ -146,6 +146,8 @@ class WorkerProcess:
             w.activate()
         elif kind == "drain":
             w.draining = True
+        elif kind == "stats":
+            self.send(self.stats())
         elif kind == "stop":
             self.stopping = True
 
@@ -157,9 +159,7 @@ class WorkerProcess:
         poller.register(ctrl, zmq.POLLIN)
         if w.transport is not None:
             poller.register(w.transport.pull, zmq.POLLIN)
-        stats_every = float(self.spec["conf"].get("squall.stats.interval.secs") or 5)
         next_ctrl = 0.0
-        next_stats = time.monotonic() + min(stats_every, 1.0)
         next_parent = time.monotonic() + 1.0
         while not self.stopping:
             did = w.step()
@@ -171,9 +171,6 @@ class WorkerProcess:
                 if not self.spouts_done_sent and w.spouts_done:
                     self.spouts_done_sent = True
                     self.send({"t": "spouts_done"})
-                if now >= next_stats:
-                    next_stats = now + stats_every
-                    self.send(self.stats())
                 if now >= next_parent:
                     next_parent = now + 1.0
                     self.check_parent()

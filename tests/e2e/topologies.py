@@ -1,0 +1,243 @@
+"""Topologies for end-to-end tests, at module level so worker processes can import them."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from squall import BatchingBolt, Bolt, Grouping, Spout, Stream, Topology
+
+N = 2000
+
+
+class NumberSpout(Spout):
+    """Emits n = 0..N-1 split among its tasks, then is exhausted."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        tasks = context.component_tasks(context.component_id)
+        self.it = iter(range(tasks.index(context.task_id), conf.get("test.n", N), len(tasks)))
+
+    def next_tuple(self):
+        self.emit([next(self.it)])
+
+
+class WordSpout(Spout):
+    outputs = ["word"]
+    WORDS = ["dog", "cat", "zebra", "elephant", "ant", "bee", "cow", "gnu"]
+
+    def initialize(self, conf, context):
+        tasks = context.component_tasks(context.component_id)
+        n = conf.get("test.n", N)
+        self.it = iter(self.WORDS[i % len(self.WORDS)] for i in range(tasks.index(context.task_id), n, len(tasks)))
+
+    def next_tuple(self):
+        self.emit([next(self.it)])
+
+
+class TagBolt(Bolt):
+    """Emits (value, component name, task id, pid): shows where each tuple went."""
+
+    outputs = ["value", "component", "task", "pid"]
+
+    def initialize(self, conf, context):
+        self.pid = os.getpid()
+
+    def process(self, tup):
+        self.emit([tup.values[0], self.component_name, self.task_id, self.pid])
+
+
+class EvenOddBolt(Bolt):
+    """Named streams: evens on 'even', odds on 'odd'."""
+
+    outputs = [Stream(["n"], name="even"), Stream(["n"], name="odd")]
+
+    def process(self, tup):
+        n = tup.values.n
+        self.emit([n], stream="even" if n % 2 == 0 else "odd")
+
+
+class DirectBolt(Bolt):
+    """Direct stream: sends n to consumer task number n % len(tasks)."""
+
+    outputs = [Stream(["n"], name="routed", direct=True)]
+
+    def initialize(self, conf, context):
+        self.targets = sorted(context.consumers("routed")["direct_sink"])
+
+    def process(self, tup):
+        n = tup.values.n
+        self.emit([n], stream="routed", direct_task=self.targets[n % len(self.targets)])
+
+
+class SumBolt(Bolt):
+    outputs = ["n", "source"]
+
+    def process(self, tup):
+        self.emit([tup.values[0], tup.component])
+
+
+class CountBolt(Bolt):
+    outputs = ["word", "count"]
+
+    def initialize(self, conf, context):
+        self.counts = {}
+
+    def process(self, tup):
+        w = tup.values.word
+        self.counts[w] = self.counts.get(w, 0) + 1
+        self.emit([w, self.counts[w]])
+
+
+class FailingBolt(Bolt):
+    """Raises on every 10th number; emits the others."""
+
+    outputs = ["n"]
+
+    def process(self, tup):
+        if tup.values.n % 10 == 0:
+            raise RuntimeError(f"boom on {tup.values.n}")
+        self.emit([tup.values.n])
+
+
+class BadArityBolt(Bolt):
+    outputs = ["a", "b"]
+
+    def process(self, tup):
+        self.emit([tup.values.n])  # one value for two fields
+
+
+class SumBatchBolt(BatchingBolt):
+    outputs = ["parity", "total", "size"]
+    config = {"topology.tick.tuple.freq.secs": 0.05}
+
+    def group_key(self, tup):
+        return tup.values.n % 2
+
+    def process_batch(self, key, tups):
+        self.emit([key, sum(t.values.n for t in tups), len(tups)])
+
+
+class TickBolt(Bolt):
+    outputs = ["freq"]
+
+    def process_tick(self, tup):
+        self.emit([tup.values[0]])
+
+
+class SlowForeverSpout(Spout):
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.n = 0
+
+    def next_tuple(self):
+        time.sleep(0.001)
+        self.n += 1
+        self.emit([self.n])
+
+
+# -- topologies -----------------------------------------------------------------------------------
+
+
+class ShuffleTopo(Topology):
+    numbers = NumberSpout.spec()
+    tag = TagBolt.spec(inputs=[numbers], par=4)
+
+
+class FieldsTopo(Topology):
+    words = WordSpout.spec(par=2)
+    tag = TagBolt.spec(inputs={words: Grouping.fields("word")}, par=3)
+
+
+class AllTopo(Topology):
+    numbers = NumberSpout.spec()
+    tag = TagBolt.spec(inputs={numbers: Grouping.ALL}, par=3)
+
+
+class GlobalTopo(Topology):
+    numbers = NumberSpout.spec(par=2)
+    tag = TagBolt.spec(inputs={numbers: Grouping.GLOBAL}, par=3)
+
+
+class NoneTopo(Topology):
+    numbers = NumberSpout.spec()
+    tag = TagBolt.spec(inputs={numbers: Grouping.NONE}, par=2)
+
+
+class LocalOrShuffleTopo(Topology):
+    numbers = NumberSpout.spec(par=2)
+    tag = TagBolt.spec(inputs={numbers: Grouping.LOCAL_OR_SHUFFLE}, par=2)
+
+
+class PartialKeyTopo(Topology):
+    words = WordSpout.spec()
+    tag = TagBolt.spec(inputs={words: Grouping.partial_key("word")}, par=3)
+
+
+class ModGrouping:
+    """Custom grouping: n goes to target index n % len(targets)."""
+
+    def prepare(self, context, stream, targets):
+        self.targets = targets
+
+    def choose_tasks(self, task_id, values):
+        return [self.targets[values[0] % len(self.targets)]]
+
+
+class CustomTopo(Topology):
+    numbers = NumberSpout.spec()
+    tag = TagBolt.spec(inputs={numbers: Grouping.custom(ModGrouping())}, par=3)
+
+
+class NamedStreamsTopo(Topology):
+    numbers = NumberSpout.spec()
+    split = EvenOddBolt.spec(inputs=[numbers], par=2)
+    evens = SumBolt.spec(inputs=[split["even"]])
+    odds = SumBolt.spec(inputs={split["odd"]: Grouping.SHUFFLE}, par=2)
+
+
+class DirectTopo(Topology):
+    numbers = NumberSpout.spec()
+    router = DirectBolt.spec(inputs=[numbers], par=2)
+    direct_sink = TagBolt.spec(inputs=[router["routed"]], par=3)
+
+
+class MultiSpoutTopo(Topology):
+    numbers = NumberSpout.spec()
+    words = WordSpout.spec()
+    sink_numbers = SumBolt.spec(inputs=[numbers, ])
+    sink = SumBolt.spec(inputs=[numbers, words], par=2)
+
+
+class DiamondTopo(Topology):
+    numbers = NumberSpout.spec()
+    left = TagBolt.spec(inputs=[numbers], par=2)
+    right = TagBolt.spec(inputs={numbers: Grouping.fields("n")}, par=2)
+    join = SumBolt.spec(inputs={left: Grouping.SHUFFLE, right: Grouping.GLOBAL}, par=2)
+
+
+class ParGtWorkersTopo(Topology):
+    words = WordSpout.spec(par=3)
+    count = CountBolt.spec(inputs={words: Grouping.fields("word")}, par=7)
+
+
+class FailingTopo(Topology):
+    numbers = NumberSpout.spec()
+    fails = FailingBolt.spec(inputs=[numbers], par=2)
+
+
+class BadArityTopo(Topology):
+    numbers = NumberSpout.spec()
+    bad = BadArityBolt.spec(inputs=[numbers])
+
+
+class BatchTopo(Topology):
+    numbers = NumberSpout.spec()
+    batch = SumBatchBolt.spec(inputs={numbers: Grouping.fields("n")}, par=2)
+
+
+class ForeverTopo(Topology):
+    numbers = SlowForeverSpout.spec()
+    tag = TagBolt.spec(inputs=[numbers], par=2)
