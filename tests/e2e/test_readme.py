@@ -1,0 +1,23 @@
+"""The README's examples do what the README says."""
+
+import sys
+from pathlib import Path
+
+from squall.testing import complete_topology, read_tuples
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "wordcount"))
+from topology import WordCount  # noqa: E402
+
+
+def test_readme_testing_example():
+    result = complete_topology(WordCount, mocked_sources={"word_spout": [["dog"], ["cat"], ["dog"]]})
+    assert sorted(read_tuples(result, "count_bolt")) == [("cat", 1), ("dog", 10), ("dog", 20)]
+
+
+def test_wordcount_on_two_workers_counts_exactly():
+    words = [["dog"], ["cat"], ["zebra"], ["elephant"]] * 500
+    result = complete_topology(WordCount, mocked_sources={"word_spout": words}, workers=2)
+    final = {}
+    for word, count in read_tuples(result, "count_bolt"):
+        final[word] = max(final.get(word, 0), count)
+    assert final == {"dog": 5000, "cat": 500, "zebra": 500, "elephant": 500}
