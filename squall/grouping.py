@@ -126,6 +126,11 @@ def stable_hash(value: Any) -> int:
         return _mmh3(value)
     if t is int:
         return _mmh3(str(value))
+    # Subclasses (StrEnum, IntEnum...) cross processes as plain str/int: hash them as such.
+    if isinstance(value, str):
+        return _mmh3(str.__str__(value))
+    if isinstance(value, int) and t is not bool:
+        return _mmh3(int.__repr__(value))
     return _mmh3(_packb(value))
 
 
@@ -193,13 +198,13 @@ def make_picker(
     n = len(tasks)
     kind = grouping.kind
     rng = random.Random(source_task * 7919 + n)
-    if kind in (SHUFFLE, NONE) or (kind == LOCAL_OR_SHUFFLE and not local_targets):
+    local = [tasks.index(t) for t in sorted(set(local_targets)) if t in tasks] if kind == LOCAL_OR_SHUFFLE else []
+    if kind in (SHUFFLE, NONE) or (kind == LOCAL_OR_SHUFFLE and not local):
         # Storm's shuffle: equal counts per task. A shuffled cycle gives that without a random call per tuple.
         order = list(range(n))
         rng.shuffle(order)
         return Picker(CYCLE, cycle(order).__next__, tasks)
     if kind == LOCAL_OR_SHUFFLE:
-        local = [tasks.index(t) for t in sorted(local_targets) if t in tasks]
         rng.shuffle(local)
         return Picker(CYCLE, cycle(local).__next__, tasks)
     if kind == FIELDS:
@@ -236,7 +241,7 @@ def _partial_key_fn(grouping: Grouping, source_fields: Sequence[str], n: int) ->
     def key(values: Sequence[Any]) -> int:
         raw = _packb([values[i] for i in idx]) if idx else _packb(list(values))
         a = _mmh3(raw, 0) % n
-        b = _mmh3(raw, 0x9E3779B9) % n
+        b = (a + 1 + _mmh3(raw, 0x9E3779B9) % (n - 1)) % n if n > 1 else a  # two distinct candidates
         choice = a if load[a] <= load[b] else b
         load[choice] += 1
         return choice

@@ -62,6 +62,12 @@ def normalize_outputs(outputs: object) -> tuple[dict[str, Stream], list[str]]:
     if plain:
         declared = [Stream(plain)]
     for s in declared:
+        if not isinstance(s.name, str) or not s.name:
+            problems.append(f"stream name {s.name!r} is not a non-empty string")
+            continue
+        if not all(isinstance(f, str) and f for f in s.fields):
+            problems.append(f"stream '{s.name}' has field names that are not non-empty strings: {list(s.fields)!r}")
+            continue
         if s.name in streams:
             problems.append(f"stream '{s.name}' is declared twice in outputs")
         if len(set(s.fields)) != len(s.fields):

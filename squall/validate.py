@@ -16,7 +16,9 @@ from .stream import DEFAULT_STREAM, Stream, normalize_outputs
 
 
 def did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)], n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else ""
 
 
@@ -54,7 +56,13 @@ def resolve(topology: str, named: list[tuple[str, ComponentSpec]], stray: list[t
     # Names: attribute name unless spec(name=...) overrides it.
     name_of: dict[int, str] = {}
     seen: dict[str, str] = {}
+    first_attr: dict[int, str] = {}
     for attr, spec in named:
+        if id(spec) in first_attr:
+            add(Problem(attr, f"attributes '{first_attr[id(spec)]}' and '{attr}' are the same spec object",
+                        f"declare another spec: {attr} = {spec.component_cls.__name__}.spec(...)"))
+            continue
+        first_attr[id(spec)] = attr
         name = spec.name or attr
         if not isinstance(name, str) or not name:
             add(Problem(attr, f"component name {name!r} is not a non-empty string", "pass name='...' to spec()"))
@@ -66,6 +74,8 @@ def resolve(topology: str, named: list[tuple[str, ComponentSpec]], stray: list[t
         if name.startswith("__"):
             add(Problem(name, "names starting with '__' are reserved for system components", "rename it"))
         name_of[id(spec)] = name
+
+    named = [(attr, spec) for attr, spec in named if first_attr.get(id(spec)) == attr]
 
     # Kinds, parallelism, outputs.
     outputs: dict[str, dict[str, Stream]] = {}
@@ -113,7 +123,8 @@ def resolve(topology: str, named: list[tuple[str, ComponentSpec]], stray: list[t
         if kind is not None:
             par = spec.par if isinstance(spec.par, int) and not isinstance(spec.par, bool) and spec.par > 0 else 1
             defs.append(ComponentDef(
-                name=name, cls=spec.component_cls, kind=kind, par=par, config=dict(spec.config or {}),
+                name=name, cls=spec.component_cls, kind=kind, par=par,
+                config=dict(spec.config) if isinstance(spec.config, dict) else {},
                 outputs=outputs[name], inputs=tuple(resolved),
             ))
     if named and n_spouts == 0:
@@ -132,7 +143,8 @@ def _resolve_input(consumer: str, key: Any, grouping: Any, name_of: dict[int, st
     if isinstance(source, ComponentSpec):
         src_name = name_of.get(id(source))
         if src_name is None:
-            add(Problem(consumer, f"input {source.label!r} ({source.component_cls.__name__}) is not part of this topology",
+            cls_name = getattr(source.component_cls, "__name__", repr(source.component_cls))
+            add(Problem(consumer, f"input {source.label!r} ({cls_name}) is not part of this topology",
                         "declare that spec as a class attribute of the topology too"))
             return None
     elif isinstance(source, str):
