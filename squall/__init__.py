@@ -19,6 +19,7 @@ from .errors import WorkerError as WorkerError
 from .grouping import Grouping as Grouping
 from .spec import ComponentSpec as ComponentSpec
 from .spec import StreamId as StreamId
+from .spout import ReliableSpout as ReliableSpout
 from .spout import Spout as Spout
 from .stream import Stream as Stream
 from .topology import Topology as Topology
@@ -36,6 +37,7 @@ __all__ = [
     "Grouping",
     "InvalidTopologyError",
     "Problem",
+    "ReliableSpout",
     "Spout",
     "SquallError",
     "Stream",

@@ -73,7 +73,8 @@ def describe(topology: str) -> None:
     info = cls.describe()
     import os
 
-    info["plan"] = make_plan(cls.components, os.cpu_count() or 1).to_dict()
+    workers = cls.config.get("topology.workers") or os.cpu_count() or 1
+    info["plan"] = make_plan(cls.components, workers, cls.config.get("topology.acker.executors")).to_dict()
     click.echo(json.dumps(info, indent=2, default=str))
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+import random
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .acker import ACKED, FAIL, ACK, INIT, RotatingMap
 from .bolt import BatchingBolt, Bolt
 from .router import StreamRouter, unknown_stream
 from .spout import Spout
@@ -55,14 +57,21 @@ class ErrorLog:
 
 
 class TaskExecutor:
-    """What spout and bolt executors share: the instance, its routers, its counters."""
+    """What spout and bolt executors share: the instance, its routers, its counters.
 
-    def __init__(self, task: int, component: str, instance: Any, routers: dict[str, StreamRouter], errors: ErrorLog):
+    ``ack_bufs`` are the channel buffers to the acker tasks (one per acker, in task order);
+    None when tracking is off (``topology.acker.executors = 0``).
+    """
+
+    def __init__(self, task: int, component: str, instance: Any, routers: dict[str, StreamRouter], errors: ErrorLog,
+                 ack_bufs: list[list[Any]] | None = None):
         self.task = task
         self.component = component
         self.instance = instance
         self.routers = routers
         self.errors = errors
+        self.ack_bufs = ack_bufs
+        self.n_ackers = len(ack_bufs) if ack_bufs else 0
         self.failed = 0
         self.acked = 0
         self.error_count = 0
@@ -80,28 +89,57 @@ class TaskExecutor:
             raise unknown_stream(self.component, stream, list(self.routers))
         return router
 
+    def stats(self) -> dict[str, Any]:
+        return {}
+
 
 class SpoutExecutor(TaskExecutor):
+    """Calls ``next_tuple`` in bursts; tracks the trees its tuples start (when acking is on)."""
+
     instance: Spout
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, max_pending: int | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.active = False
         self.exhausted = False
         self.to_ack: list[Any] = []  # tup_ids to ack right after emit: tracking is off
+        self.pending = RotatingMap()  # root -> (tup_id, emit time)
+        self.max_pending = max_pending or 0
+        self.timed_out = 0
+        self.latencies: deque[float] = deque(maxlen=4096)  # complete latency samples (s)
+        self.latency_sum = 0.0
         self.next_tuple = self.instance.next_tuple
-        self.instance.emit = self._make_emit()
+        if getattr(self.instance, "_squall_intercepts_emit", False):
+            self.instance._raw_emit = self._make_emit()  # e.g. ReliableSpout keeps what it emits
+        else:
+            self.instance.emit = self._make_emit()
 
     def _make_emit(self) -> Any:
         default = self.routers.get("default")
         fast = default.send if default is not None and default.fast else None
         to_ack = self.to_ack
         slow_route = self.slow_route
+        ack_bufs = self.ack_bufs
+        task = self.task
+        pending = self.pending
+        n_ackers = self.n_ackers
+        rand = random.getrandbits
+        now = time.monotonic
 
         def emit(values: Sequence[Any], tup_id: Any = None, stream: str | None = None,
                  direct_task: int | None = None, need_task_ids: bool = False) -> list[int] | None:
             if tup_id is not None:
-                to_ack.append(tup_id)
+                if ack_bufs is None:
+                    to_ack.append(tup_id)
+                else:
+                    root = rand(64)
+                    xor, tasks = slow_route(stream).send_tracked(values, (root,), direct_task, need_task_ids)
+                    if xor == 0:  # the tuple went nowhere: its tree is already complete
+                        to_ack.append(tup_id)
+                    else:
+                        pending.put(root, (tup_id, now()))
+                        ack_bufs[root % n_ackers].append((INIT, root, xor, task))
+                    return tasks
             if stream is None and fast is not None and direct_task is None and not need_task_ids:
                 return fast(values)
             return slow_route(stream).send_general(values, direct_task, need_task_ids)
@@ -109,15 +147,23 @@ class SpoutExecutor(TaskExecutor):
         return emit
 
     @property
-    def runnable(self) -> bool:
-        return self.active and not self.exhausted
+    def done(self) -> bool:
+        """Will not emit again and has no tree in flight."""
+        return (self.exhausted or not self.active) and not self.pending.size
 
     def burst(self, n: int) -> None:
-        """Call ``next_tuple`` up to ``n`` times."""
+        """Call ``next_tuple`` up to ``n`` times (fewer at ``topology.max.spout.pending``)."""
         next_tuple = self.next_tuple
         try:
-            for _ in range(n):
-                next_tuple()
+            if self.max_pending:
+                pending, limit = self.pending, self.max_pending
+                for _ in range(n):
+                    if pending.size >= limit:
+                        break
+                    next_tuple()
+            else:
+                for _ in range(n):
+                    next_tuple()
         except StopIteration:
             self.exhausted = True
         except Exception as exc:  # a spout error is reported; the spout is called again next turn
@@ -135,6 +181,57 @@ class SpoutExecutor(TaskExecutor):
             except Exception as exc:
                 self.report("ack", exc)
         self.acked += len(ids)
+
+    def execute(self, batch: Iterable[tuple[int, int]], n: int) -> None:
+        """Acker notifications: (ACKED | FAILED, root)."""
+        pending = self.pending
+        inst = self.instance
+        now = time.monotonic()
+        for kind, root in batch:
+            entry = pending.pop(root)
+            if entry is None:
+                continue  # already failed by timeout
+            tup_id, t0 = entry
+            if kind == ACKED:
+                latency = now - t0
+                self.latencies.append(latency)
+                self.latency_sum += latency
+                self.acked += 1
+                where, call = "ack", inst.ack
+            else:
+                self.failed += 1
+                where, call = "fail", inst.fail
+            try:
+                call(tup_id)
+            except Exception as exc:
+                self.report(where, exc)
+        if self.to_ack:
+            self.ack_now()
+
+    def rotate(self) -> None:
+        """Fail the trees older than the message timeout."""
+        expired = self.pending.rotate()
+        if not expired:
+            return
+        self.timed_out += len(expired)
+        self.failed += len(expired)
+        fail = self.instance.fail
+        for tup_id, _t0 in expired.values():
+            try:
+                fail(tup_id)
+            except Exception as exc:
+                self.report("fail", exc)
+
+    def stats(self) -> dict[str, Any]:
+        lat = sorted(self.latencies)
+        out: dict[str, Any] = {"pending": self.pending.size, "timed_out": self.timed_out}
+        if lat:
+            out["complete_latency_ms"] = {
+                "avg": 1000 * self.latency_sum / max(self.acked, 1),
+                "p50": 1000 * lat[len(lat) // 2],
+                "p99": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+            }
+        return out
 
     def activate(self) -> None:
         if not self.active:
@@ -154,6 +251,8 @@ class SpoutExecutor(TaskExecutor):
 
 
 class BoltExecutor(TaskExecutor):
+    """Runs ``process`` over batches; anchors, acks and fails inside tuple trees."""
+
     instance: Bolt
 
     def __init__(self, *args: Any, tick_secs: float | None = None, **kwargs: Any):
@@ -164,33 +263,74 @@ class BoltExecutor(TaskExecutor):
         inst = self.instance
         self.process = inst.process
         self.auto_fail = inst.auto_fail
+        self.auto_anchor = inst.auto_anchor
+        self.batching = isinstance(inst, BatchingBolt)
+        self.auto_ack = inst.auto_ack and not self.batching  # a batching bolt acks per batch
+        self.anchors: tuple[Any, ...] | list[Any] = ()  # what emit() anchors to by default
+        self.children: dict[Any, int] = {}  # tuple id -> XOR of the edges anchored to it
         inst.emit = self._make_emit()
         inst.ack = self._ack
         inst.fail = self._fail
-        if isinstance(inst, BatchingBolt):
+        if self.batching:
             inst._run_batch = self._run_batch
 
     def _make_emit(self) -> Any:
         default = self.routers.get("default")
         fast = default.send if default is not None and default.fast else None
         slow_route = self.slow_route
+        emit_tracked = self.emit_tracked
+        ex = self
 
         def emit(values: Sequence[Any], stream: str | None = None, anchors: Any = None,
                  direct_task: int | None = None, need_task_ids: bool = False) -> list[int] | None:
+            if anchors is None:
+                anchors = ex.anchors
+            if anchors:
+                return emit_tracked(values, stream, anchors, direct_task, need_task_ids)
             if stream is None and fast is not None and direct_task is None and not need_task_ids:
                 return fast(values)
             return slow_route(stream).send_general(values, direct_task, need_task_ids)
 
         return emit
 
-    def _ack(self, tup: Tuple) -> None:
-        self.acked += 1
+    def emit_tracked(self, values: Sequence[Any], stream: str | None, anchors: Any, direct_task: int | None,
+                     need_task_ids: bool) -> list[int] | None:
+        ids = [a.id if isinstance(a, Tuple) else a for a in anchors]
+        ids = [i for i in ids if i is not None]
+        router = self.slow_route(stream)
+        if not ids or self.ack_bufs is None:
+            return router.send_general(values, direct_task, need_task_ids)
+        roots = [mid[0] for mid in ids] if all(len(m) == 2 for m in ids) else [r for m in ids for r in m[0::2]]
+        xor, tasks = router.send_tracked(values, roots, direct_task, need_task_ids)
+        children = self.children
+        for mid in ids:
+            children[mid] = children.get(mid, 0) ^ xor
+        return tasks
 
-    def _fail(self, tup: Tuple) -> None:
+    def _ack(self, tup: Any) -> None:
+        mid = tup.id if isinstance(tup, Tuple) else tup
+        self.acked += 1
+        if mid is None or self.ack_bufs is None:
+            return
+        x = self.children.pop(mid, 0)
+        bufs, n = self.ack_bufs, self.n_ackers
+        for i in range(0, len(mid), 2):
+            root = mid[i]
+            bufs[root % n].append((ACK, root, mid[i + 1] ^ x, 0))
+
+    def _fail(self, tup: Any) -> None:
+        mid = tup.id if isinstance(tup, Tuple) else tup
         self.failed += 1
+        if mid is None or self.ack_bufs is None:
+            return
+        self.children.pop(mid, None)
+        bufs, n = self.ack_bufs, self.n_ackers
+        for i in range(0, len(mid), 2):
+            root = mid[i]
+            bufs[root % n].append((FAIL, root, 0, 0))
 
     def execute(self, tuples: Iterable[Tuple], n: int) -> None:
-        """Run ``process`` over a batch; an exception fails that tuple and the loop goes on."""
+        """Run ``process`` over untracked tuples; an exception is reported and the loop goes on."""
         process = self.process
         for tup in tuples:
             try:
@@ -201,6 +341,26 @@ class BoltExecutor(TaskExecutor):
                     self._fail(tup)
         self.executed += n
 
+    def execute_tracked(self, tuples: Iterable[Tuple], n: int) -> None:
+        """Run ``process`` over tracked tuples: auto-anchor emits, auto-ack, fail on exception."""
+        process = self.process
+        auto_ack, auto_anchor, auto_fail = self.auto_ack, self.auto_anchor, self.auto_fail
+        ack, fail = self._ack, self._fail
+        for tup in tuples:
+            if auto_anchor:
+                self.anchors = (tup,)
+            try:
+                process(tup)
+            except Exception as exc:
+                self.report("process", exc)
+                if auto_fail:
+                    fail(tup)
+                continue
+            if auto_ack:
+                ack(tup)
+        self.anchors = ()
+        self.executed += n
+
     def tick(self, now: float) -> None:
         self.next_tick = now + self.tick_secs  # type: ignore[operator]
         try:
@@ -209,6 +369,8 @@ class BoltExecutor(TaskExecutor):
             self.report("process_tick", exc)
 
     def _run_batch(self, key: Any, tups: list[Tuple]) -> None:
+        if self.auto_anchor:
+            self.anchors = tups
         try:
             self.instance.process_batch(key, tups)  # type: ignore[attr-defined]
         except Exception as exc:
@@ -216,3 +378,9 @@ class BoltExecutor(TaskExecutor):
             if self.auto_fail:
                 for t in tups:
                     self._fail(t)
+            return
+        finally:
+            self.anchors = ()
+        if self.instance.auto_ack:
+            for t in tups:
+                self._ack(t)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .acker import ACKER_COMPONENT
 from .spec import ComponentDef
 
 
@@ -20,6 +21,7 @@ class Plan:
     task_component: dict[int, str]
     component_tasks: dict[str, list[int]]
     task_worker: dict[int, int]
+    acker_tasks: tuple[int, ...] = ()
 
     def worker_tasks(self, worker: int) -> list[int]:
         return [t for t, w in self.task_worker.items() if w == worker]
@@ -31,7 +33,12 @@ class Plan:
         }
 
 
-def make_plan(components: dict[str, ComponentDef], requested_workers: int) -> Plan:
+def make_plan(components: dict[str, ComponentDef], requested_workers: int, ackers: int | None = 0) -> Plan:
+    """``ackers``: acker tasks (``topology.acker.executors``); None means one per worker, 0 none.
+
+    Acker tasks get the ids after the user's tasks and go to workers round-robin, so adding
+    them never moves a user task.
+    """
     task_component: dict[int, str] = {}
     component_tasks: dict[str, list[int]] = {}
     next_id = 1
@@ -44,4 +51,11 @@ def make_plan(components: dict[str, ComponentDef], requested_workers: int) -> Pl
     n_tasks = len(task_component)
     workers = max(1, min(requested_workers, n_tasks))
     task_worker = {t: i % workers for i, t in enumerate(sorted(task_component))}
-    return Plan(workers, task_component, component_tasks, task_worker)
+    n_ackers = workers if ackers is None else ackers
+    acker_tasks = tuple(range(next_id, next_id + n_ackers))
+    if acker_tasks:
+        component_tasks[ACKER_COMPONENT] = list(acker_tasks)
+    for i, t in enumerate(acker_tasks):
+        task_component[t] = ACKER_COMPONENT
+        task_worker[t] = i % workers
+    return Plan(workers, task_component, component_tasks, task_worker, acker_tasks)

@@ -13,6 +13,7 @@ channel too; only the general path counts emits one by one.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,18 +21,22 @@ from .errors import EmitError
 from .grouping import CYCLE, DIRECTED, FIXED, KEY, MANY, Picker
 from .stream import Stream
 
+_getrandbits = random.getrandbits  # edge ids: 64 random bits (not security-relevant)
+
 
 class Channel:
     """Buffer of tuples from one source task's stream to one target task."""
 
-    __slots__ = ("src_task", "stream", "dest_task", "buf", "router", "counts_emits", "transferred", "local", "peer",
-                 "make")
+    __slots__ = ("src_task", "stream", "dest_task", "buf", "ids", "router", "counts_emits", "transferred", "local",
+                 "peer", "make")
 
-    def __init__(self, src_task: int, stream: str, dest_task: int, local: bool, peer: int):
+    def __init__(self, src_task: int, stream: str, dest_task: int, local: bool, peer: int, tracked: bool = False):
         self.src_task = src_task
         self.stream = stream
         self.dest_task = dest_task
         self.buf: list[Any] = []
+        #: message ids of tracked tuples, parallel to ``buf`` (None: an untracked channel)
+        self.ids: list[Any] | None = [] if tracked else None
         self.router: StreamRouter | None = None
         self.counts_emits = False
         self.transferred = 0
@@ -50,17 +55,26 @@ class Channel:
             self.router.emitted += n  # type: ignore[union-attr]
         return batch
 
+    def take_ids(self) -> list[Any]:
+        ids = self.ids
+        batch = ids[:]  # type: ignore[index]
+        ids.clear()  # type: ignore[union-attr]
+        return batch
+
 
 class Consumer:
     """One subscribing component of a stream, compiled for one source task."""
 
-    __slots__ = ("component", "picker", "chans", "bufs")
+    __slots__ = ("component", "picker", "chans", "bufs", "tchans", "tbufs", "tids")
 
-    def __init__(self, component: str, picker: Picker, chans: list[Channel]):
+    def __init__(self, component: str, picker: Picker, chans: list[Channel], tchans: list[Channel] | None = None):
         self.component = component
         self.picker = picker
         self.chans = chans
         self.bufs = [c.buf for c in chans]
+        self.tchans = tchans or []  # tracked twins of ``chans`` (when acking is on)
+        self.tbufs = [c.buf for c in self.tchans]
+        self.tids = [c.ids for c in self.tchans]
 
 
 class StreamRouter:
@@ -129,70 +143,90 @@ class StreamRouter:
             return send_fixed
         return self.send_general
 
-    def send_general(self, values: Sequence[Any], direct_task: int | None = None,
-                     need_task_ids: bool = False) -> list[int] | None:
-        """Any emit: several consumers, ALL/custom groupings, direct streams, task ids wanted."""
+    def _check(self, values: Any) -> None:
         try:
             if len(values) != self.arity:
                 raise self.bad_arity(values)
         except TypeError:
             raise self.bad_arity(values) from None
-        if not self.fast:
-            self.emitted += 1
-        if self.capture is not None:
-            self.capture.append(values)
-        tasks: list[int] | None = [] if need_task_ids else None
+
+    def _targets(self, values: Sequence[Any], direct_task: int | None) -> list[tuple[Consumer, int]]:
+        """(consumer, target index) for every task this tuple goes to. The general, slower path."""
         if self.direct:
             if direct_task is None:
                 raise EmitError(
                     f"component '{self.component}' emitted on direct stream '{self.stream}' without direct_task: "
                     f"pass emit(values, stream='{self.stream}', direct_task=<task id of a consumer>)"
                 )
-            hit = False
-            for c in self.consumers:
-                targets = c.picker.targets
-                if direct_task in targets:
-                    c.bufs[targets.index(direct_task)].append(values)
-                    hit = True
-            if not hit:
+            hits = [(c, c.picker.targets.index(direct_task)) for c in self.consumers if direct_task in c.picker.targets]
+            if not hits:
                 valid = sorted(t for c in self.consumers for t in c.picker.targets)
                 raise EmitError(
                     f"component '{self.component}' emitted on direct stream '{self.stream}' to task {direct_task}, "
                     f"which does not consume it; consumer tasks are {valid}"
                 )
-            if tasks is not None:
-                tasks.append(direct_task)
-            return tasks
+            return hits
         if direct_task is not None:
             raise EmitError(
                 f"component '{self.component}' passed direct_task={direct_task} on stream '{self.stream}', "
                 "which is not declared direct: declare Stream(..., direct=True) or drop direct_task"
             )
+        out = []
         for c in self.consumers:
             picker = c.picker
             mode = picker.mode
             if mode == CYCLE:
-                i = picker.fn()
-                c.bufs[i].append(values)
-                if tasks is not None:
-                    tasks.append(picker.targets[i])
+                out.append((c, picker.fn()))
             elif mode == KEY:
-                i = picker.fn(values)
-                c.bufs[i].append(values)
-                if tasks is not None:
-                    tasks.append(picker.targets[i])
+                out.append((c, picker.fn(values)))
             elif mode == FIXED:
-                c.bufs[picker.fn].append(values)
-                if tasks is not None:
-                    tasks.append(picker.targets[picker.fn])
+                out.append((c, picker.fn))
             elif mode == MANY:
-                for i in picker.fn(values):
-                    c.bufs[i].append(values)
-                    if tasks is not None:
-                        tasks.append(picker.targets[i])
-            elif mode == DIRECTED:  # pragma: no cover - validation forbids it on non-direct streams
-                raise AssertionError
-        return tasks
+                out.extend((c, i) for i in picker.fn(values))
+            else:  # pragma: no cover - validation forbids DIRECTED on non-direct streams
+                raise AssertionError(mode)
+        return out
+
+    def send_general(self, values: Sequence[Any], direct_task: int | None = None,
+                     need_task_ids: bool = False) -> list[int] | None:
+        """Any untracked emit: several consumers, ALL/custom groupings, direct streams, task ids."""
+        self._check(values)
+        if not self.fast:
+            self.emitted += 1
+        if self.capture is not None:
+            self.capture.append(values)
+        targets = self._targets(values, direct_task)
+        for c, i in targets:
+            c.bufs[i].append(values)
+        return [c.picker.targets[i] for c, i in targets] if need_task_ids else None
+
+    def send_tracked(self, values: Sequence[Any], roots: Sequence[int], direct_task: int | None = None,
+                     need_task_ids: bool = False) -> tuple[int, list[int] | None]:
+        """An emit inside tuple trees ``roots``: every delivered tuple gets a new random edge id.
+
+        Returns the XOR of the new edge ids (the caller folds it into each anchor's ack value)
+        and the target task ids when asked.
+        """
+        self._check(values)
+        self.emitted += 1
+        if self.capture is not None:
+            self.capture.append(values)
+        xor = 0
+        rand = _getrandbits
+        targets = self._targets(values, direct_task)
+        for c, i in targets:
+            edge = rand(64)
+            if len(roots) == 1:
+                mid: tuple[int, ...] = (roots[0], edge)
+            else:
+                acc: dict[int, int] = {}
+                for r in roots:
+                    acc[r] = acc.get(r, 0) ^ edge
+                mid = tuple(x for pair in acc.items() for x in pair)
+            c.tbufs[i].append(values)
+            c.tids[i].append(mid)
+            xor ^= edge
+        return xor, ([c.picker.targets[i] for c, i in targets] if need_task_ids else None)
 
 
 def unknown_stream(component: str, stream: Any, declared: list[str]) -> EmitError:

@@ -123,7 +123,8 @@ class Coordinator:
         self.conf.setdefault("topology.name", None)
         if not self.conf["topology.name"]:
             self.conf["topology.name"] = self.topology.__name__
-        self.plan = make_plan(self.topology.components, self.conf["topology.workers"])
+        self.plan = make_plan(self.topology.components, self.conf["topology.workers"],
+                              self.conf.get("topology.acker.executors"))
         self.conf["topology.workers"] = self.plan.num_workers
         self.duration = duration
         self.timeout = timeout

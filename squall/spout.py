@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from .component import Component
 
@@ -32,3 +32,62 @@ class Spout(Component):
 
     def deactivate(self) -> None:
         """The topology was deactivated (or is stopping): ``next_tuple`` will not be called."""
+
+
+class ReliableSpout(Spout):
+    """Keeps every emitted message until it is acked and replays the failed ones.
+
+    Messages emitted with a ``tup_id`` are kept (without one, an emit is unreliable). ``max_fails`` (None: retry forever) bounds the replays: after
+    that many failures ``give_up(tup_id, values)`` is called (by default it logs an error) and the
+    message is counted in ``given_up`` -- never silently dropped. A finite ReliableSpout may raise
+    StopIteration from ``next_tuple`` when its source is empty: the run still waits for (and
+    replays) what is pending. Override ``ack``/``fail`` only with a call to ``super()``.
+    """
+
+    max_fails: ClassVar[int | None] = None
+    _squall_intercepts_emit: ClassVar[bool] = True
+
+    def _state(self) -> tuple[dict[Any, Any], dict[Any, int]]:
+        d = self.__dict__
+        if "_unacked" not in d:
+            d["_unacked"], d["_fails"], d["given_up"] = {}, {}, 0
+        return d["_unacked"], d["_fails"]
+
+    @property
+    def unacked(self) -> dict[Any, Any]:
+        """tup_id -> (values, stream, direct_task) of every message not yet acked."""
+        return self._state()[0]
+
+    def emit(self, values: Any, tup_id: Any = None, stream: str | None = None, direct_task: int | None = None,
+             need_task_ids: bool = False) -> Any:
+        if tup_id is None:  # an unreliable emit: not kept, never replayed
+            return self._raw_emit(values, None, stream, direct_task, need_task_ids)
+        self._state()[0][tup_id] = (values, stream, direct_task)
+        return self._raw_emit(values, tup_id, stream, direct_task, need_task_ids)
+
+    def ack(self, tup_id: Any) -> None:
+        unacked, fails = self._state()
+        unacked.pop(tup_id, None)
+        fails.pop(tup_id, None)
+
+    def fail(self, tup_id: Any) -> None:
+        unacked, fails = self._state()
+        entry = unacked.get(tup_id)
+        if entry is None:
+            return
+        n = fails[tup_id] = fails.get(tup_id, 0) + 1
+        if self.max_fails is not None and n >= self.max_fails:
+            del unacked[tup_id]
+            del fails[tup_id]
+            self.__dict__["given_up"] += 1
+            self.give_up(tup_id, entry[0])
+            return
+        values, stream, direct_task = entry
+        self._raw_emit(values, tup_id, stream, direct_task, False)
+
+    def give_up(self, tup_id: Any, values: Any) -> None:
+        """Called once per message that failed ``max_fails`` times. Override to dead-letter it."""
+        self.logger.error("giving up on message %r after %d failures: %r", tup_id, self.max_fails, values)
+
+    def _raw_emit(self, *args: Any) -> Any:  # replaced by the runtime
+        return Spout.emit(self, *args)

@@ -51,19 +51,20 @@ def values_class(component: str, stream: str, fields: tuple[str, ...]) -> type:
         return namedtuple(safe, [f"_{i}" for i in range(len(fields))], rename=True)  # type: ignore[misc]
 
 
-def tuples_maker(component: str, stream: str, task: int, fields: tuple[str, ...]) -> Callable[[Iterable[Sequence[Any]]], Any]:
-    """Return ``make(values_batch) -> iterator of Tuple`` for untracked tuples from one source.
+def tuples_maker(component: str, stream: str, task: int, fields: tuple[str, ...]) -> Callable[..., Any]:
+    """Return ``make(values_batch, ids=None) -> iterator of Tuple`` for tuples from one source.
 
-    Everything runs in C: ``map``/``zip``/``repeat`` and ``tuple.__new__``.
+    Everything runs in C: ``map``/``zip``/``repeat`` and ``tuple.__new__``. ``ids`` are the
+    message ids of tracked tuples (parallel to the values); untracked tuples get id None.
     """
     new_values = partial(_new, values_class(component, stream, fields))
     new_tuple = partial(_new, Tuple)
-    src = (component, stream, task)
 
-    def make(batch: Iterable[Sequence[Any]]) -> Any:
+    def make(batch: Iterable[Sequence[Any]], ids: Iterable[Any] | None = None) -> Any:
         return map(
             new_tuple,
-            zip(repeat(None), repeat(src[0]), repeat(src[1]), repeat(src[2]), map(new_values, batch)),
+            zip(repeat(None) if ids is None else ids, repeat(component), repeat(stream), repeat(task),
+                map(new_values, batch)),
         )
 
     return make

@@ -14,6 +14,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from .acker import ACK_STREAM, AckerExecutor
 from .bolt import Bolt
 from .config import component_conf
 from .context import TopologyContext
@@ -49,12 +50,14 @@ class Worker:
         self.components: dict[str, ComponentDef] = topology.components
         self.conf = conf
         self.index = index
-        self.plan = plan or make_plan(self.components, conf["topology.workers"])
+        self.plan = plan or make_plan(self.components, conf["topology.workers"], conf.get("topology.acker.executors"))
+        self.tracking = bool(self.plan.acker_tasks)
         self.transport = transport
         self.errors = ErrorLog()
         self.spouts: list[SpoutExecutor] = []
         self.bolts: dict[int, BoltExecutor] = {}
-        self.executors: dict[int, SpoutExecutor | BoltExecutor] = {}
+        self.ackers: list[AckerExecutor] = []
+        self.executors: dict[int, Any] = {}  # every local task's executor: where channels deliver
         self.local_channels: list[Channel] = []
         self.remote_channels: dict[int, list[Channel]] = defaultdict(list)
         self.remote_makers: dict[tuple[int, str], Any] = {}
@@ -65,6 +68,9 @@ class Worker:
         self.last_flush = time.monotonic()
         self.next_tick = float("inf")
         self.draining = False
+        timeout = conf.get("topology.message.timeout.secs")
+        self.rotate_secs = float(timeout) / 2 if timeout and self.tracking else float("inf")
+        self.next_rotate = time.monotonic() + self.rotate_secs
 
     # -- setup ----------------------------------------------------------------------------------
     def tasks(self) -> list[int]:
@@ -76,7 +82,16 @@ class Worker:
         Raises whatever ``initialize`` raises, with the component and task attached as a note.
         """
         mocked = self.conf.get("squall.mocked.sources") or {}
+        max_pending = self.conf.get("topology.max.spout.pending")
         for task in self.tasks():
+            if task in self.plan.acker_tasks:
+                spout_bufs = {t: self._channel(task, ACK_STREAM, t).buf
+                              for name, d in self.components.items() if d.kind == "spout"
+                              for t in self.plan.component_tasks[name]}
+                ex: Any = AckerExecutor(task, spout_bufs)
+                self.ackers.append(ex)
+                self.executors[task] = ex
+                continue
             comp = self.components[self.plan.task_component[task]]
             if comp.name in mocked:
                 tasks = self.plan.component_tasks[comp.name]
@@ -88,17 +103,22 @@ class Worker:
             instance.component_name = comp.name
             instance.logger = logging.getLogger(f"{comp.name}:{task}")
             routers = {s.name: self._router(comp, task, s) for s in comp.outputs.values()}
+            ack_bufs = [self._channel(task, ACK_STREAM, a).buf for a in self.plan.acker_tasks] if self.tracking else None
+            cconf = component_conf(self.conf, comp.config)
             if comp.kind == "spout":
-                ex: Any = SpoutExecutor(task, comp.name, instance, routers, self.errors)
+                ex = SpoutExecutor(task, comp.name, instance, routers, self.errors, ack_bufs=ack_bufs,
+                                   max_pending=cconf.get("topology.max.spout.pending", max_pending))
                 self.spouts.append(ex)
             else:
-                cconf = component_conf(self.conf, comp.config)
                 tick = cconf.get("topology.tick.tuple.freq.secs")
-                ex = BoltExecutor(task, comp.name, instance, routers, self.errors, tick_secs=tick or None)
+                ex = BoltExecutor(task, comp.name, instance, routers, self.errors, ack_bufs=ack_bufs,
+                                  tick_secs=tick or None)
                 self.bolts[task] = ex
                 self.next_tick = min(self.next_tick, ex.next_tick)
             self.executors[task] = ex
         for task, ex in self.executors.items():
+            if task in self.plan.acker_tasks:
+                continue
             comp = self.components[ex.component]
             context = TopologyContext(self.name, task, self.components, self.plan, self.index)
             try:
@@ -119,21 +139,27 @@ class Worker:
                 context = TopologyContext(self.name, task, self.components, plan, self.index)
                 picker = make_picker(inp.grouping, source_fields=stream.fields, targets=targets,
                                      local_targets=local, source_task=task, stream=stream.name, context=context)
-                chans = []
-                for t in picker.targets:
-                    w = plan.task_worker[t]
-                    ch = Channel(task, stream.name, t, local=(w == self.index), peer=w)
-                    if ch.local:
-                        ch.make = tuples_maker(comp.name, stream.name, task, stream.fields)
-                        self.local_channels.append(ch)
-                    else:
-                        self.remote_channels[w].append(ch)
-                    chans.append(ch)
-                consumers.append(Consumer(d.name, picker, chans))
+                chans = [self._channel(task, stream.name, t, comp.name, stream.fields) for t in picker.targets]
+                tchans = [self._channel(task, stream.name, t, comp.name, stream.fields, tracked=True)
+                          for t in picker.targets] if self.tracking else None
+                consumers.append(Consumer(d.name, picker, chans, tchans))
         capture = None
         if self.captured is not None:
             capture = self.captured.setdefault((comp.name, stream.name), [])
         return StreamRouter(comp.name, task, stream, consumers, capture=capture)
+
+    def _channel(self, src: int, stream: str, dest: int, component: str | None = None,
+                 fields: tuple[str, ...] = (), tracked: bool = False) -> Channel:
+        """A new channel from task ``src`` to task ``dest``; ``component`` None: system messages."""
+        w = self.plan.task_worker[dest]
+        ch = Channel(src, stream, dest, local=(w == self.index), peer=w, tracked=tracked)
+        if ch.local:
+            if component is not None:
+                ch.make = tuples_maker(component, stream, src, fields)
+            self.local_channels.append(ch)
+        else:
+            self.remote_channels[w].append(ch)
+        return ch
 
     # -- lifecycle --------------------------------------------------------------------------------
     def activate(self) -> None:
@@ -146,8 +172,8 @@ class Worker:
 
     @property
     def spouts_done(self) -> bool:
-        """No local spout will emit again (exhausted or deactivated)."""
-        return all(s.exhausted or not s.active for s in self.spouts)
+        """No local spout will emit again (exhausted or deactivated) or waits for a tree."""
+        return all(s.done for s in self.spouts)
 
     # -- the loop -------------------------------------------------------------------------------
     def step(self) -> int:
@@ -170,6 +196,12 @@ class Worker:
         now = time.monotonic()
         if now >= self.next_tick:
             self.deliver_ticks(now)
+        if now >= self.next_rotate:
+            self.next_rotate = now + self.rotate_secs
+            for sp in self.spouts:
+                sp.rotate()
+            for a in self.ackers:
+                a.rotate()
         if self.draining:
             for b in self.bolts.values():
                 if b.instance._pending():
@@ -179,14 +211,20 @@ class Worker:
 
     def drain_local(self, rounds: int = 8) -> int:
         total = 0
-        bolts = self.bolts
+        sinks = self.executors
         for _ in range(rounds):
             moved = 0
             for ch in self.local_channels:
                 if ch.buf:
                     batch = ch.take()
                     n = len(batch)
-                    bolts[ch.dest_task].execute(ch.make(batch), n)
+                    make = ch.make
+                    if make is None:  # acker messages and acker notifications
+                        sinks[ch.dest_task].execute(batch, n)
+                    elif ch.ids is None:
+                        sinks[ch.dest_task].execute(make(batch), n)
+                    else:
+                        sinks[ch.dest_task].execute_tracked(make(batch, ch.take_ids()), n)
                     moved += n
             if not moved:
                 break
@@ -214,7 +252,10 @@ class Worker:
                 if ch.buf:
                     batch = ch.take()
                     sent += len(batch)
-                    groups.append((ch.dest_task, ch.src_task, ch.stream, batch))
+                    if ch.ids is None:
+                        groups.append((ch.dest_task, ch.src_task, ch.stream, batch))
+                    else:
+                        groups.append((ch.dest_task, ch.src_task, ch.stream, batch, ch.take_ids()))
             if groups:
                 self.transport.send(peer, self._encode(groups))  # type: ignore[union-attr]
         return sent
@@ -228,7 +269,9 @@ class Worker:
         from .errors import EmitError
 
         clean = []
-        for dest, src, stream, batch in groups:
+        for group in groups:
+            dest, src, stream, batch = group[:4]
+            ids = group[4] if len(group) > 4 else None
             bad = set(find_unencodable(batch))
             if bad:
                 comp = self.plan.task_component[src]
@@ -240,22 +283,34 @@ class Worker:
                 )
                 self.executors[src].report("emit", exc) if src in self.executors else None
                 batch = [v for i, v in enumerate(batch) if i not in bad]
-            clean.append((dest, src, stream, batch))
+                if ids is not None:  # the dropped tracked tuples fail their trees
+                    for i in sorted(bad):
+                        self.executors[src]._fail(ids[i]) if src in self.bolts else None
+                    ids = [m for i, m in enumerate(ids) if i not in bad]
+            clean.append((dest, src, stream, batch) if ids is None else (dest, src, stream, batch, ids))
         return encode_batch(self.index, clean)
 
     def on_message(self, payload: bytes) -> int:
         sender, groups = unpack(payload)
         self.transport.count_received(sender)  # type: ignore[union-attr]
+        sinks = self.executors
         n_total = 0
-        for dest, src, stream, values in groups:
+        for group in groups:
+            dest, src, stream, values = group[:4]
+            n = len(values)
+            n_total += n
+            if stream == ACK_STREAM:
+                sinks[dest].execute(values, n)
+                continue
             make = self.remote_makers.get((src, stream))
             if make is None:
                 comp = self.components[self.plan.task_component[src]]
                 make = tuples_maker(comp.name, stream, src, comp.outputs[stream].fields)
                 self.remote_makers[(src, stream)] = make
-            n = len(values)
-            self.bolts[dest].execute(make(values), n)
-            n_total += n
+            if len(group) == 4:
+                sinks[dest].execute(make(values), n)
+            else:
+                sinks[dest].execute_tracked(make(values, group[4]), n)
         return n_total or 1
 
     def deliver_ticks(self, now: float) -> None:
@@ -289,10 +344,12 @@ class Worker:
         out: dict[int, dict[str, Any]] = {}
         transferred: dict[int, int] = defaultdict(int)
         for ch in self.local_channels:
-            transferred[ch.src_task] += ch.transferred
+            if ch.stream != ACK_STREAM:
+                transferred[ch.src_task] += ch.transferred
         for chans in self.remote_channels.values():
             for ch in chans:
-                transferred[ch.src_task] += ch.transferred
+                if ch.stream != ACK_STREAM:
+                    transferred[ch.src_task] += ch.transferred
         for task, ex in self.executors.items():
             st: dict[str, Any] = {
                 "component": ex.component,
@@ -302,8 +359,9 @@ class Worker:
                 "failed": ex.failed,
                 "errors": ex.error_count,
             }
-            if isinstance(ex, BoltExecutor):
+            if isinstance(ex, (BoltExecutor, AckerExecutor)):
                 st["executed"] = ex.executed
+            st.update(ex.stats())
             out[task] = st
         return out
 

@@ -1,0 +1,113 @@
+"""Topologies for the guaranteed-processing tests (module level: workers import them)."""
+
+from squall import Bolt, Grouping, ReliableSpout, Stream, Topology
+
+N = 3000
+
+
+class ReliableNumbers(ReliableSpout):
+    """Emits 0..N-1 with tup_id = n; reports every ack and fail on the 'acked'/'failed' streams."""
+
+    outputs = [Stream(["n"]), Stream(["n"], name="acked"), Stream(["n"], name="failed")]
+
+    def initialize(self, conf, context):
+        self.max_fails = conf.get("test.max_fails")
+        self.it = iter(range(conf.get("test.n", N)))
+
+    def next_tuple(self):
+        n = next(self.it)
+        self.emit([n], tup_id=n)
+
+    def ack(self, tup_id):
+        super().ack(tup_id)
+        self.emit([tup_id], stream="acked")
+
+    def fail(self, tup_id):
+        self.emit([tup_id], stream="failed")
+        super().fail(tup_id)
+
+
+class Twice(Bolt):
+    """Fan-out: two anchored tuples per input."""
+
+    outputs = ["n", "copy"]
+
+    def process(self, tup):
+        self.emit([tup.values.n, 0])
+        self.emit([tup.values.n, 1])
+
+
+class Keyed(Bolt):
+    outputs = ["n", "copy"]
+
+    def process(self, tup):
+        self.emit(list(tup.values))
+
+
+class Sink(Bolt):
+    outputs = ["n", "copy"]
+
+    def process(self, tup):
+        self.emit(list(tup.values))
+
+
+class AckSome(Bolt):
+    """Never acks multiples of 7 (they must time out); acks the rest."""
+
+    outputs = ["n"]
+    auto_ack = False
+
+    def process(self, tup):
+        if tup.values.n % 7:
+            self.ack(tup)
+
+
+class FlakyOnce(Bolt):
+    """Raises on the first delivery of every 100th number (deterministic: a per-task memory)."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.seen = set()
+
+    def process(self, tup):
+        n = tup.values.n
+        if n % 100 == 0 and n not in self.seen:
+            self.seen.add(n)
+            raise ValueError(f"first delivery of {n}")
+        self.emit([n])
+
+
+class AckTreeTopo(Topology):
+    numbers = ReliableNumbers.spec()
+    twice = Twice.spec(inputs=[numbers], par=2)
+    keyed = Keyed.spec(inputs={twice: Grouping.fields("n")}, par=2)
+    sink = Sink.spec(inputs={keyed: Grouping.GLOBAL})
+
+
+class TimeoutTopo(Topology):
+    config = {"topology.message.timeout.secs": 1}
+    numbers = ReliableNumbers.spec()
+    some = AckSome.spec(inputs=[numbers], par=2)
+
+
+class FlakyTopo(Topology):
+    numbers = ReliableNumbers.spec()
+    flaky = FlakyOnce.spec(inputs={numbers: Grouping.fields("n")}, par=2)
+    sink = Sink.spec(inputs=[flaky]) if False else None
+
+
+del FlakyTopo
+
+
+class FlakySink(Bolt):
+    outputs = ["n"]
+
+    def process(self, tup):
+        self.emit(list(tup.values))
+
+
+class FlakyTopo(Topology):  # noqa: F811
+    numbers = ReliableNumbers.spec()
+    flaky = FlakyOnce.spec(inputs={numbers: Grouping.fields("n")}, par=2)
+    sink = FlakySink.spec(inputs=[flaky])
