@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "squall.drain.timeout.secs": 10,  # how long a stop waits for in-flight tuples
     "squall.stats.interval.secs": 5,
     "squall.bind.host": "127.0.0.1",
+    "squall.worker.restart": True,  # restart a worker process that dies (with backoff)
 }
 
 INT_KEYS = {

@@ -36,6 +36,9 @@ log = logging.getLogger("squall.run")
 
 PROBE_EVERY = 0.02
 START_TIMEOUT = 120.0
+RESTART_BACKOFF = 0.2  # seconds before the first restart of a dead worker; doubles per crash
+RESTART_BACKOFF_MAX = 5.0
+RESTART_RESET_SECS = 30.0  # a worker that lived this long starts its backoff over
 
 
 @dataclass
@@ -143,6 +146,15 @@ class Coordinator:
         self.captured: dict[str, dict[str, list[Any]]] = {}
         self.stop_requested: str | None = None
         self.signals = 0
+        self.spec: dict[str, Any] = {}
+        self.incarnation: dict[int, int] = {}
+        self.addresses: dict[int, str] = {}
+        self.restarts: dict[int, int] = defaultdict(int)
+        self.restart_at: dict[int, float] = {}
+        self.started_at: dict[int, float] = {}
+        self.restart_enabled = bool(self.conf.get("squall.worker.restart", True))
+        self.deactivated = False
+        self.drain_sent = False
 
     # -- plumbing -------------------------------------------------------------------------------
     def _send(self, index: int, msg: dict[str, Any]) -> None:
@@ -162,12 +174,72 @@ class Coordinator:
         return ", ".join(f"{self.plan.task_component[t]}:{t}" for t in self.plan.worker_tasks(index))
 
     def _check_workers(self) -> None:
+        """Notice dead workers: schedule a restart with backoff, or fail the run if restarts are off."""
+        now = time.monotonic()
         for i, h in self.handles.items():
+            if i in self.restart_at:
+                continue
             code = h.poll()
+            if code is None:
+                continue
+            what = f"worker {i} (pid {h.pid}, tasks {self._tasks_of(i)}) died: {describe_exit(code)}"
+            if not self.restart_enabled:
+                raise WorkerError(what)
+            if now - self.started_at.get(i, now) > RESTART_RESET_SECS:
+                self.restarts[i] = 0
+            delay = min(RESTART_BACKOFF * 2 ** self.restarts[i], RESTART_BACKOFF_MAX)
+            self.restarts[i] += 1
+            self.restart_at[i] = now + delay
+            self.spouts_done.discard(i)
+            self.errors.append({"component": "-", "task": -1, "time": time.time(), "where": f"worker {i}",
+                                "error": what, "traceback": ""})
+            self.error_count += 1
+            log.error("%s; restarting it in %.1fs (restart #%d)", what, delay, self.restarts[i])
+
+    def _restart_due(self) -> None:
+        now = time.monotonic()
+        for i, at in list(self.restart_at.items()):
+            if now >= at:
+                del self.restart_at[i]
+                self._start_worker(i)
+                hello = self._wait_one(i, "hello")
+                self.addresses[i] = hello["address"]
+                self._send(i, {"t": "peers", "peers": self._peers()})
+                for j in self.handles:
+                    if j != i:
+                        self._send(j, {"t": "peer", "index": i, "address": hello["address"],
+                                       "inc": self.incarnation[i]})
+                self._wait_one(i, "ready")
+                if not self.deactivated:
+                    self._send(i, {"t": "activate"})
+                if self.drain_sent:
+                    self._send(i, {"t": "drain"})
+                log.info("worker %d restarted (pid %d, incarnation %d)", i, self.handles[i].pid, self.incarnation[i])
+
+    def _start_worker(self, i: int) -> None:
+        self.incarnation[i] = self.incarnation.get(i, -1) + 1
+        self.handles[i] = self.launcher.start(i, dict(self.spec, index=i, incarnation=self.incarnation[i]))
+        self.started_at[i] = time.monotonic()
+
+    def _peers(self) -> dict[str, list[Any]]:
+        return {str(i): [a, self.incarnation[i]] for i, a in self.addresses.items()}
+
+    def _wait_one(self, index: int, kind: str, timeout: float = START_TIMEOUT) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code = self.handles[index].poll()
             if code is not None:
-                raise WorkerError(
-                    f"worker {i} (pid {h.pid}, tasks {self._tasks_of(i)}) died: {describe_exit(code)}"
-                )
+                raise WorkerError(f"worker {index} (tasks {self._tasks_of(index)}) died while starting: "
+                                  f"{describe_exit(code)}")
+            r = self._recv(100)
+            if r is None:
+                continue
+            i, msg = r
+            if i == index and msg["t"] == kind:
+                return msg
+            if msg["t"] != "probe":
+                self._handle(i, msg)
+        raise WorkerError(f"worker {index} sent no {kind!r} within {timeout:.0f}s")
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.signals += 1
@@ -209,7 +281,11 @@ class Coordinator:
             if time.monotonic() > deadline:
                 missing = sorted(set(self.handles) - set(got))
                 raise WorkerError(f"workers {missing} sent no {kind!r} within {timeout:.0f}s")
-            self._check_workers()
+            for i, h in self.handles.items():
+                code = h.poll()
+                if code is not None:
+                    raise WorkerError(f"worker {i} (pid {h.pid}, tasks {self._tasks_of(i)}) died while starting: "
+                                      f"{describe_exit(code)}")
             r = self._recv(100)
             if r is None:
                 continue
@@ -226,6 +302,7 @@ class Coordinator:
         ctx = zmq.Context()
         self.sock = ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted worker takes over its identity
         port = self.sock.bind_to_random_port("tcp://127.0.0.1")
         self.spouts_done: set[int] = set()
         old_handlers = {}
@@ -234,15 +311,15 @@ class Coordinator:
                 old_handlers[s] = signal.signal(s, self._on_signal)
         reason, code, message = "error", 1, ""
         try:
-            spec = {"coordinator": f"tcp://127.0.0.1:{port}", "topology": self.ref, "conf": self.conf,
-                    "sys_path": [p for p in sys.path if p], "log_level": self.log_level}
+            self.spec = {"coordinator": f"tcp://127.0.0.1:{port}", "topology": self.ref, "conf": self.conf,
+                         "sys_path": [p for p in sys.path if p], "log_level": self.log_level}
             log.info("starting topology %s: %d worker(s), %d task(s)", self.conf["topology.name"],
                      self.plan.num_workers, len(self.plan.task_component))
             for i in range(self.plan.num_workers):
-                self.handles[i] = self.launcher.start(i, dict(spec, index=i))
+                self._start_worker(i)
             hellos = self._wait_all("hello", START_TIMEOUT)
-            addresses = {str(i): m["address"] for i, m in hellos.items()}
-            self._broadcast({"t": "peers", "addresses": addresses})
+            self.addresses = {i: m["address"] for i, m in hellos.items()}
+            self._broadcast({"t": "peers", "peers": self._peers()})
             self._wait_all("ready", START_TIMEOUT)
             self._broadcast({"t": "activate"})
             log.info("topology %s is active", self.conf["topology.name"])
@@ -269,12 +346,15 @@ class Coordinator:
         next_status = time.monotonic() + interval
         began = time.monotonic()
         drain_deadline: float | None = None
-        draining_sent = False
         probe_n, probe_due, replies, previous = 0, 0.0, {}, None
         outcome = "completed"
         while True:
             now = time.monotonic()
             self._check_workers()
+            if self.restart_at:
+                self._restart_due()
+                if self.restart_at or any(h.poll() is not None for h in self.handles.values()):
+                    replies = {}  # a probe round with a dead worker in it cannot conclude
             if self.stop_requested is None:
                 if self.duration is not None and now - began >= self.duration:
                     self.stop_requested = "duration"
@@ -284,15 +364,16 @@ class Coordinator:
                 log.info("stopping (%s): deactivating spouts, draining in-flight tuples", self.stop_requested)
                 outcome = "timeout" if self.stop_requested == "timeout" else "stopped"
                 self._broadcast({"t": "deactivate"})
+                self.deactivated = True
                 drain_deadline = now + float(self.conf.get("squall.drain.timeout.secs") or 10)
             finishing = drain_deadline is not None or len(self.spouts_done) == len(self.handles)
-            if finishing and not draining_sent:
+            if finishing and not self.drain_sent:
                 self._broadcast({"t": "drain"})
-                draining_sent = True
+                self.drain_sent = True
             if drain_deadline is not None and now > drain_deadline:
                 log.warning("drain timeout: stopping with tuples still in flight")
                 return outcome
-            if finishing and now >= probe_due and not replies.get("_pending"):
+            if finishing and now >= probe_due and not replies.get("_pending") and not self.restart_at:
                 probe_n += 1
                 replies = {"_pending": True}
                 self._broadcast({"t": "probe", "n": probe_n})
@@ -322,21 +403,29 @@ class Coordinator:
                 self._handle(index, msg)
 
     def _quiescent(self, replies: dict[Any, Any]) -> Any:
-        """The counters if every worker is idle with its spouts done and nothing is in flight."""
+        """The counters if every worker is idle with its spouts done and nothing is in flight.
+
+        Counts are per incarnation: batches sent to or from a worker that has since been
+        restarted are not in flight, they are lost with it (and their trees replayed).
+        """
+        inc = self.incarnation
         sent: dict[tuple[int, int], int] = {}
         received: dict[tuple[int, int], int] = {}
         for i in self.handles:
-            m = replies[i]
-            if not (m["idle"] and m["done"]):
+            m = replies.get(i)
+            if m is None or m["inc"] != inc[i] or not (m["idle"] and m["done"]):
                 return None
-            for peer, n in m["sent"].items():
-                sent[(i, int(peer))] = n
-            for peer, n in m["received"].items():
-                received[(int(peer), i)] = n
+            for peer, (peer_inc, n) in m["sent"].items():
+                if peer_inc == inc[int(peer)]:
+                    sent[(i, int(peer))] = n
+            for key, n in m["received"].items():
+                sender, sender_inc = map(int, key.split(":"))
+                if sender_inc == inc[sender]:
+                    received[(sender, i)] = n
         for pair in set(sent) | set(received):
             if sent.get(pair, 0) != received.get(pair, 0):
                 return None
-        return tuple(sorted(sent.items()))
+        return tuple(sorted(sent.items())), tuple(sorted(inc.items()))
 
     def _print_status(self) -> None:
         queued = sum(w.get("queued", 0) for w in self.worker_info.values())
@@ -344,6 +433,7 @@ class Coordinator:
 
     def _shutdown(self) -> None:
         """Ask every live worker to stop, collect its last counters, make sure none is left."""
+        self.restart_at.clear()
         live = {i for i, h in self.handles.items() if h.poll() is None}
         for i in live:
             try:

@@ -5,7 +5,10 @@ when a peer's high-water mark is reached the message waits in a per-peer overflo
 ``blocked`` turns true, which stops the spouts of this worker (backpressure) while it keeps
 receiving, so two workers sending to each other cannot deadlock.
 
-Sent and received message counts per peer feed the end-of-run detection.
+Sent and received message counts per peer feed the end-of-run detection. A restarted worker
+is a new *incarnation*: every batch names its sender's and its target's incarnation, a batch
+addressed to a dead incarnation is dropped on arrival, and counts are kept per incarnation, so
+batches lost with a crashed worker never look like tuples still in flight.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import zmq
 
 
 class ZmqTransport:
-    def __init__(self, index: int, host: str = "127.0.0.1", hwm: int = 64, ctx: zmq.Context | None = None):
+    def __init__(self, index: int, host: str = "127.0.0.1", hwm: int = 64, ctx: zmq.Context | None = None,
+                 incarnation: int = 0):
         self.index = index
+        self.incarnation = incarnation
         self.ctx = ctx or zmq.Context.instance()
         self.pull = self.ctx.socket(zmq.PULL)
         self.pull.setsockopt(zmq.RCVHWM, hwm)
@@ -28,20 +33,28 @@ class ZmqTransport:
         self.hwm = hwm
         self.push: dict[int, zmq.Socket] = {}
         self.overflow: dict[int, deque[bytes]] = {}
-        self.sent: dict[int, int] = {}
-        self.received: dict[int, int] = {}
+        self.peer_inc: dict[int, int] = {}
+        self.sent: dict[int, int] = {}  # per peer, for its current incarnation
+        self.received: dict[tuple[int, int], int] = {}  # per (sender, sender incarnation)
+        self.dropped = 0  # batches that arrived for a previous incarnation of this worker
         self.n_overflow = 0
 
-    def connect(self, peers: dict[int, str]) -> None:
-        for peer, addr in peers.items():
-            if peer == self.index or peer in self.push:
+    def connect(self, peers: dict[int, tuple[str, int]]) -> None:
+        """Connect to ``{peer: (address, incarnation)}``; a new incarnation replaces the old socket."""
+        for peer, (addr, inc) in peers.items():
+            if peer == self.index or self.peer_inc.get(peer) == inc:
                 continue
+            old = self.push.pop(peer, None)
+            if old is not None:  # what was queued for the dead incarnation is lost with it
+                old.close(linger=0)
+                self.n_overflow -= len(self.overflow[peer])
             s = self.ctx.socket(zmq.PUSH)
             s.setsockopt(zmq.SNDHWM, self.hwm)
             s.setsockopt(zmq.LINGER, 2000)
             s.connect(addr)
             self.push[peer] = s
             self.overflow[peer] = deque()
+            self.peer_inc[peer] = inc
             self.sent[peer] = 0
 
     def send(self, peer: int, payload: bytes) -> None:
@@ -87,11 +100,23 @@ class ZmqTransport:
             out.append(pull.recv(zmq.NOBLOCK))
         return out
 
-    def count_received(self, sender: int) -> None:
-        self.received[sender] = self.received.get(sender, 0) + 1
+    def accept(self, sender: int, sender_inc: int, target_inc: int) -> bool:
+        """Count an arrived batch; False if it was meant for a previous incarnation of this worker."""
+        if target_inc != self.incarnation:
+            self.dropped += 1
+            return False
+        key = (sender, sender_inc)
+        self.received[key] = self.received.get(key, 0) + 1
+        return True
 
     def counters(self) -> dict[str, Any]:
-        return {"sent": dict(self.sent), "received": dict(self.received), "overflow": self.n_overflow}
+        return {
+            "inc": self.incarnation,
+            "sent": {str(p): [self.peer_inc[p], n] for p, n in self.sent.items()},
+            "received": {f"{s}:{i}": n for (s, i), n in self.received.items()},
+            "overflow": self.n_overflow,
+            "dropped": self.dropped,
+        }
 
     def close(self) -> None:
         for s in self.push.values():

@@ -1,7 +1,8 @@
 """What crosses a process boundary, encoded with msgpack (never pickle: a socket is not trusted).
 
-Data message: ``[sender_worker, [[dest_task, src_task, stream, [values, ...]], ...]]`` — one
-header per (target task, source task, stream) group, then the values of every tuple in it.
+Data message: ``[sender, sender_incarnation, target_incarnation, [group, ...]]`` where a group is
+``[dest_task, src_task, stream, [values, ...]]`` (plus ``[message ids]`` for tracked tuples): one
+header per (target task, source task, stream), then the values of every tuple in it.
 Control message: a msgpack map with a ``"t"`` (type) key.
 """
 
@@ -25,8 +26,8 @@ def unpack_control(payload: bytes) -> Any:
     return msgpack.unpackb(payload, raw=False, strict_map_key=False)
 
 
-def encode_batch(sender: int, groups: list[tuple[int, int, str, list[Any]]]) -> bytes:
-    return pack((sender, groups))
+def encode_batch(sender: int, sender_inc: int, target_inc: int, groups: list[Any]) -> bytes:
+    return pack((sender, sender_inc, target_inc, groups))
 
 
 def find_unencodable(values_list: list[Any]) -> list[int]:

@@ -257,12 +257,15 @@ class Worker:
                     else:
                         groups.append((ch.dest_task, ch.src_task, ch.stream, batch, ch.take_ids()))
             if groups:
-                self.transport.send(peer, self._encode(groups))  # type: ignore[union-attr]
+                self.transport.send(peer, self._encode(peer, groups))  # type: ignore[union-attr]
         return sent
 
-    def _encode(self, groups: list[tuple[int, int, str, list[Any]]]) -> bytes:
+    def _encode(self, peer: int, groups: list[Any]) -> bytes:
+        t = self.transport
+        assert t is not None
+        header = (self.index, t.incarnation, t.peer_inc[peer])
         try:
-            return encode_batch(self.index, groups)
+            return encode_batch(*header, groups)
         except (TypeError, ValueError, OverflowError):
             pass
         # Some values cannot cross processes: report them (naming the component) and send the rest.
@@ -288,11 +291,12 @@ class Worker:
                         self.executors[src]._fail(ids[i]) if src in self.bolts else None
                     ids = [m for i, m in enumerate(ids) if i not in bad]
             clean.append((dest, src, stream, batch) if ids is None else (dest, src, stream, batch, ids))
-        return encode_batch(self.index, clean)
+        return encode_batch(*header, clean)
 
     def on_message(self, payload: bytes) -> int:
-        sender, groups = unpack(payload)
-        self.transport.count_received(sender)  # type: ignore[union-attr]
+        sender, sender_inc, target_inc, groups = unpack(payload)
+        if not self.transport.accept(sender, sender_inc, target_inc):  # type: ignore[union-attr]
+            return 1
         sinks = self.executors
         n_total = 0
         for group in groups:

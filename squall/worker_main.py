@@ -2,9 +2,10 @@
 
 Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps):
 
-    worker -> coordinator: hello{address} · ready · fatal{error} · spouts_done · stats{...} (when asked)
-                           probe{n, idle, done, sent, received} · bye{stats, captured, errors}
-    coordinator -> worker: peers{addresses} · activate · deactivate · drain · probe{n} · stats · stop
+    worker -> coordinator: hello{address, inc} · ready · fatal{error} · spouts_done · stats{...} (when asked)
+                           probe{n, idle, done, inc, sent, received} · bye{stats, captured, errors}
+    coordinator -> worker: peers{peers} · peer{index, address, inc} (a restarted peer) · activate
+                           deactivate · drain · probe{n} · stats · stop
 """
 
 from __future__ import annotations
@@ -104,15 +105,16 @@ class WorkerProcess:
         try:
             topology = load_topology(spec["topology"])
             transport = ZmqTransport(self.index, host=conf.get("squall.bind.host") or "127.0.0.1",
-                                     hwm=int(conf.get("squall.transfer.hwm") or 64), ctx=self.ctx)
+                                     hwm=int(conf.get("squall.transfer.hwm") or 64), ctx=self.ctx,
+                                     incarnation=int(spec.get("incarnation", 0)))
             self.worker = Worker(topology, conf, self.index, transport=transport)
         except Exception as exc:
             self.fatal("loading the topology", exc)
         assert self.worker is not None
         self.send({"t": "hello", "index": self.index, "pid": os.getpid(), "address": transport.address,
-                   "tasks": self.worker.tasks()})
-        peers = self.wait_for("peers")["addresses"]
-        transport.connect({int(k): v for k, v in peers.items()})
+                   "tasks": self.worker.tasks(), "inc": transport.incarnation})
+        peers = self.wait_for("peers")["peers"]
+        transport.connect({int(k): (addr, inc) for k, (addr, inc) in peers.items()})
         try:
             self.worker.setup()
         except Exception as exc:
@@ -136,10 +138,12 @@ class WorkerProcess:
         assert w is not None
         kind = msg["t"]
         if kind == "probe":
-            c = w.transport.counters() if w.transport else {"sent": {}, "received": {}}
+            c = w.transport.counters() if w.transport else {"inc": 0, "sent": {}, "received": {}}
             self.send({"t": "probe", "n": msg["n"], "idle": w.idle(), "done": w.spouts_done,
-                       "sent": {str(k): v for k, v in c["sent"].items()},
-                       "received": {str(k): v for k, v in c["received"].items()}})
+                       "inc": c["inc"], "sent": c["sent"], "received": c["received"]})
+        elif kind == "peer":  # a restarted peer: a new incarnation at a new address
+            if w.transport is not None:
+                w.transport.connect({int(msg["index"]): (msg["address"], int(msg["inc"]))})
         elif kind == "deactivate":
             w.deactivate()
         elif kind == "activate":

@@ -89,15 +89,36 @@ def test_sigterm_stops_cleanly():
     assert p.returncode == 0 and "stopping (SIGTERM)" in err
 
 
-def test_dead_worker_is_reported_with_its_tasks():
-    p = squall("run", f"{HERE / 'topologies.py'}:ForeverTopo", "--workers", "2")
+def test_dead_worker_is_reported_and_restarted():
+    p = squall("run", f"{HERE / 'topologies.py'}:ForeverTopo", "--workers", "2", "--stats-interval", "0.5")
     kids = workers_of(p, 2)
     time.sleep(1.0)
     os.kill(kids[1].pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    new = []
+    while time.monotonic() < deadline and not new:
+        new = [k for k in psutil.Process(p.pid).children() if k.pid not in {c.pid for c in kids}]
+        time.sleep(0.1)
+    assert new, "the dead worker was not restarted"
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err[-3000:]
+    assert f"pid {kids[1].pid}" in err and "died: killed by SIGKILL" in err and "restarting it in" in err
+    assert "tasks " in err and ("tag:" in err or "numbers:" in err)
+    assert "worker 1 restarted" in err
+    rates = [line for line in out.splitlines() if "tag executed" in line]
+    assert rates and not rates[-1].split("tag executed ")[1].startswith("0/s")  # it runs again
+
+
+def test_dead_worker_fails_the_run_when_restarts_are_off():
+    p = squall("run", f"{HERE / 'topologies.py'}:ForeverTopo", "--workers", "2", "--conf", "squall.worker.restart=false")
+    kids = workers_of(p, 2)
+    time.sleep(1.0)
+    os.kill(kids[0].pid, signal.SIGKILL)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 1
-    assert f"pid {kids[1].pid}" in err and "died: killed by SIGKILL" in err
-    assert "tasks " in err and ("tag:" in err or "numbers:" in err)
+    assert f"pid {kids[0].pid}" in err and "died: killed by SIGKILL" in err
 
 
 def test_coordinator_killed_leaves_no_orphans():
