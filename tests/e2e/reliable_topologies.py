@@ -111,3 +111,63 @@ class FlakyTopo(Topology):  # noqa: F811
     numbers = ReliableNumbers.spec()
     flaky = FlakyOnce.spec(inputs={numbers: Grouping.fields("n")}, par=2)
     sink = FlakySink.spec(inputs=[flaky])
+
+
+# -- chaos: a durable source, a 3-stage topology, a sink that records what it saw ------------------
+
+import glob  # noqa: E402
+import os  # noqa: E402
+
+
+class DurableNumbers(ReliableSpout):
+    """A replayable source: ids not yet acked (per the ack logs in ``test.dir``) are (re)emitted.
+
+    The ack log survives a kill -9 of this worker, as a broker's committed offsets would.
+    """
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        d = conf["test.dir"]
+        acked = set()
+        for path in glob.glob(os.path.join(d, "acked-*.log")):
+            with open(path) as f:
+                acked.update(int(x) for x in f.read().split())
+        self.todo = iter([n for n in range(conf["test.n"]) if n not in acked])
+        self.log_file = open(os.path.join(d, f"acked-{context.task_id}-{os.getpid()}.log"), "a", buffering=1)
+
+    def next_tuple(self):
+        n = next(self.todo)
+        self.emit([n], tup_id=n)
+
+    def ack(self, tup_id):
+        super().ack(tup_id)
+        self.log_file.write(f"{tup_id}\n")
+
+
+class Fanout(Bolt):
+    outputs = ["n", "copy"]
+
+    def process(self, tup):
+        self.emit([tup.values.n, 0])
+        self.emit([tup.values.n, 1])
+
+
+class Recorder(Bolt):
+    """Writes every id it sees before the tuple is acked."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.f = open(os.path.join(conf["test.dir"], f"seen-{context.task_id}-{os.getpid()}.log"), "a", buffering=1)
+
+    def process(self, tup):
+        self.f.write(f"{tup.values.n}\n")
+
+
+class ChaosTopo(Topology):
+    config = {"topology.message.timeout.secs": 3, "topology.max.spout.pending": 2000}
+    numbers = DurableNumbers.spec()
+    fanout = Fanout.spec(inputs=[numbers], par=2)
+    keyed = Keyed.spec(inputs={fanout: Grouping.fields("n")}, par=2)
+    sink = Recorder.spec(inputs={keyed: Grouping.fields("n")}, par=2)

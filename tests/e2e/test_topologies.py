@@ -162,3 +162,13 @@ def test_batching_bolt_and_ticks(workers):
         sizes += size
     assert sizes == N
     assert dict(totals) == {0: sum(range(0, N, 2)), 1: sum(range(1, N, 2))}
+
+
+def test_tick_tuples_global_and_per_component(workers):
+    from squall.testing import run_topology
+
+    res = run_topology(T.TickTopo, workers=workers, capture=True, duration=1.5)
+    slow = read_tuples(res, "ticks")
+    fast = read_tuples(res, "fast_ticks")
+    assert set(slow) == {(0.1,)} and set(fast) == {(0.05,)}
+    assert 5 <= len(slow) <= 16 and len(fast) >= 1.5 * len(slow)

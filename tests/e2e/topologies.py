@@ -241,3 +241,43 @@ class BatchTopo(Topology):
 class ForeverTopo(Topology):
     numbers = SlowForeverSpout.spec()
     tag = TagBolt.spec(inputs=[numbers], par=2)
+
+
+class FastBigSpout(Spout):
+    """Emits 1 KiB strings as fast as it is allowed to."""
+
+    outputs = ["payload"]
+
+    def initialize(self, conf, context):
+        self.payload = "x" * 1024
+        self.n = 0
+
+    def next_tuple(self):
+        self.n += 1
+        self.emit([f"{self.n:010d}{self.payload}"])
+
+
+class SlowBolt(Bolt):
+    """About 20k tuples/s: a small fraction of what the spout can emit."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.k = 0
+
+    def process(self, tup):
+        self.k += 1
+        if self.k % 20 == 0:
+            time.sleep(0.001)
+
+
+class BackpressureTopo(Topology):
+    source = FastBigSpout.spec()
+    slow = SlowBolt.spec(inputs=[source])
+
+
+class TickTopo(Topology):
+    config = {"topology.tick.tuple.freq.secs": 0.1}
+    numbers = SlowForeverSpout.spec()
+    ticks = TickBolt.spec(inputs=[numbers])
+    fast_ticks = TickBolt.spec(inputs=[numbers], config={"topology.tick.tuple.freq.secs": 0.05})
