@@ -21,6 +21,7 @@ from .router import StreamRouter, unknown_stream
 from .spout import Spout
 from .tuple import Tuple, tick_tuple
 
+BURST_SECS = 0.002  # a spout's burst of next_tuple calls ends after this long
 ERRORS_KEPT = 100  # per worker, newest kept: what the status line and the UI show
 LOG_ERRORS_PER_TASK = 5  # tracebacks logged per task per interval; the rest are only counted
 LOG_ERRORS_INTERVAL = 10.0
@@ -154,16 +155,23 @@ class SpoutExecutor(TaskExecutor):
     def burst(self, n: int) -> None:
         """Call ``next_tuple`` up to ``n`` times (fewer at ``topology.max.spout.pending``)."""
         next_tuple = self.next_tuple
+        clock = time.monotonic
+        deadline = clock() + BURST_SECS  # a slow next_tuple must not delay ticks, timeouts, control
         try:
             if self.max_pending:
                 pending, limit = self.pending, self.max_pending
-                for _ in range(n):
+                for i in range(n):
                     if pending.size >= limit:
                         break
                     next_tuple()
+                    if not i % 8 and clock() > deadline:
+                        break
             else:
-                for _ in range(n):
-                    next_tuple()
+                for _ in range(0, n, 8):
+                    for _ in range(8):
+                        next_tuple()
+                    if clock() > deadline:
+                        break
         except StopIteration:
             self.exhausted = True
         except Exception as exc:  # a spout error is reported; the spout is called again next turn
