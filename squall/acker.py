@@ -134,14 +134,34 @@ class AckerExecutor:
         self.acked = self.failed = self.error_count = 0
 
     def execute(self, batch: Iterable[tuple[int, int, int, int]], n: int) -> None:
-        update = self.ledger.update
+        ledger = self.ledger
+        update = ledger.update
+        pending = ledger.pending
+        newest = pending.buckets[0]
         bufs = self.spout_bufs
-        for kind, root, val, task in batch:
-            done = update(kind, root, val, task)
+        for msg in batch:
+            # The common cases inline: a tree announced, an ack for a tree announced (newest bucket).
+            if msg[0] == INIT and msg[1] not in newest and msg[2]:
+                newest[msg[1]] = [msg[2], msg[3], False]
+                pending.size += 1
+                continue
+            if msg[0] == ACK:
+                entry = newest.get(msg[1])
+                if entry is not None and entry[1] is not None and not entry[2]:
+                    entry[0] ^= msg[2]
+                    if entry[0] == 0:
+                        del newest[msg[1]]
+                        pending.size -= 1
+                        ledger.completed += 1
+                        buf = bufs.get(entry[1])
+                        if buf is not None:
+                            buf.append((ACKED, msg[1]))
+                    continue
+            done = update(*msg)
             if done is not None:
                 buf = bufs.get(done[1])
                 if buf is not None:
-                    buf.append((done[0], root))
+                    buf.append((done[0], msg[1]))
         self.executed += n
 
     def rotate(self) -> None:

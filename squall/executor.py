@@ -127,11 +127,20 @@ class SpoutExecutor(TaskExecutor):
         rand = random.getrandbits
         now = time.monotonic
 
+        fast_t = default.send_tracked_fast if default is not None else None
+        put = pending.put
+
         def emit(values: Sequence[Any], tup_id: Any = None, stream: str | None = None,
                  direct_task: int | None = None, need_task_ids: bool = False) -> list[int] | None:
             if tup_id is not None:
                 if ack_bufs is None:
                     to_ack.append(tup_id)
+                elif stream is None and fast_t is not None and direct_task is None and not need_task_ids:
+                    root = rand(64)
+                    edge = fast_t(values, root)
+                    put(root, (tup_id, now()))
+                    ack_bufs[root % n_ackers].append((INIT, root, edge, task))
+                    return None
                 else:
                     root = rand(64)
                     xor, tasks = slow_route(stream).send_tracked(values, (root,), direct_task, need_task_ids)
@@ -233,6 +242,9 @@ class SpoutExecutor(TaskExecutor):
     def stats(self) -> dict[str, Any]:
         lat = sorted(self.latencies)
         out: dict[str, Any] = {"pending": self.pending.size, "timed_out": self.timed_out}
+        given_up = getattr(self.instance, "given_up", None)
+        if given_up is not None:
+            out["given_up"] = given_up
         if lat:
             out["complete_latency_ms"] = {
                 "avg": 1000 * self.latency_sum / max(self.acked, 1),
@@ -274,7 +286,8 @@ class BoltExecutor(TaskExecutor):
         self.auto_anchor = inst.auto_anchor
         self.batching = isinstance(inst, BatchingBolt)
         self.auto_ack = inst.auto_ack and not self.batching  # a batching bolt acks per batch
-        self.anchors: tuple[Any, ...] | list[Any] = ()  # what emit() anchors to by default
+        self.current: Tuple | None = None  # the tracked tuple in process(): emits anchor to it
+        self.batch_anchors: list[Tuple] | None = None  # a batching bolt's batch in process_batch()
         self.children: dict[Any, int] = {}  # tuple id -> XOR of the edges anchored to it
         inst.emit = self._make_emit()
         inst.ack = self._ack
@@ -285,15 +298,27 @@ class BoltExecutor(TaskExecutor):
     def _make_emit(self) -> Any:
         default = self.routers.get("default")
         fast = default.send if default is not None and default.fast else None
+        fast_t = default.send_tracked_fast if default is not None else None
         slow_route = self.slow_route
         emit_tracked = self.emit_tracked
+        children = self.children
         ex = self
 
         def emit(values: Sequence[Any], stream: str | None = None, anchors: Any = None,
                  direct_task: int | None = None, need_task_ids: bool = False) -> list[int] | None:
             if anchors is None:
-                anchors = ex.anchors
-            if anchors:
+                cur = ex.current
+                if cur is not None:
+                    mid = cur[0]
+                    if fast_t is not None and stream is None and direct_task is None and not need_task_ids \
+                            and len(mid) == 2:
+                        edge = fast_t(values, mid[0])
+                        children[mid] = children.get(mid, 0) ^ edge
+                        return None
+                    return emit_tracked(values, stream, (cur,), direct_task, need_task_ids)
+                if ex.batch_anchors:
+                    return emit_tracked(values, stream, ex.batch_anchors, direct_task, need_task_ids)
+            elif anchors:
                 return emit_tracked(values, stream, anchors, direct_task, need_task_ids)
             if stream is None and fast is not None and direct_task is None and not need_task_ids:
                 return fast(values)
@@ -308,7 +333,7 @@ class BoltExecutor(TaskExecutor):
         router = self.slow_route(stream)
         if not ids or self.ack_bufs is None:
             return router.send_general(values, direct_task, need_task_ids)
-        roots = [mid[0] for mid in ids] if all(len(m) == 2 for m in ids) else [r for m in ids for r in m[0::2]]
+        roots = [r for m in ids for r in m[0::2]]
         xor, tasks = router.send_tracked(values, roots, direct_task, need_task_ids)
         children = self.children
         for mid in ids:
@@ -316,12 +341,18 @@ class BoltExecutor(TaskExecutor):
         return tasks
 
     def _ack(self, tup: Any) -> None:
-        mid = tup.id if isinstance(tup, Tuple) else tup
         self.acked += 1
+        self._send_ack(tup.id if isinstance(tup, Tuple) else tup)
+
+    def _send_ack(self, mid: Any) -> None:
         if mid is None or self.ack_bufs is None:
             return
         x = self.children.pop(mid, 0)
         bufs, n = self.ack_bufs, self.n_ackers
+        if len(mid) == 2:
+            root = mid[0]
+            bufs[root % n].append((ACK, root, mid[1] ^ x, 0))
+            return
         for i in range(0, len(mid), 2):
             root = mid[i]
             bufs[root % n].append((ACK, root, mid[i + 1] ^ x, 0))
@@ -353,10 +384,12 @@ class BoltExecutor(TaskExecutor):
         """Run ``process`` over tracked tuples: auto-anchor emits, auto-ack, fail on exception."""
         process = self.process
         auto_ack, auto_anchor, auto_fail = self.auto_ack, self.auto_anchor, self.auto_fail
-        ack, fail = self._ack, self._fail
+        send_ack, fail = self._send_ack, self._fail
+        children, bufs, n_ackers = self.children, self.ack_bufs, self.n_ackers
+        acked = 0
         for tup in tuples:
             if auto_anchor:
-                self.anchors = (tup,)
+                self.current = tup
             try:
                 process(tup)
             except Exception as exc:
@@ -365,8 +398,15 @@ class BoltExecutor(TaskExecutor):
                     fail(tup)
                 continue
             if auto_ack:
-                ack(tup)
-        self.anchors = ()
+                mid = tup[0]
+                if len(mid) == 2:  # one root: the common case, inline
+                    root = mid[0]
+                    bufs[root % n_ackers].append((ACK, root, mid[1] ^ children.pop(mid, 0), 0))  # type: ignore[index]
+                else:
+                    send_ack(mid)
+                acked += 1
+        self.current = None
+        self.acked += acked
         self.executed += n
 
     def tick(self, now: float) -> None:
@@ -378,7 +418,7 @@ class BoltExecutor(TaskExecutor):
 
     def _run_batch(self, key: Any, tups: list[Tuple]) -> None:
         if self.auto_anchor:
-            self.anchors = tups
+            self.batch_anchors = tups
         try:
             self.instance.process_batch(key, tups)  # type: ignore[attr-defined]
         except Exception as exc:
@@ -388,7 +428,7 @@ class BoltExecutor(TaskExecutor):
                     self._fail(t)
             return
         finally:
-            self.anchors = ()
+            self.batch_anchors = None
         if self.instance.auto_ack:
             for t in tups:
                 self._ack(t)

@@ -94,8 +94,11 @@ class StreamRouter:
         self.send: Callable[[Sequence[Any]], None] = self._compile()
         # Emits are counted from the channel when every emit lands in exactly one channel.
         self.fast = self.send != self.send_general
+        #: ``send_tracked_fast(values, root) -> edge``: one anchor root, one consumer (None otherwise)
+        self.send_tracked_fast: Callable[[Sequence[Any], int], int] | None = (
+            self._compile_tracked() if self.fast and consumers[0].tchans else None)
         if self.fast:
-            for c in consumers[0].chans:
+            for c in consumers[0].chans + consumers[0].tchans:
                 c.counts_emits = True
                 c.router = self
 
@@ -142,6 +145,44 @@ class StreamRouter:
                 buf.append(values)
             return send_fixed
         return self.send_general
+
+    def _compile_tracked(self) -> Callable[[Sequence[Any], int], int]:
+        """The tracked twin of the fast paths: a new edge id per tuple, appended beside the values."""
+        arity = self.arity
+        bad = self.bad_arity
+        c = self.consumers[0]
+        mode, fn, tbufs, tids = c.picker.mode, c.picker.fn, c.tbufs, c.tids
+        rand = _getrandbits
+        if mode == CYCLE:
+            def send_cycle(values: Sequence[Any], root: int) -> int:
+                if len(values) != arity:
+                    raise bad(values)
+                i = fn()
+                edge = rand(64)
+                tbufs[i].append(values)
+                tids[i].append((root, edge))
+                return edge
+            return send_cycle
+        if mode == KEY:
+            def send_key(values: Sequence[Any], root: int) -> int:
+                if len(values) != arity:
+                    raise bad(values)
+                i = fn(values)
+                edge = rand(64)
+                tbufs[i].append(values)
+                tids[i].append((root, edge))
+                return edge
+            return send_key
+        buf, ids = tbufs[fn], tids[fn]
+
+        def send_fixed(values: Sequence[Any], root: int) -> int:
+            if len(values) != arity:
+                raise bad(values)
+            edge = rand(64)
+            buf.append(values)
+            ids.append((root, edge))
+            return edge
+        return send_fixed
 
     def _check(self, values: Any) -> None:
         try:
@@ -208,7 +249,8 @@ class StreamRouter:
         and the target task ids when asked.
         """
         self._check(values)
-        self.emitted += 1
+        if not self.fast:
+            self.emitted += 1
         if self.capture is not None:
             self.capture.append(values)
         xor = 0

@@ -86,25 +86,41 @@ class StatusLine:
         self.last_time = time.monotonic()
         self.start = self.last_time
 
-    def print(self, tasks: dict[int, dict[str, Any]], queued: int, errors: int, kinds: dict[str, str]) -> None:
+    def print(self, tasks: dict[int, dict[str, Any]], queued: int, errors: int, kinds: dict[str, str],
+              last_error: dict[str, Any] | None = None) -> None:
         now = time.monotonic()
         dt = max(now - self.last_time, 1e-6)
-        totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        totals: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
         for st in tasks.values():
             t = totals[st["component"]]
-            t[0] += sum(st.get("emitted", {}).values())
-            t[1] += st.get("executed", 0)
+            t["emitted"] += sum(st.get("emitted", {}).values())
+            t["executed"] += st.get("executed", 0)
+            t["acked"] += st.get("acked", 0)
+            t["failed"] += st.get("failed", 0)
+            lat = st.get("complete_latency_ms")
+            if lat:
+                t["p99"] = max(t["p99"], lat["p99"])
         parts = []
         for comp in sorted(totals, key=lambda c: (kinds.get(c) != "spout", c)):
-            emitted, executed = totals[comp]
-            pe, px = self.last.get(comp, (0, 0))
+            if comp.startswith("__"):
+                continue  # system components (ackers) are not the user's
+            t = totals[comp]
+            last = self.last.get(comp, {})
             if kinds.get(comp) == "spout":
-                parts.append(f"{comp} emitted {_human((emitted - pe) / dt)}/s")
+                part = f"{comp} emitted {_human((t['emitted'] - last.get('emitted', 0)) / dt)}/s"
+                if t["acked"] or t["failed"]:
+                    part += (f" acked {_human((t['acked'] - last.get('acked', 0)) / dt)}/s"
+                             f" failed {t['failed'] - last.get('failed', 0):,}")
+                if t["p99"]:
+                    part += f" p99 {t['p99']:.1f}ms"
+                parts.append(part)
             else:
-                parts.append(f"{comp} executed {_human((executed - px) / dt)}/s")
-            self.last[comp] = (emitted, executed)
+                parts.append(f"{comp} executed {_human((t['executed'] - last.get('executed', 0)) / dt)}/s")
+            self.last[comp] = dict(t)
         self.last_time = now
         line = f"[squall {now - self.start:6.1f}s] " + " | ".join(parts) + f" | queued {queued:,} | errors {errors}"
+        if errors and last_error:
+            line += f" (last: {last_error['component']}:{last_error['task']} {last_error['error'][:80]})"
         print(line, file=self.out, flush=True)
 
 
@@ -429,7 +445,8 @@ class Coordinator:
 
     def _print_status(self) -> None:
         queued = sum(w.get("queued", 0) for w in self.worker_info.values())
-        self.status.print(self.stats, queued, self.error_count, self.kinds)
+        last = self.errors[-1] if self.errors else None
+        self.status.print(self.stats, queued, self.error_count, self.kinds, last)
 
     def _shutdown(self) -> None:
         """Ask every live worker to stop, collect its last counters, make sure none is left."""
