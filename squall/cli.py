@@ -47,11 +47,21 @@ def run(topology: str, workers: int | None, duration: float | None, conf: tuple[
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     result = coord.run()
-    totals = result.component_totals()
-    summary = ", ".join(
-        f"{c}: emitted {t['emitted']:,} executed {t['executed']:,}" + (f" errors {t['errors']}" if t["errors"] else "")
-        for c, t in totals.items()
-    )
+    kinds = {n: d.kind for n, d in coord.topology.components.items()}
+    parts = []
+    for c, t in result.component_totals().items():
+        if c.startswith("__"):
+            continue
+        text = f"{c}: emitted {t['emitted']:,}"
+        if kinds.get(c) == "spout":
+            if t["acked"] or t["failed"]:
+                text += f" acked {t['acked']:,} failed {t['failed']:,}"
+        else:
+            text += f" executed {t['executed']:,}"
+        if t["errors"]:
+            text += f" errors {t['errors']:,}"
+        parts.append(text)
+    summary = ", ".join(parts)
     click.echo(f"[squall] {result.reason} after {result.elapsed:.1f}s: {summary}", err=True)
     if result.message:
         click.echo(f"error: {result.message}", err=True)

@@ -21,3 +21,21 @@ def test_wordcount_on_two_workers_counts_exactly():
     for word, count in read_tuples(result, "count_bolt"):
         final[word] = max(final.get(word, 0), count)
     assert final == {"dog": 5000, "cat": 500, "zebra": 500, "elephant": 500}
+
+
+def test_reliable_wordcount_example_counts_exactly(workers):
+    from collections import Counter
+
+    from squall.loader import load_topology
+
+    topo = load_topology(str(Path(__file__).resolve().parents[2] / "examples" / "reliable_wordcount" / "topology.py"))
+    sentences = sys.modules[topo.__module__].SENTENCES
+    result = complete_topology(topo, workers=workers)
+    expected = Counter(w for s in sentences for w in s.split())
+    final = {}
+    for word, count in read_tuples(result, "count"):
+        final[word] = max(final.get(word, 0), count)
+    assert final == dict(expected)
+    spout = [t for t in result.tasks.values() if t["component"] == "sentences"][0]
+    storms = sum("storm" in s for s in sentences)
+    assert spout["acked"] == len(sentences) and spout["failed"] == storms
