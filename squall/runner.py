@@ -217,20 +217,29 @@ class Coordinator:
         for i, at in list(self.restart_at.items()):
             if now >= at:
                 del self.restart_at[i]
-                self._start_worker(i)
-                hello = self._wait_one(i, "hello")
-                self.addresses[i] = hello["address"]
-                self._send(i, {"t": "peers", "peers": self._peers()})
-                for j in self.handles:
-                    if j != i:
-                        self._send(j, {"t": "peer", "index": i, "address": hello["address"],
-                                       "inc": self.incarnation[i]})
-                self._wait_one(i, "ready")
-                if not self.deactivated:
-                    self._send(i, {"t": "activate"})
-                if self.drain_sent:
-                    self._send(i, {"t": "drain"})
-                log.info("worker %d restarted (pid %d, incarnation %d)", i, self.handles[i].pid, self.incarnation[i])
+                try:
+                    self._restart(i)
+                except WorkerError as exc:
+                    if self.handles[i].poll() is None:
+                        raise  # it is alive but failed (e.g. initialize raised): nothing a restart fixes
+                    log.error("%s", exc)
+                    self._check_workers()  # schedules the next attempt, with a longer backoff
+
+    def _restart(self, i: int) -> None:
+        self._start_worker(i)
+        hello = self._wait_one(i, "hello")
+        self.addresses[i] = hello["address"]
+        self._send(i, {"t": "peers", "peers": self._peers()})
+        for j in self.handles:
+            if j != i:
+                self._send(j, {"t": "peer", "index": i, "address": hello["address"],
+                               "inc": self.incarnation[i]})
+        self._wait_one(i, "ready")
+        if not self.deactivated:
+            self._send(i, {"t": "activate"})
+        if self.drain_sent:
+            self._send(i, {"t": "drain"})
+        log.info("worker %d restarted (pid %d, incarnation %d)", i, self.handles[i].pid, self.incarnation[i])
 
     def _start_worker(self, i: int) -> None:
         self.incarnation[i] = self.incarnation.get(i, -1) + 1
@@ -241,21 +250,7 @@ class Coordinator:
         return {str(i): [a, self.incarnation[i]] for i, a in self.addresses.items()}
 
     def _wait_one(self, index: int, kind: str, timeout: float = START_TIMEOUT) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            code = self.handles[index].poll()
-            if code is not None:
-                raise WorkerError(f"worker {index} (tasks {self._tasks_of(index)}) died while starting: "
-                                  f"{describe_exit(code)}")
-            r = self._recv(100)
-            if r is None:
-                continue
-            i, msg = r
-            if i == index and msg["t"] == kind:
-                return msg
-            if msg["t"] != "probe":
-                self._handle(i, msg)
-        raise WorkerError(f"worker {index} sent no {kind!r} within {timeout:.0f}s")
+        return self._wait_all(kind, timeout, {index})[index]
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.signals += 1
@@ -290,25 +285,27 @@ class Coordinator:
         elif kind == "spouts_done":
             self.spouts_done.add(index)
 
-    def _wait_all(self, kind: str, timeout: float) -> dict[int, dict[str, Any]]:
+    def _wait_all(self, kind: str, timeout: float, indices: set[int] | None = None) -> dict[int, dict[str, Any]]:
+        """Wait for a ``kind`` message from each worker in ``indices`` (all by default); a worker
+        dying meanwhile is fatal (it is starting, there is nothing to restart)."""
+        want = set(self.handles) if indices is None else indices
         got: dict[int, dict[str, Any]] = {}
         deadline = time.monotonic() + timeout
-        while len(got) < len(self.handles):
+        while len(got) < len(want):
             if time.monotonic() > deadline:
-                missing = sorted(set(self.handles) - set(got))
-                raise WorkerError(f"workers {missing} sent no {kind!r} within {timeout:.0f}s")
-            for i, h in self.handles.items():
-                code = h.poll()
+                raise WorkerError(f"workers {sorted(want - set(got))} sent no {kind!r} within {timeout:.0f}s")
+            for i in want:
+                code = self.handles[i].poll()
                 if code is not None:
-                    raise WorkerError(f"worker {i} (pid {h.pid}, tasks {self._tasks_of(i)}) died while starting: "
-                                      f"{describe_exit(code)}")
+                    raise WorkerError(f"worker {i} (pid {self.handles[i].pid}, tasks {self._tasks_of(i)}) died "
+                                      f"while starting: {describe_exit(code)}")
             r = self._recv(100)
             if r is None:
                 continue
             index, msg = r
-            if msg["t"] == kind:
+            if index in want and msg["t"] == kind:
                 got[index] = msg
-            else:
+            elif msg["t"] != "probe":
                 self._handle(index, msg)
         return got
 

@@ -145,14 +145,6 @@ class DurableNumbers(ReliableSpout):
         self.log_file.write(f"{tup_id}\n")
 
 
-class Fanout(Bolt):
-    outputs = ["n", "copy"]
-
-    def process(self, tup):
-        self.emit([tup.values.n, 0])
-        self.emit([tup.values.n, 1])
-
-
 class Recorder(Bolt):
     """Writes every id it sees before the tuple is acked."""
 
@@ -168,6 +160,6 @@ class Recorder(Bolt):
 class ChaosTopo(Topology):
     config = {"topology.message.timeout.secs": 3, "topology.max.spout.pending": 2000}
     numbers = DurableNumbers.spec()
-    fanout = Fanout.spec(inputs=[numbers], par=2)
+    fanout = Twice.spec(inputs=[numbers], par=2)
     keyed = Keyed.spec(inputs={fanout: Grouping.fields("n")}, par=2)
     sink = Recorder.spec(inputs={keyed: Grouping.fields("n")}, par=2)
