@@ -35,6 +35,10 @@ class Bolt(Component):
     def fail(self, tup: Tuple) -> None:
         """Mark ``tup`` as failed: its spout tuple will be failed (and may be replayed)."""
 
+    def cleanup(self) -> None:
+        """The worker is stopping gracefully (Storm's ``cleanup``): flush and release resources.
+        Not called when the process is killed."""
+
     def _pending(self) -> int:
         """Tuples held back by the bolt itself (a batching bolt's open batches)."""
         return 0

@@ -109,6 +109,7 @@ class SpoutExecutor(TaskExecutor):
         self.timed_out = 0
         self.latencies: deque[float] = deque(maxlen=4096)  # complete latency samples (s)
         self.latency_sum = 0.0
+        self._bufs: list[list[Any]] | None = None
         self.next_tuple = self.instance.next_tuple
         if getattr(self.instance, "_squall_intercepts_emit", False):
             self.instance._raw_emit = self._make_emit()  # e.g. ReliableSpout keeps what it emits
@@ -161,8 +162,19 @@ class SpoutExecutor(TaskExecutor):
         """Will not emit again and has no tree in flight."""
         return (self.exhausted or not self.active) and not self.pending.size
 
-    def burst(self, n: int) -> None:
-        """Call ``next_tuple`` up to ``n`` times (fewer at ``topology.max.spout.pending``)."""
+    def out_buffers(self) -> list[list[Any]]:
+        """Every buffer this spout's emits land in (to tell whether a burst emitted anything)."""
+        bufs = [b for r in self.routers.values() for c in r.consumers for b in c.bufs + c.tbufs]
+        return bufs + list(self.ack_bufs or [])
+
+    def burst(self, n: int) -> int:
+        """Call ``next_tuple`` up to ``n`` times (fewer at ``topology.max.spout.pending``, or when
+        the first calls emit nothing: Storm's spout wait strategy). Returns how much it emitted."""
+        bufs = self._bufs
+        if bufs is None:
+            bufs = self._bufs = self.out_buffers()
+        before = sum(map(len, bufs))
+        to_ack_before = len(self.to_ack)
         next_tuple = self.next_tuple
         clock = time.monotonic
         deadline = clock() + BURST_SECS  # a slow next_tuple must not delay ticks, timeouts, control
@@ -176,17 +188,21 @@ class SpoutExecutor(TaskExecutor):
                     if not i % 8 and clock() > deadline:
                         break
             else:
-                for _ in range(0, n, 8):
+                for chunk in range(0, n, 8):
                     for _ in range(8):
                         next_tuple()
                     if clock() > deadline:
                         break
+                    if not chunk and sum(map(len, bufs)) == before and len(self.to_ack) == to_ack_before:
+                        break  # nothing to emit now: let the worker wait instead of spinning
         except StopIteration:
             self.exhausted = True
         except Exception as exc:  # a spout error is reported; the spout is called again next turn
             self.report("next_tuple", exc)
+        emitted = sum(map(len, bufs)) - before + len(self.to_ack) - to_ack_before
         if self.to_ack:
             self.ack_now()
+        return emitted
 
     def ack_now(self) -> None:
         ids = self.to_ack[:]

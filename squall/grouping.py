@@ -143,12 +143,13 @@ CYCLE, KEY, MANY, FIXED, DIRECTED = range(5)
 class Picker:
     """A compiled grouping for one (source task, stream, consumer component)."""
 
-    __slots__ = ("mode", "fn", "targets")
+    __slots__ = ("mode", "fn", "targets", "key_index")
 
-    def __init__(self, mode: int, fn: Any, targets: list[int]):
+    def __init__(self, mode: int, fn: Any, targets: list[int], key_index: int | None = None):
         self.mode = mode
         self.fn = fn
         self.targets = targets
+        self.key_index = key_index  # fields grouping on one field: its index (the router inlines the hash)
 
     def pick(self, values: Sequence[Any]) -> list[int]:
         """Indices (into ``targets``) of the tasks this tuple goes to. The slow, general path."""
@@ -211,7 +212,7 @@ def make_picker(
         idx = tuple(list(source_fields).index(f) for f in grouping.field_names)
         if not idx:  # fields=[] is how streamparse and Storm spell GLOBAL
             return Picker(FIXED, 0, tasks)
-        return Picker(KEY, _key_fn(idx, n), tasks)
+        return Picker(KEY, _key_fn(idx, n), tasks, idx[0] if len(idx) == 1 else None)
     if kind == GLOBAL:
         return Picker(FIXED, 0, tasks)  # the lowest task id, as in Storm
     if kind == ALL:

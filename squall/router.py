@@ -17,10 +17,13 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import mmh3
+
 from .errors import EmitError
-from .grouping import CYCLE, DIRECTED, FIXED, KEY, MANY, Picker
+from .grouping import CYCLE, DIRECTED, FIXED, KEY, MANY, Picker, stable_hash
 from .stream import Stream
 
+_mmh3 = mmh3.hash
 _getrandbits = random.getrandbits  # edge ids: 64 random bits (not security-relevant)
 
 
@@ -130,6 +133,15 @@ class StreamRouter:
                     raise bad(values)
                 bufs[fn()].append(values)
             return send_cycle
+        if mode == KEY and c.picker.key_index is not None:
+            i, n = c.picker.key_index, len(bufs)
+
+            def send_key1(values: Sequence[Any]) -> None:  # fields grouping on one field, hashed inline
+                if len(values) != arity:
+                    raise bad(values)
+                v = values[i]
+                bufs[(_mmh3(v) if type(v) is str else stable_hash(v)) % n].append(values)
+            return send_key1
         if mode == KEY:
             def send_key(values: Sequence[Any]) -> None:
                 if len(values) != arity:

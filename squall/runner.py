@@ -531,6 +531,7 @@ def run_in_process(topology: Any, overrides: dict[str, Any] | None = None, *, du
     worker.deactivate()
     while worker.step():
         pass
+    worker.close()
     captured: dict[str, dict[str, list[Any]]] = {}
     for (comp, stream), vals in (worker.captured or {}).items():
         _add_captured(captured, comp, stream, vals)

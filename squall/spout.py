@@ -33,6 +33,10 @@ class Spout(Component):
     def deactivate(self) -> None:
         """The topology was deactivated (or is stopping): ``next_tuple`` will not be called."""
 
+    def close(self) -> None:
+        """The worker is stopping gracefully (Storm's ``close``): release resources. Not called
+        when the process is killed."""
+
 
 class ReliableSpout(Spout):
     """Keeps every emitted message until it is acked and replays the failed ones.

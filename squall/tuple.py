@@ -5,14 +5,15 @@ values``) so user code moves over unchanged. ``values`` is itself a namedtuple o
 stream's fields: ``tup.values.word`` and ``tup.values[0]`` both work.
 
 Tuples are built in batches with C-level ``tuple.__new__`` (see ``tuples_maker``), never through a
-Python ``__init__``: that is the difference between ~70 and ~250 ns per tuple.
+Python ``__init__``. Still two allocations per delivered tuple (the Tuple and its values
+namedtuple): about 250-300 ns, the largest single cost of a hop (see bench/README.md).
 """
 
 from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Sequence
-from functools import lru_cache, partial
+from functools import lru_cache
 from itertools import repeat
 from typing import Any
 
@@ -57,14 +58,14 @@ def tuples_maker(component: str, stream: str, task: int, fields: tuple[str, ...]
     Everything runs in C: ``map``/``zip``/``repeat`` and ``tuple.__new__``. ``ids`` are the
     message ids of tracked tuples (parallel to the values); untracked tuples get id None.
     """
-    new_values = partial(_new, values_class(component, stream, fields))
-    new_tuple = partial(_new, Tuple)
+    values_cls = values_class(component, stream, fields)
 
     def make(batch: Iterable[Sequence[Any]], ids: Iterable[Any] | None = None) -> Any:
+        # map(f, a, b) calls f(a_i, b_i) in C: tuple.__new__(cls, iterable), no partial() layer.
         return map(
-            new_tuple,
+            _new, repeat(Tuple),
             zip(repeat(None) if ids is None else ids, repeat(component), repeat(stream), repeat(task),
-                map(new_values, batch)),
+                map(_new, repeat(values_cls), batch)),
         )
 
     return make

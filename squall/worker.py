@@ -189,7 +189,7 @@ class Worker:
             burst = self.burst_n
             for sp in self.spouts:
                 if sp.active and not sp.exhausted:
-                    sp.burst(burst)
+                    work += sp.burst(burst)
         work += self.drain_local()
         if self.remote_channels:
             work += self.maybe_flush()
@@ -370,5 +370,14 @@ class Worker:
         return out
 
     def close(self) -> None:
+        """A graceful stop: Storm's ``close()`` for spouts and ``cleanup()`` for bolts, then sockets."""
+        for ex in self.executors.values():
+            hook = getattr(ex.instance, "close" if isinstance(ex, SpoutExecutor) else "cleanup", None) \
+                if not isinstance(ex, AckerExecutor) else None
+            if hook is not None:
+                try:
+                    hook()
+                except Exception as exc:
+                    ex.report("close" if isinstance(ex, SpoutExecutor) else "cleanup", exc)
         if self.transport is not None:
             self.transport.close()

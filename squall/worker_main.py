@@ -23,7 +23,7 @@ import zmq
 
 from . import logs
 from .loader import load_topology
-from .transport import ZmqTransport
+from .transport import POLLIN, ZmqTransport
 from .wire import pack, unpack_control
 from .worker import Worker
 
@@ -170,7 +170,7 @@ class WorkerProcess:
             now = time.monotonic()
             if not did or now >= next_ctrl:
                 next_ctrl = now + CONTROL_EVERY
-                while ctrl.get(zmq.EVENTS) & zmq.POLLIN:
+                while ctrl.get(zmq.EVENTS) & POLLIN:
                     self.handle(unpack_control(ctrl.recv()))
                 if not self.spouts_done_sent and w.spouts_done:
                     self.spouts_done_sent = True
