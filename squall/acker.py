@@ -140,28 +140,31 @@ class AckerExecutor:
         newest = pending.buckets[0]
         bufs = self.spout_bufs
         for msg in batch:
+            kind, root, val, task = msg
             # The common cases inline: a tree announced, an ack for a tree announced (newest bucket).
-            if msg[0] == INIT and msg[1] not in newest and msg[2]:
-                newest[msg[1]] = [msg[2], msg[3], False]
-                pending.size += 1
-                continue
-            if msg[0] == ACK:
-                entry = newest.get(msg[1])
+            if kind == ACK:
+                entry = newest.get(root)
                 if entry is not None and entry[1] is not None and not entry[2]:
-                    entry[0] ^= msg[2]
-                    if entry[0] == 0:
-                        del newest[msg[1]]
+                    v = entry[0] ^ val
+                    if v:
+                        entry[0] = v
+                    else:
+                        del newest[root]
                         pending.size -= 1
                         ledger.completed += 1
                         buf = bufs.get(entry[1])
                         if buf is not None:
-                            buf.append((ACKED, msg[1]))
+                            buf.append((ACKED, root))
                     continue
-            done = update(*msg)
+            elif kind == INIT and val and root not in newest:
+                newest[root] = [val, task, False]
+                pending.size += 1
+                continue
+            done = update(kind, root, val, task)
             if done is not None:
                 buf = bufs.get(done[1])
                 if buf is not None:
-                    buf.append((done[0], msg[1]))
+                    buf.append((done[0], root))
         self.executed += n
 
     def rotate(self) -> None:

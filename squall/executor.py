@@ -99,16 +99,19 @@ class SpoutExecutor(TaskExecutor):
 
     instance: Spout
 
-    def __init__(self, *args: Any, max_pending: int | None = None, **kwargs: Any):
+    def __init__(self, *args: Any, max_pending: int | None = None, home_acker: int = 0, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.active = False
         self.exhausted = False
         self.to_ack: list[Any] = []  # tup_ids to ack right after emit: tracking is off
-        self.pending = RotatingMap()  # root -> (tup_id, emit time)
+        self.pending = RotatingMap()  # root -> tup_id
+        self.started: dict[int, float] = {}  # root -> emit time, for 1 tree in 16 (complete latency)
         self.max_pending = max_pending or 0
+        self.home_acker = home_acker  # roots are drawn so that root % n_ackers picks an acker in this worker
         self.timed_out = 0
         self.latencies: deque[float] = deque(maxlen=4096)  # complete latency samples (s)
         self.latency_sum = 0.0
+        self.latency_n = 0
         self._bufs: list[list[Any]] | None = None
         self.next_tuple = self.instance.next_tuple
         if getattr(self.instance, "_squall_intercepts_emit", False):
@@ -116,40 +119,49 @@ class SpoutExecutor(TaskExecutor):
         else:
             self.instance.emit = self._make_emit()
 
+    def new_root(self) -> int:
+        """A random 63-bit root id whose acker (root % n_ackers) lives in this worker: the INIT and
+        the final ACKED never cross processes; only acks from remote bolts do."""
+        root = random.getrandbits(63)
+        return root - root % self.n_ackers + self.home_acker
+
     def _make_emit(self) -> Any:
         default = self.routers.get("default")
         fast = default.send if default is not None and default.fast else None
+        fast_t = default.send_tracked_fast if default is not None else None
         to_ack = self.to_ack
         slow_route = self.slow_route
         ack_bufs = self.ack_bufs
         task = self.task
-        pending = self.pending
+        put = self.pending.put
+        started = self.started
+        home = self.home_acker
+        home_buf = ack_bufs[home] if ack_bufs else None
         n_ackers = self.n_ackers
         rand = random.getrandbits
         now = time.monotonic
 
-        fast_t = default.send_tracked_fast if default is not None else None
-        put = pending.put
-
         def emit(values: Sequence[Any], tup_id: Any = None, stream: str | None = None,
                  direct_task: int | None = None, need_task_ids: bool = False) -> list[int] | None:
             if tup_id is not None:
-                if ack_bufs is None:
+                if home_buf is None:
                     to_ack.append(tup_id)
-                elif stream is None and fast_t is not None and direct_task is None and not need_task_ids:
-                    root = rand(64)
-                    edge = fast_t(values, root)
-                    put(root, (tup_id, now()))
-                    ack_bufs[root % n_ackers].append((INIT, root, edge, task))
-                    return None
+                    tasks = None
                 else:
-                    root = rand(64)
-                    xor, tasks = slow_route(stream).send_tracked(values, (root,), direct_task, need_task_ids)
+                    root = rand(63)
+                    root += home - root % n_ackers
+                    if stream is None and fast_t is not None and direct_task is None and not need_task_ids:
+                        xor = fast_t(values, root)
+                        tasks = None
+                    else:
+                        xor, tasks = slow_route(stream).send_tracked(values, (root,), direct_task, need_task_ids)
                     if xor == 0:  # the tuple went nowhere: its tree is already complete
                         to_ack.append(tup_id)
                     else:
-                        pending.put(root, (tup_id, now()))
-                        ack_bufs[root % n_ackers].append((INIT, root, xor, task))
+                        put(root, tup_id)
+                        if not (root >> 8) & 15:
+                            started[root] = now()
+                        home_buf.append((INIT, root, xor, task))
                     return tasks
             if stream is None and fast is not None and direct_task is None and not need_task_ids:
                 return fast(values)
@@ -217,27 +229,35 @@ class SpoutExecutor(TaskExecutor):
 
     def execute(self, batch: Iterable[tuple[int, int]], n: int) -> None:
         """Acker notifications: (ACKED | FAILED, root)."""
-        pending = self.pending
+        pop = self.pending.pop
+        started = self.started
         inst = self.instance
+        ack, fail = inst.ack, inst.fail
         now = time.monotonic()
+        acked = 0
         for kind, root in batch:
-            entry = pending.pop(root)
-            if entry is None:
+            tup_id = pop(root)
+            if tup_id is None:
                 continue  # already failed by timeout
-            tup_id, t0 = entry
+            if not (root >> 8) & 15:
+                t0 = started.pop(root, None)
+                if t0 is not None and kind == ACKED:
+                    self.latencies.append(now - t0)
+                    self.latency_sum += now - t0
+                    self.latency_n += 1
             if kind == ACKED:
-                latency = now - t0
-                self.latencies.append(latency)
-                self.latency_sum += latency
-                self.acked += 1
-                where, call = "ack", inst.ack
+                acked += 1
+                try:
+                    ack(tup_id)
+                except Exception as exc:
+                    self.report("ack", exc)
             else:
                 self.failed += 1
-                where, call = "fail", inst.fail
-            try:
-                call(tup_id)
-            except Exception as exc:
-                self.report(where, exc)
+                try:
+                    fail(tup_id)
+                except Exception as exc:
+                    self.report("fail", exc)
+        self.acked += acked
         if self.to_ack:
             self.ack_now()
 
@@ -249,7 +269,8 @@ class SpoutExecutor(TaskExecutor):
         self.timed_out += len(expired)
         self.failed += len(expired)
         fail = self.instance.fail
-        for tup_id, _t0 in expired.values():
+        for root, tup_id in expired.items():
+            self.started.pop(root, None)
             try:
                 fail(tup_id)
             except Exception as exc:
@@ -263,7 +284,7 @@ class SpoutExecutor(TaskExecutor):
             out["given_up"] = given_up
         if lat:
             out["complete_latency_ms"] = {
-                "avg": 1000 * self.latency_sum / max(self.acked, 1),
+                "avg": 1000 * self.latency_sum / max(self.latency_n, 1),
                 "p50": 1000 * lat[len(lat) // 2],
                 "p99": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))],
             }

@@ -175,6 +175,19 @@ class StreamRouter:
                 tids[i].append((root, edge))
                 return edge
             return send_cycle
+        if mode == KEY and c.picker.key_index is not None:
+            k, n = c.picker.key_index, len(tbufs)
+
+            def send_key1(values: Sequence[Any], root: int) -> int:
+                if len(values) != arity:
+                    raise bad(values)
+                v = values[k]
+                i = (_mmh3(v) if type(v) is str else stable_hash(v)) % n
+                edge = rand(64)
+                tbufs[i].append(values)
+                tids[i].append((root, edge))
+                return edge
+            return send_key1
         if mode == KEY:
             def send_key(values: Sequence[Any], root: int) -> int:
                 if len(values) != arity:

@@ -106,8 +106,11 @@ class Worker:
             ack_bufs = [self._channel(task, ACK_STREAM, a).buf for a in self.plan.acker_tasks] if self.tracking else None
             cconf = component_conf(self.conf, comp.config)
             if comp.kind == "spout":
+                ackers = self.plan.acker_tasks
+                local = [i for i, a in enumerate(ackers) if self.plan.task_worker[a] == self.index]
+                home = local[task % len(local)] if local else (task % len(ackers) if ackers else 0)
                 ex = SpoutExecutor(task, comp.name, instance, routers, self.errors, ack_bufs=ack_bufs,
-                                   max_pending=cconf.get("topology.max.spout.pending", max_pending))
+                                   max_pending=cconf.get("topology.max.spout.pending", max_pending), home_acker=home)
                 self.spouts.append(ex)
             else:
                 tick = cconf.get("topology.tick.tuple.freq.secs")

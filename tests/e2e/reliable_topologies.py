@@ -117,6 +117,7 @@ class FlakyTopo(Topology):  # noqa: F811
 
 import glob  # noqa: E402
 import os  # noqa: E402
+import time  # noqa: E402
 
 
 class DurableNumbers(ReliableSpout):
@@ -135,8 +136,15 @@ class DurableNumbers(ReliableSpout):
                 acked.update(int(x) for x in f.read().split())
         self.todo = iter([n for n in range(conf["test.n"]) if n not in acked])
         self.log_file = open(os.path.join(d, f"acked-{context.task_id}-{os.getpid()}.log"), "a", buffering=1)
+        self.period = 1.0 / conf["test.rate"] if conf.get("test.rate") else 0.0  # paced: the run lasts
+        self.due = time.monotonic()
 
     def next_tuple(self):
+        if self.period:
+            now = time.monotonic()
+            if now < self.due:
+                return
+            self.due = max(self.due + self.period, now - 0.1)
         n = next(self.todo)
         self.emit([n], tup_id=n)
 
