@@ -8,14 +8,19 @@ keeps one 64-bit value: the XOR of every edge id created or acked in its tree. T
 constant memory per pending spout tuple, whatever the tree's size. (A false zero needs two
 random 64-bit sums to collide: Storm estimates once in 50 million years at 10k acks/s.)
 
-Messages (plain tuples, batched through the same channels as user tuples):
+A root id also says where its tree lives: its low 16 bits are the spout task, and
+``(root >> 16) % n_ackers`` its acker (``make_root``), so the acker needs no INIT message to
+learn whom to tell, and a spout draws roots whose acker is in its own worker (the spout's own
+messages never cross processes; only acks from remote bolts do).
 
-    to an acker:    (INIT, root, xor, spout_task) · (ACK, root, xor, 0) · (FAIL, root, 0, 0)
-    to a spout:     (ACKED, root) · (FAILED, root)
+Messages, batched through the same channels as user tuples, on two system streams:
 
-The acker for a root is ``ackers[root % len(ackers)]`` (Storm's mod hashing), so every message
-of one tree meets in one place. Entries not completed in ``topology.message.timeout.secs`` are
-dropped (the spout fails them on its own timer).
+    __ack     flat lists of ints. To an acker: ``root, xor, root, xor, ...`` -- the spout's
+              announcement of a tree and every bolt's ack alike (XOR does not care which came
+              first). To a spout: ``root, root, ...`` of completed trees.
+    __ackctl  tuples, rare. To an acker: (FAIL, root). To a spout: (FAILED, root).
+
+No tuple object per ack and compact msgpack arrays: acking costs a few appends per tuple.
 """
 
 from __future__ import annotations
@@ -23,10 +28,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-INIT, ACK, FAIL = 0, 1, 2
-ACKED, FAILED = 1, 2
+FAIL, FAILED = 2, 2
 ACKER_COMPONENT = "__acker"
 ACK_STREAM = "__ack"
+CTL_STREAM = "__ackctl"
+SYSTEM_STREAMS = (ACK_STREAM, CTL_STREAM)
+TASK_BITS = 16
+TASK_MASK = (1 << TASK_BITS) - 1
+MAX_TASKS = TASK_MASK
+
+
+def make_root(random47: int, acker_index: int, n_ackers: int, spout_task: int) -> int:
+    """A root id (< 2**63) for ``spout_task``'s tree whose acker is ``acker_index``."""
+    return ((random47 - random47 % n_ackers + acker_index) << TASK_BITS) | spout_task
+
+
+def acker_of(root: int, n_ackers: int) -> int:
+    return (root >> TASK_BITS) % n_ackers
 
 
 class RotatingMap:
@@ -76,7 +94,7 @@ class RotatingMap:
 
 
 class XorLedger:
-    """The acker's state: root -> [xor value, spout task (None until init)]."""
+    """The acker's state: root -> XOR of everything announced and acked so far in its tree."""
 
     def __init__(self) -> None:
         self.pending = RotatingMap()
@@ -84,87 +102,86 @@ class XorLedger:
         self.failed = 0
         self.expired = 0
 
-    def update(self, kind: int, root: int, val: int, spout_task: int) -> tuple[int, int] | None:
-        """Apply one message; return (ACKED or FAILED, spout task) when the spout must be told."""
-        entry = self.pending.get(root)
-        if kind == FAIL:
-            if entry is None:
-                self.pending.put(root, [0, None, True])  # the init may still come: fail it then
-                return None
-            if entry[1] is None:
-                entry[2] = True
-                return None
-            self.pending.pop(root)
-            self.failed += 1
-            return FAILED, entry[1]
-        if entry is None:
-            entry = [0, None, False]
-            self.pending.put(root, entry)
-        entry[0] ^= val
-        if kind == INIT:
-            entry[1] = spout_task
-        if entry[1] is None:
-            return None
-        if entry[2]:
-            self.pending.pop(root)
-            self.failed += 1
-            return FAILED, entry[1]
-        if entry[0] == 0:
-            self.pending.pop(root)
-            self.completed += 1
-            return ACKED, entry[1]
-        return None
+    def ack(self, root: int, val: int) -> bool:
+        """Fold ``val`` into the tree; True when it completes (and is forgotten)."""
+        if not val:
+            return False
+        pending = self.pending
+        newest = pending.buckets[0]
+        v = newest.get(root)
+        if v is None:
+            v = pending.pop(root)  # an older bucket, or nothing
+            if v is None:
+                newest[root] = val
+                pending.size += 1
+                return False
+            pending.size += 1
+        x = v ^ val
+        if x:
+            newest[root] = x
+            return False
+        newest.pop(root, None)
+        pending.size -= 1
+        self.completed += 1
+        return True
+
+    def fail(self, root: int) -> None:
+        """The tree failed: forget it (late acks for it start an entry that expires)."""
+        self.pending.pop(root)
+        self.failed += 1
 
     def rotate(self) -> None:
         self.expired += len(self.pending.rotate())
 
 
 class AckerExecutor:
-    """An acker task: applies batches of ledger messages, tells spouts about finished trees."""
+    """An acker task: folds acks into its ledger, tells spouts about finished trees.
 
-    raw = True  # receives plain message tuples, not Tuple objects
+    ``spout_acks[task]`` / ``spout_ctl[task]``: the buffers to each spout task on __ack / __ackctl.
+    """
 
-    def __init__(self, task: int, spout_bufs: dict[int, list[Any]]):
+    def __init__(self, task: int, spout_acks: dict[int, list[Any]], spout_ctl: dict[int, list[Any]]):
         self.task = task
         self.component = ACKER_COMPONENT
         self.ledger = XorLedger()
-        self.spout_bufs = spout_bufs
+        self.spout_acks = spout_acks
+        self.spout_ctl = spout_ctl
         self.executed = 0
         self.routers: dict[str, Any] = {}
         self.acked = self.failed = self.error_count = 0
 
-    def execute(self, batch: Iterable[tuple[int, int, int, int]], n: int) -> None:
+    def execute_acks(self, flat: list[int], n: int) -> None:
+        """``root, xor`` pairs: announcements and acks."""
         ledger = self.ledger
-        update = ledger.update
         pending = ledger.pending
         newest = pending.buckets[0]
-        bufs = self.spout_bufs
-        for msg in batch:
-            kind, root, val, task = msg
-            # The common cases inline: a tree announced, an ack for a tree announced (newest bucket).
-            if kind == ACK:
-                entry = newest.get(root)
-                if entry is not None and entry[1] is not None and not entry[2]:
-                    v = entry[0] ^ val
-                    if v:
-                        entry[0] = v
-                    else:
-                        del newest[root]
-                        pending.size -= 1
-                        ledger.completed += 1
-                        buf = bufs.get(entry[1])
-                        if buf is not None:
-                            buf.append((ACKED, root))
+        ack = ledger.ack
+        bufs = self.spout_acks
+        it = iter(flat)
+        for root, val in zip(it, it):
+            v = newest.get(root)
+            if v is not None:  # the common case, inline: the tree is in the newest bucket
+                x = v ^ val
+                if x:
+                    newest[root] = x
                     continue
-            elif kind == INIT and val and root not in newest:
-                newest[root] = [val, task, False]
-                pending.size += 1
+                del newest[root]
+                pending.size -= 1
+                ledger.completed += 1
+            elif not ack(root, val):
                 continue
-            done = update(kind, root, val, task)
-            if done is not None:
-                buf = bufs.get(done[1])
-                if buf is not None:
-                    buf.append((done[0], root))
+            buf = bufs.get(root & TASK_MASK)
+            if buf is not None:
+                buf.append(root)
+        self.executed += n // 2
+
+    def execute(self, batch: Iterable[tuple[int, int]], n: int) -> None:
+        """Control messages: (FAIL, root)."""
+        for _kind, root in batch:
+            self.ledger.fail(root)
+            buf = self.spout_ctl.get(root & TASK_MASK)
+            if buf is not None:
+                buf.append((FAILED, root))
         self.executed += n
 
     def rotate(self) -> None:

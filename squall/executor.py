@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .acker import ACKED, FAIL, ACK, INIT, RotatingMap
+from .acker import FAIL, TASK_BITS, RotatingMap, make_root
 from .bolt import BatchingBolt, Bolt
 from .router import StreamRouter, unknown_stream
 from .spout import Spout
@@ -60,18 +60,20 @@ class ErrorLog:
 class TaskExecutor:
     """What spout and bolt executors share: the instance, its routers, its counters.
 
-    ``ack_bufs`` are the channel buffers to the acker tasks (one per acker, in task order);
-    None when tracking is off (``topology.acker.executors = 0``).
+    ``ack_bufs`` / ``ctl_bufs`` are the channel buffers to the acker tasks (one per acker, in task
+    order) for acks and announcements (flat ``root, xor`` ints) and for FAIL messages; None when tracking is off
+    (``topology.acker.executors = 0``).
     """
 
     def __init__(self, task: int, component: str, instance: Any, routers: dict[str, StreamRouter], errors: ErrorLog,
-                 ack_bufs: list[list[Any]] | None = None):
+                 ack_bufs: list[list[Any]] | None = None, ctl_bufs: list[list[Any]] | None = None):
         self.task = task
         self.component = component
         self.instance = instance
         self.routers = routers
         self.errors = errors
         self.ack_bufs = ack_bufs
+        self.ctl_bufs = ctl_bufs
         self.n_ackers = len(ack_bufs) if ack_bufs else 0
         self.failed = 0
         self.acked = 0
@@ -120,10 +122,8 @@ class SpoutExecutor(TaskExecutor):
             self.instance.emit = self._make_emit()
 
     def new_root(self) -> int:
-        """A random 63-bit root id whose acker (root % n_ackers) lives in this worker: the INIT and
-        the final ACKED never cross processes; only acks from remote bolts do."""
-        root = random.getrandbits(63)
-        return root - root % self.n_ackers + self.home_acker
+        """A random root id for this spout task whose acker lives in this worker (see acker.py)."""
+        return make_root(random.getrandbits(47), self.home_acker, self.n_ackers, self.task)
 
     def _make_emit(self) -> Any:
         default = self.routers.get("default")
@@ -131,13 +131,11 @@ class SpoutExecutor(TaskExecutor):
         fast_t = default.send_tracked_fast if default is not None else None
         to_ack = self.to_ack
         slow_route = self.slow_route
-        ack_bufs = self.ack_bufs
         task = self.task
         put = self.pending.put
         started = self.started
-        home = self.home_acker
-        home_buf = ack_bufs[home] if ack_bufs else None
-        n_ackers = self.n_ackers
+        home, n_ackers = self.home_acker, self.n_ackers
+        home_buf = self.ack_bufs[home] if self.ack_bufs else None
         rand = random.getrandbits
         now = time.monotonic
 
@@ -148,8 +146,8 @@ class SpoutExecutor(TaskExecutor):
                     to_ack.append(tup_id)
                     tasks = None
                 else:
-                    root = rand(63)
-                    root += home - root % n_ackers
+                    r = rand(47)
+                    root = ((r - r % n_ackers + home) << TASK_BITS) | task
                     if stream is None and fast_t is not None and direct_task is None and not need_task_ids:
                         xor = fast_t(values, root)
                         tasks = None
@@ -159,9 +157,10 @@ class SpoutExecutor(TaskExecutor):
                         to_ack.append(tup_id)
                     else:
                         put(root, tup_id)
-                        if not (root >> 8) & 15:
+                        if not (root >> 24) & 15:
                             started[root] = now()
-                        home_buf.append((INIT, root, xor, task))
+                        home_buf.append(root)  # announce the tree to its acker
+                        home_buf.append(xor)
                     return tasks
             if stream is None and fast is not None and direct_task is None and not need_task_ids:
                 return fast(values)
@@ -227,37 +226,45 @@ class SpoutExecutor(TaskExecutor):
                 self.report("ack", exc)
         self.acked += len(ids)
 
-    def execute(self, batch: Iterable[tuple[int, int]], n: int) -> None:
-        """Acker notifications: (ACKED | FAILED, root)."""
+    def execute_acks(self, roots: list[int], n: int) -> None:
+        """Trees the ackers found complete."""
         pop = self.pending.pop
         started = self.started
-        inst = self.instance
-        ack, fail = inst.ack, inst.fail
+        ack = self.instance.ack
         now = time.monotonic()
         acked = 0
-        for kind, root in batch:
+        for root in roots:
             tup_id = pop(root)
             if tup_id is None:
                 continue  # already failed by timeout
-            if not (root >> 8) & 15:
+            if not (root >> 24) & 15:
                 t0 = started.pop(root, None)
-                if t0 is not None and kind == ACKED:
+                if t0 is not None:
                     self.latencies.append(now - t0)
                     self.latency_sum += now - t0
                     self.latency_n += 1
-            if kind == ACKED:
-                acked += 1
-                try:
-                    ack(tup_id)
-                except Exception as exc:
-                    self.report("ack", exc)
-            else:
-                self.failed += 1
-                try:
-                    fail(tup_id)
-                except Exception as exc:
-                    self.report("fail", exc)
+            acked += 1
+            try:
+                ack(tup_id)
+            except Exception as exc:
+                self.report("ack", exc)
         self.acked += acked
+        if self.to_ack:
+            self.ack_now()
+
+    def execute(self, batch: Iterable[tuple[int, int]], n: int) -> None:
+        """Trees that failed: (FAILED, root)."""
+        fail = self.instance.fail
+        for _kind, root in batch:
+            tup_id = self.pending.pop(root)
+            if tup_id is None:
+                continue
+            self.started.pop(root, None)
+            self.failed += 1
+            try:
+                fail(tup_id)
+            except Exception as exc:
+                self.report("fail", exc)
         if self.to_ack:
             self.ack_now()
 
@@ -386,13 +393,11 @@ class BoltExecutor(TaskExecutor):
             return
         x = self.children.pop(mid, 0)
         bufs, n = self.ack_bufs, self.n_ackers
-        if len(mid) == 2:
-            root = mid[0]
-            bufs[root % n].append((ACK, root, mid[1] ^ x, 0))
-            return
         for i in range(0, len(mid), 2):
             root = mid[i]
-            bufs[root % n].append((ACK, root, mid[i + 1] ^ x, 0))
+            buf = bufs[(root >> TASK_BITS) % n]
+            buf.append(root)
+            buf.append(mid[i + 1] ^ x)
 
     def _fail(self, tup: Any) -> None:
         mid = tup.id if isinstance(tup, Tuple) else tup
@@ -400,10 +405,10 @@ class BoltExecutor(TaskExecutor):
         if mid is None or self.ack_bufs is None:
             return
         self.children.pop(mid, None)
-        bufs, n = self.ack_bufs, self.n_ackers
+        bufs, n = self.ctl_bufs, self.n_ackers
         for i in range(0, len(mid), 2):
             root = mid[i]
-            bufs[root % n].append((FAIL, root, 0, 0))
+            bufs[(root >> TASK_BITS) % n].append((FAIL, root))  # type: ignore[index]
 
     def execute(self, tuples: Iterable[Tuple], n: int) -> None:
         """Run ``process`` over untracked tuples; an exception is reported and the loop goes on."""
@@ -438,7 +443,9 @@ class BoltExecutor(TaskExecutor):
                 mid = tup[0]
                 if len(mid) == 2:  # one root: the common case, inline
                     root = mid[0]
-                    bufs[root % n_ackers].append((ACK, root, mid[1] ^ children.pop(mid, 0), 0))  # type: ignore[index]
+                    buf = bufs[(root >> TASK_BITS) % n_ackers]  # type: ignore[index]
+                    buf.append(root)
+                    buf.append(mid[1] ^ children.pop(mid, 0))
                 else:
                     send_ack(mid)
                 acked += 1

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .acker import ACKER_COMPONENT
+from .acker import ACKER_COMPONENT, MAX_TASKS
+from .errors import ConfigError
 from .spec import ComponentDef
 
 
@@ -51,6 +52,8 @@ def make_plan(components: dict[str, ComponentDef], requested_workers: int, acker
     n_tasks = len(task_component)
     workers = max(1, min(requested_workers, n_tasks))
     task_worker = {t: i % workers for i, t in enumerate(sorted(task_component))}
+    if next_id > MAX_TASKS:
+        raise ConfigError(f"the topology has {next_id - 1} tasks; at most {MAX_TASKS - 1} are supported: lower some par")
     n_ackers = workers if ackers is None else ackers
     acker_tasks = tuple(range(next_id, next_id + n_ackers))
     if acker_tasks:

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from .acker import ACK_STREAM, AckerExecutor
+from .acker import ACK_STREAM, CTL_STREAM, SYSTEM_STREAMS, AckerExecutor
 from .bolt import Bolt
 from .config import component_conf
 from .context import TopologyContext
@@ -85,10 +85,10 @@ class Worker:
         max_pending = self.conf.get("topology.max.spout.pending")
         for task in self.tasks():
             if task in self.plan.acker_tasks:
-                spout_bufs = {t: self._channel(task, ACK_STREAM, t).buf
-                              for name, d in self.components.items() if d.kind == "spout"
-                              for t in self.plan.component_tasks[name]}
-                ex: Any = AckerExecutor(task, spout_bufs)
+                spout_tasks = [t for name, d in self.components.items() if d.kind == "spout"
+                               for t in self.plan.component_tasks[name]]
+                ex: Any = AckerExecutor(task, {t: self._channel(task, ACK_STREAM, t).buf for t in spout_tasks},
+                                        {t: self._channel(task, CTL_STREAM, t).buf for t in spout_tasks})
                 self.ackers.append(ex)
                 self.executors[task] = ex
                 continue
@@ -103,18 +103,20 @@ class Worker:
             instance.component_name = comp.name
             instance.logger = logging.getLogger(f"{comp.name}:{task}")
             routers = {s.name: self._router(comp, task, s) for s in comp.outputs.values()}
-            ack_bufs = [self._channel(task, ACK_STREAM, a).buf for a in self.plan.acker_tasks] if self.tracking else None
+            ackers = self.plan.acker_tasks
+            ack_bufs = [self._channel(task, ACK_STREAM, a).buf for a in ackers] if self.tracking else None
+            ctl_bufs = [self._channel(task, CTL_STREAM, a).buf for a in ackers] if self.tracking else None
             cconf = component_conf(self.conf, comp.config)
             if comp.kind == "spout":
                 ackers = self.plan.acker_tasks
                 local = [i for i, a in enumerate(ackers) if self.plan.task_worker[a] == self.index]
                 home = local[task % len(local)] if local else (task % len(ackers) if ackers else 0)
-                ex = SpoutExecutor(task, comp.name, instance, routers, self.errors, ack_bufs=ack_bufs,
+                ex = SpoutExecutor(task, comp.name, instance, routers, self.errors, ack_bufs=ack_bufs, ctl_bufs=ctl_bufs,
                                    max_pending=cconf.get("topology.max.spout.pending", max_pending), home_acker=home)
                 self.spouts.append(ex)
             else:
                 tick = cconf.get("topology.tick.tuple.freq.secs")
-                ex = BoltExecutor(task, comp.name, instance, routers, self.errors, ack_bufs=ack_bufs,
+                ex = BoltExecutor(task, comp.name, instance, routers, self.errors, ack_bufs=ack_bufs, ctl_bufs=ctl_bufs,
                                   tick_secs=tick or None)
                 self.bolts[task] = ex
                 self.next_tick = min(self.next_tick, ex.next_tick)
@@ -223,7 +225,8 @@ class Worker:
                     n = len(batch)
                     make = ch.make
                     if make is None:  # acker messages and acker notifications
-                        sinks[ch.dest_task].execute(batch, n)
+                        sink = sinks[ch.dest_task]
+                        (sink.execute_acks if ch.stream == ACK_STREAM else sink.execute)(batch, n)
                     elif ch.ids is None:
                         sinks[ch.dest_task].execute(make(batch), n)
                     else:
@@ -306,8 +309,9 @@ class Worker:
             dest, src, stream, values = group[:4]
             n = len(values)
             n_total += n
-            if stream == ACK_STREAM:
-                sinks[dest].execute(values, n)
+            if stream in SYSTEM_STREAMS:
+                sink = sinks[dest]
+                (sink.execute_acks if stream == ACK_STREAM else sink.execute)(values, n)
                 continue
             make = self.remote_makers.get((src, stream))
             if make is None:
@@ -351,11 +355,11 @@ class Worker:
         out: dict[int, dict[str, Any]] = {}
         transferred: dict[int, int] = defaultdict(int)
         for ch in self.local_channels:
-            if ch.stream != ACK_STREAM:
+            if ch.stream not in SYSTEM_STREAMS:
                 transferred[ch.src_task] += ch.transferred
         for chans in self.remote_channels.values():
             for ch in chans:
-                if ch.stream != ACK_STREAM:
+                if ch.stream not in SYSTEM_STREAMS:
                     transferred[ch.src_task] += ch.transferred
         for task, ex in self.executors.items():
             st: dict[str, Any] = {

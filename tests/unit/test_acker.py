@@ -5,12 +5,15 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from squall.acker import ACK, ACKED, FAIL, FAILED, INIT, RotatingMap, XorLedger
+from squall.acker import TASK_MASK, RotatingMap, XorLedger, acker_of, make_root
+
+ROOT = make_root(12345, 0, 1, 7)
 
 
-def tree_messages(shape, rng, root=12345, spout_task=7):
-    """Messages a tree of ``shape`` produces: shape[i] = number of children of tuple i (BFS)."""
-    edges = [rng.getrandbits(64)]  # the spout tuple's single delivered edge
+def tree_messages(shape, rng):
+    """The xor values a tree of ``shape`` produces (shape[i] = children of tuple i, BFS): the
+    spout's announcement of its one edge, then one ack per tuple: its edge ^ its children's."""
+    edges = [rng.getrandbits(64)]
     children = {}
     nxt = 1
     for i, k in enumerate(shape):
@@ -22,12 +25,12 @@ def tree_messages(shape, rng, root=12345, spout_task=7):
             kids.append(nxt)
             nxt += 1
         children[i] = kids
-    msgs = [(INIT, root, edges[0], spout_task)]
+    msgs = [edges[0]]
     for i, e in enumerate(edges):
         x = 0
         for c in children.get(i, []):
             x ^= edges[c]
-        msgs.append((ACK, root, e ^ x, 0))
+        msgs.append(e ^ x)
     return msgs
 
 
@@ -38,9 +41,7 @@ def test_tree_completes_exactly_at_the_last_message(shape, seed):
     msgs = tree_messages(shape, rng)
     rng.shuffle(msgs)
     ledger = XorLedger()
-    for m in msgs[:-1]:
-        assert ledger.update(*m) is None
-    assert ledger.update(*msgs[-1]) == (ACKED, 7)
+    assert [ledger.ack(ROOT, v) for v in msgs] == [False] * (len(msgs) - 1) + [True]
     assert len(ledger.pending) == 0
 
 
@@ -49,49 +50,50 @@ def test_tree_completes_exactly_at_the_last_message(shape, seed):
 def test_a_missing_ack_never_completes(shape, seed):
     rng = random.Random(seed)
     msgs = tree_messages(shape, rng)
-    drop = rng.randrange(len(msgs))
-    del msgs[drop]
+    del msgs[rng.randrange(len(msgs))]
     rng.shuffle(msgs)
     ledger = XorLedger()
-    assert all(ledger.update(*m) is None for m in msgs)
-
-
-@settings(max_examples=200, deadline=None)
-@given(shape=st.lists(st.integers(min_value=0, max_value=3), max_size=15), seed=st.integers(0, 2**32))
-def test_a_fail_anywhere_fails_the_tree_once(shape, seed):
-    rng = random.Random(seed)
-    msgs = tree_messages(shape, rng)
-    i = rng.randrange(1, len(msgs))  # one tuple is failed instead of acked
-    msgs[i] = (FAIL, 12345, 0, 0)
-    rng.shuffle(msgs)
-    ledger = XorLedger()
-    results = [r for r in (ledger.update(*m) for m in msgs) if r is not None]
-    assert results == [(FAILED, 7)]
+    assert not any(ledger.ack(ROOT, v) for v in msgs)
 
 
 def test_multi_anchored_diamond():
-    # spout tuple a -> b, c (anchored to a); d anchored to both b and c (Storm's XOR per anchor).
+    # spout tuple a -> b, c (anchored to a); d anchored to both b and c. d's id for the root is
+    # d ^ d = 0 (Storm XORs the edge in once per anchor), so d's own ack carries 0: a no-op.
     rng = random.Random(1)
     a, b, c, d = (rng.getrandbits(64) for _ in range(4))
-    # d's message id for root 1 is d ^ d = 0 (anchored twice to the same root), so its own ack
-    # carries 0 and changes nothing (as in Storm): the tree completes with these four.
-    msgs = [(INIT, 1, a, 3), (ACK, 1, a ^ b ^ c, 0), (ACK, 1, b ^ d, 0), (ACK, 1, c ^ d, 0)]
-    for perm in range(20):
+    msgs = [a, a ^ b ^ c, b ^ d, c ^ d, 0]
+    for _ in range(20):
         rng.shuffle(msgs)
         ledger = XorLedger()
-        out = [ledger.update(*m) for m in msgs]
-        assert out[-1] == (ACKED, 3) and all(o is None for o in out[:-1])
+        done = [ledger.ack(ROOT, v) for v in msgs]
+        assert done.count(True) == 1 and len(ledger.pending) == 0
 
 
 def test_many_trees_interleaved():
     rng = random.Random(5)
     ledger = XorLedger()
     msgs = []
-    for root in range(200):
-        msgs += tree_messages([rng.randrange(3) for _ in range(5)], rng, root=root, spout_task=root % 3)
+    for t in range(200):
+        root = make_root(rng.getrandbits(47), 0, 1, t % 3)
+        msgs += [(root, v) for v in tree_messages([rng.randrange(3) for _ in range(5)], rng)]
     rng.shuffle(msgs)
-    done = [r for r in (ledger.update(*m) for m in msgs) if r is not None]
-    assert len(done) == 200 and len(ledger.pending) == 0
+    assert sum(ledger.ack(r, v) for r, v in msgs) == 200 and len(ledger.pending) == 0
+
+
+def test_fail_forgets_the_tree():
+    ledger = XorLedger()
+    ledger.ack(ROOT, 99)
+    ledger.fail(ROOT)
+    assert ledger.failed == 1 and len(ledger.pending) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(r=st.integers(0, 2**47 - 1), n=st.integers(1, 64), task=st.integers(1, TASK_MASK - 1))
+def test_root_says_its_acker_and_spout_task(r, n, task):
+    idx = r % n
+    root = make_root(r, idx, n, task)
+    assert 0 <= root < 2**63
+    assert acker_of(root, n) == idx and root & TASK_MASK == task
 
 
 def test_rotating_map_expires_after_rotations():
@@ -106,7 +108,7 @@ def test_rotating_map_expires_after_rotations():
 
 def test_timeouts_drop_ledger_entries():
     ledger = XorLedger()
-    ledger.update(INIT, 9, 123, 1)
+    ledger.ack(ROOT, 123)
     for _ in range(3):
         ledger.rotate()
     assert ledger.expired == 1 and len(ledger.pending) == 0
