@@ -38,9 +38,9 @@ TASK_MASK = (1 << TASK_BITS) - 1
 MAX_TASKS = TASK_MASK
 
 
-def make_root(random47: int, acker_index: int, n_ackers: int, spout_task: int) -> int:
-    """A root id (< 2**63) for ``spout_task``'s tree whose acker is ``acker_index``."""
-    return ((random47 - random47 % n_ackers + acker_index) << TASK_BITS) | spout_task
+def make_root(random40: int, acker_index: int, n_ackers: int, spout_task: int) -> int:
+    """A root id for ``spout_task``'s tree whose acker is ``acker_index`` (40 random bits)."""
+    return ((random40 * n_ackers + acker_index) << TASK_BITS) | spout_task
 
 
 def acker_of(root: int, n_ackers: int) -> int:
@@ -157,22 +157,36 @@ class AckerExecutor:
         newest = pending.buckets[0]
         ack = ledger.ack
         bufs = self.spout_acks
+        older = pending.buckets[1:]
+        if any(older):
+            it = iter(flat)
+            for root, val in zip(it, it):
+                if ack(root, val):
+                    buf = bufs.get(root & TASK_MASK)
+                    if buf is not None:
+                        buf.append(root)
+            self.executed += n // 2
+            return
+        # Only the newest bucket holds trees (the common case): all inline, one dict.
         it = iter(flat)
+        completed = 0
         for root, val in zip(it, it):
             v = newest.get(root)
-            if v is not None:  # the common case, inline: the tree is in the newest bucket
-                x = v ^ val
-                if x:
-                    newest[root] = x
-                    continue
-                del newest[root]
-                pending.size -= 1
-                ledger.completed += 1
-            elif not ack(root, val):
+            if v is None:
+                if val:
+                    newest[root] = val
                 continue
+            x = v ^ val
+            if x:
+                newest[root] = x
+                continue
+            del newest[root]
+            completed += 1
             buf = bufs.get(root & TASK_MASK)
             if buf is not None:
                 buf.append(root)
+        pending.size = len(newest)
+        ledger.completed += completed
         self.executed += n // 2
 
     def execute(self, batch: Iterable[tuple[int, int]], n: int) -> None:

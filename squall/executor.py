@@ -123,7 +123,7 @@ class SpoutExecutor(TaskExecutor):
 
     def new_root(self) -> int:
         """A random root id for this spout task whose acker lives in this worker (see acker.py)."""
-        return make_root(random.getrandbits(47), self.home_acker, self.n_ackers, self.task)
+        return make_root(random.getrandbits(40), self.home_acker, self.n_ackers, self.task)
 
     def _make_emit(self) -> Any:
         default = self.routers.get("default")
@@ -132,7 +132,7 @@ class SpoutExecutor(TaskExecutor):
         to_ack = self.to_ack
         slow_route = self.slow_route
         task = self.task
-        put = self.pending.put
+        pending = self.pending
         started = self.started
         home, n_ackers = self.home_acker, self.n_ackers
         home_buf = self.ack_bufs[home] if self.ack_bufs else None
@@ -146,8 +146,7 @@ class SpoutExecutor(TaskExecutor):
                     to_ack.append(tup_id)
                     tasks = None
                 else:
-                    r = rand(47)
-                    root = ((r - r % n_ackers + home) << TASK_BITS) | task
+                    root = ((rand(40) * n_ackers + home) << TASK_BITS) | task  # see make_root
                     if stream is None and fast_t is not None and direct_task is None and not need_task_ids:
                         xor = fast_t(values, root)
                         tasks = None
@@ -156,7 +155,8 @@ class SpoutExecutor(TaskExecutor):
                     if xor == 0:  # the tuple went nowhere: its tree is already complete
                         to_ack.append(tup_id)
                     else:
-                        put(root, tup_id)
+                        pending.buckets[0][root] = tup_id  # RotatingMap.put, inline
+                        pending.size += 1
                         if not (root >> 24) & 15:
                             started[root] = now()
                         home_buf.append(root)  # announce the tree to its acker
@@ -445,7 +445,7 @@ class BoltExecutor(TaskExecutor):
                     root = mid[0]
                     buf = bufs[(root >> TASK_BITS) % n_ackers]  # type: ignore[index]
                     buf.append(root)
-                    buf.append(mid[1] ^ children.pop(mid, 0))
+                    buf.append(mid[1] ^ children.pop(mid, 0) if children else mid[1])
                 else:
                     send_ack(mid)
                 acked += 1
