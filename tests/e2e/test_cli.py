@@ -141,3 +141,11 @@ def test_conf_and_describe():
     p = squall("run", WORDCOUNT, "--duration", "1", "--conf", "topology.workers=abc")
     out, err = p.communicate(timeout=30)
     assert p.returncode == 2 and "topology.workers='abc'" in err
+
+
+def test_initialize_error_refuses_to_start_and_names_the_task():
+    p = squall("run", f"{HERE / 'topologies.py'}:BrokenInitTopo", "--workers", "2")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 1
+    assert "failed in initialize: ConnectionError: database is down" in err
+    assert "in broken.initialize() (task" in err and "Traceback" in err

@@ -172,3 +172,24 @@ def test_tick_tuples_global_and_per_component(workers):
     fast = read_tuples(res, "fast_ticks")
     assert set(slow) == {(0.1,)} and set(fast) == {(0.05,)}
     assert 5 <= len(slow) <= 16 and len(fast) >= 1.5 * len(slow)
+
+
+def test_emit_on_undeclared_stream_names_component_and_stream(workers):
+    res = complete_topology(T.WrongStreamTopo, workers=workers)
+    err = res.errors[0]["error"]
+    assert "EmitError" in err and "'wrong'" in err and "'nope'" in err and "declared: ['default']" in err
+
+
+def test_direct_emit_to_a_task_that_does_not_consume(workers):
+    res = complete_topology(T.BadDirectTopo, workers=workers)
+    err = res.errors[0]["error"]
+    sinks = tasks_of(T.BadDirectTopo, "sink", workers)
+    assert "'router'" in err and "'routed'" in err and "task 999" in err and str(sorted(sinks)) in err
+
+
+def test_spout_errors_are_reported_and_the_spout_goes_on(workers):
+    res = complete_topology(T.FlakySpoutTopo, workers=workers)
+    assert sorted(r[0] for r in read_tuples(res, "tag")) == list(range(N))  # nothing lost
+    spout = [st for st in res.tasks.values() if st["component"] == "numbers"][0]
+    assert spout["errors"] >= N // 100 and "OSError: source hiccup" in res.errors[0]["error"]
+    assert res.errors[0]["where"] == "next_tuple"

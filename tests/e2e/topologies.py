@@ -281,3 +281,59 @@ class TickTopo(Topology):
     numbers = SlowForeverSpout.spec()
     ticks = TickBolt.spec(inputs=[numbers])
     fast_ticks = TickBolt.spec(inputs=[numbers], config={"topology.tick.tuple.freq.secs": 0.05})
+
+
+class WrongStreamBolt(Bolt):
+    outputs = ["n"]
+
+    def process(self, tup):
+        self.emit([tup.values.n], stream="nope")
+
+
+class BadDirectBolt(Bolt):
+    outputs = [Stream(["n"], name="routed", direct=True)]
+
+    def process(self, tup):
+        self.emit([tup.values.n], stream="routed", direct_task=999)
+
+
+class FlakySpout(NumberSpout):
+    """Raises on every 100th call; the spout goes on."""
+
+    def initialize(self, conf, context):
+        super().initialize(conf, context)
+        self.calls = 0
+
+    def next_tuple(self):
+        self.calls += 1
+        if self.calls % 100 == 0:
+            raise OSError("source hiccup")
+        super().next_tuple()
+
+
+class BrokenInitBolt(Bolt):
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        raise ConnectionError("database is down")
+
+
+class WrongStreamTopo(Topology):
+    numbers = NumberSpout.spec()
+    wrong = WrongStreamBolt.spec(inputs=[numbers])
+
+
+class BadDirectTopo(Topology):
+    numbers = NumberSpout.spec()
+    router = BadDirectBolt.spec(inputs=[numbers])
+    sink = TagBolt.spec(inputs=[router["routed"]], par=2)
+
+
+class FlakySpoutTopo(Topology):
+    numbers = FlakySpout.spec()
+    tag = TagBolt.spec(inputs=[numbers])
+
+
+class BrokenInitTopo(Topology):
+    numbers = NumberSpout.spec()
+    broken = BrokenInitBolt.spec(inputs=[numbers], par=2)
