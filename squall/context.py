@@ -7,8 +7,6 @@ attributes for new code.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .plan import Plan
 from .spec import ComponentDef
 

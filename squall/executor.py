@@ -8,9 +8,9 @@ time, traceback) without stopping: a bolt that raises fails that tuple and goes 
 from __future__ import annotations
 
 import logging
+import random
 import time
 import traceback
-import random
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any

@@ -20,7 +20,7 @@ from typing import Any
 import mmh3
 
 from .errors import EmitError
-from .grouping import CYCLE, DIRECTED, FIXED, KEY, MANY, Picker, stable_hash
+from .grouping import CYCLE, FIXED, KEY, MANY, Picker, stable_hash
 from .stream import Stream
 
 _mmh3 = mmh3.hash

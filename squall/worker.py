@@ -290,11 +290,13 @@ class Worker:
                     f"cannot be sent to another worker, e.g. {example!r}; emit only None, bool, int, float, str, "
                     "bytes, lists, tuples and dicts of those"
                 )
-                self.executors[src].report("emit", exc) if src in self.executors else None
+                if src in self.executors:
+                    self.executors[src].report("emit", exc)
                 batch = [v for i, v in enumerate(batch) if i not in bad]
                 if ids is not None:  # the dropped tracked tuples fail their trees
-                    for i in sorted(bad):
-                        self.executors[src]._fail(ids[i]) if src in self.bolts else None
+                    if src in self.bolts:
+                        for i in sorted(bad):
+                            self.bolts[src]._fail(ids[i])
                     ids = [m for i, m in enumerate(ids) if i not in bad]
             clean.append((dest, src, stream, batch) if ids is None else (dest, src, stream, batch, ids))
         return encode_batch(*header, clean)
