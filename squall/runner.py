@@ -14,21 +14,21 @@ spouts, prints a status line every few seconds, notices dead workers, and ends t
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import zmq
 
 from .config import topology_conf
-from .errors import SquallError, WorkerError
+from .errors import WorkerError
 from .launcher import Launcher, SubprocessLauncher, WorkerHandle, describe_exit
 from .loader import load_topology, topology_ref
 from .plan import make_plan
+from .result import RunResult, add_captured
+from .status import StatusLine
 from .wire import pack, unpack_control
 from .worker import Worker
 
@@ -39,89 +39,6 @@ START_TIMEOUT = 120.0
 RESTART_BACKOFF = 0.2  # seconds before the first restart of a dead worker; doubles per crash
 RESTART_BACKOFF_MAX = 5.0
 RESTART_RESET_SECS = 30.0  # a worker that lived this long starts its backoff over
-
-
-@dataclass
-class RunResult:
-    """How a run ended, with the final counters."""
-
-    reason: str  # completed | stopped | error | timeout
-    exit_code: int
-    elapsed: float
-    tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    captured: dict[str, dict[str, list[tuple[Any, ...]]]] = field(default_factory=dict)
-    workers: dict[int, dict[str, Any]] = field(default_factory=dict)
-    message: str = ""
-
-    def component_totals(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for st in self.tasks.values():
-            c = out[st["component"]]
-            c["emitted"] += sum(st.get("emitted", {}).values())
-            c["executed"] += st.get("executed", 0)
-            c["errors"] += st.get("errors", 0)
-            c["acked"] += st.get("acked", 0)
-            c["failed"] += st.get("failed", 0)
-        return {k: dict(v) for k, v in out.items()}
-
-
-def _add_captured(into: dict[str, dict[str, list[Any]]], component: str, stream: str, values: list[Any]) -> None:
-    into.setdefault(component, {}).setdefault(stream, []).extend(tuple(v) for v in values)
-
-
-def _human(n: float) -> str:
-    for unit, div in (("M", 1e6), ("k", 1e3)):
-        if abs(n) >= div:
-            return f"{n / div:.1f}{unit}"
-    return f"{n:.0f}"
-
-
-class StatusLine:
-    """Rates per component from cumulative counters, printed every interval."""
-
-    def __init__(self, out: TextIO):
-        self.out = out
-        self.last: dict[str, tuple[int, int]] = {}
-        self.last_time = time.monotonic()
-        self.start = self.last_time
-
-    def print(self, tasks: dict[int, dict[str, Any]], queued: int, errors: int, kinds: dict[str, str],
-              last_error: dict[str, Any] | None = None) -> None:
-        now = time.monotonic()
-        dt = max(now - self.last_time, 1e-6)
-        totals: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
-        for st in tasks.values():
-            t = totals[st["component"]]
-            t["emitted"] += sum(st.get("emitted", {}).values())
-            t["executed"] += st.get("executed", 0)
-            t["acked"] += st.get("acked", 0)
-            t["failed"] += st.get("failed", 0)
-            lat = st.get("complete_latency_ms")
-            if lat:
-                t["p99"] = max(t["p99"], lat["p99"])
-        parts = []
-        for comp in sorted(totals, key=lambda c: (kinds.get(c) != "spout", c)):
-            if comp.startswith("__"):
-                continue  # system components (ackers) are not the user's
-            t = totals[comp]
-            last = self.last.get(comp, {})
-            if kinds.get(comp) == "spout":
-                part = f"{comp} emitted {_human((t['emitted'] - last.get('emitted', 0)) / dt)}/s"
-                if t["acked"] or t["failed"]:
-                    part += (f" acked {_human((t['acked'] - last.get('acked', 0)) / dt)}/s"
-                             f" failed {t['failed'] - last.get('failed', 0):,}")
-                if t["p99"]:
-                    part += f" p99 {t['p99']:.1f}ms"
-                parts.append(part)
-            else:
-                parts.append(f"{comp} executed {_human((t['executed'] - last.get('executed', 0)) / dt)}/s")
-            self.last[comp] = dict(t)
-        self.last_time = now
-        line = f"[squall {now - self.start:6.1f}s] " + " | ".join(parts) + f" | queued {queued:,} | errors {errors}"
-        if errors and last_error:
-            line += f" (last: {last_error['component']}:{last_error['task']} {last_error['error'][:80]})"
-        print(line, file=self.out, flush=True)
 
 
 class Coordinator:
@@ -278,7 +195,7 @@ class Coordinator:
                 self.stats_round = False
                 self._print_status()
             for comp, stream, vals in msg.get("captured", []):
-                _add_captured(self.captured, comp, stream, vals)
+                add_captured(self.captured, comp, stream, vals)
         elif kind == "fatal":
             raise WorkerError(f"worker {index} (tasks {self._tasks_of(index)}) failed in {msg['where']}: "
                               f"{msg['error']}\n{msg.get('traceback', '')}")
@@ -534,19 +451,6 @@ def run_in_process(topology: Any, overrides: dict[str, Any] | None = None, *, du
     worker.close()
     captured: dict[str, dict[str, list[Any]]] = {}
     for (comp, stream), vals in (worker.captured or {}).items():
-        _add_captured(captured, comp, stream, vals)
+        add_captured(captured, comp, stream, vals)
     return RunResult(reason, 0 if reason != "timeout" else 1, time.monotonic() - start,
                      worker.task_stats(), list(worker.errors.recent), captured)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-__all__ = ["Coordinator", "RunResult", "run_in_process", "SquallError"]
