@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .acker import FAIL, TASK_BITS, RotatingMap, make_root
+from .acker import FAIL, TASK_BITS, TASK_MASK, RotatingMap, make_root
 from .bolt import BatchingBolt, Bolt
 from .router import StreamRouter, unknown_stream
 from .spout import Spout
@@ -66,7 +66,8 @@ class TaskExecutor:
     """
 
     def __init__(self, task: int, component: str, instance: Any, routers: dict[str, StreamRouter], errors: ErrorLog,
-                 ack_bufs: list[list[Any]] | None = None, ctl_bufs: list[list[Any]] | None = None):
+                 ack_bufs: list[list[Any]] | None = None, ctl_bufs: list[list[Any]] | None = None,
+                 done_bufs: dict[int, list[Any]] | None = None):
         self.task = task
         self.component = component
         self.instance = instance
@@ -74,6 +75,7 @@ class TaskExecutor:
         self.errors = errors
         self.ack_bufs = ack_bufs
         self.ctl_bufs = ctl_bufs
+        self.done_bufs = done_bufs  # spout task -> buffer of completed roots (first-hop shortcut)
         self.n_ackers = len(ack_bufs) if ack_bufs else 0
         self.failed = 0
         self.acked = 0
@@ -128,7 +130,7 @@ class SpoutExecutor(TaskExecutor):
     def _make_emit(self) -> Any:
         default = self.routers.get("default")
         fast = default.send if default is not None and default.fast else None
-        fast_t = default.send_tracked_fast if default is not None else None
+        first = default.send_first if default is not None else None
         to_ack = self.to_ack
         slow_route = self.slow_route
         task = self.task
@@ -147,20 +149,22 @@ class SpoutExecutor(TaskExecutor):
                     tasks = None
                 else:
                     root = ((rand(40) * n_ackers + home) << TASK_BITS) | task  # see make_root
-                    if stream is None and fast_t is not None and direct_task is None and not need_task_ids:
-                        xor = fast_t(values, root)
+                    if stream is None and first is not None and direct_task is None and not need_task_ids:
+                        # One target: the tuple's id is its root. No announcement: the bolt that
+                        # acks it tells this spout (no children) or announces its children.
+                        first(values, root)
                         tasks = None
                     else:
                         xor, tasks = slow_route(stream).send_tracked(values, (root,), direct_task, need_task_ids)
-                    if xor == 0:  # the tuple went nowhere: its tree is already complete
-                        to_ack.append(tup_id)
-                    else:
-                        pending.buckets[0][root] = tup_id  # RotatingMap.put, inline
-                        pending.size += 1
-                        if not (root >> 24) & 15:
-                            started[root] = now()
+                        if xor == 0:  # the tuple went nowhere: its tree is already complete
+                            to_ack.append(tup_id)
+                            return tasks
                         home_buf.append(root)  # announce the tree to its acker
                         home_buf.append(xor)
+                    pending.buckets[0][root] = tup_id  # RotatingMap.put, inline
+                    pending.size += 1
+                    if not (root >> 24) & 15:
+                        started[root] = now()
                     return tasks
             if stream is None and fast is not None and direct_task is None and not need_task_ids:
                 return fast(values)
@@ -354,9 +358,13 @@ class BoltExecutor(TaskExecutor):
                 cur = ex.current
                 if cur is not None:
                     mid = cur[0]
-                    if fast_t is not None and stream is None and direct_task is None and not need_task_ids \
-                            and len(mid) == 2:
-                        edge = fast_t(values, mid[0])
+                    if fast_t is not None and stream is None and direct_task is None and not need_task_ids:
+                        if type(mid) is int:  # a spout's tuple (first hop): its id is its root
+                            edge = fast_t(values, mid)
+                        elif len(mid) == 2:
+                            edge = fast_t(values, mid[0])
+                        else:
+                            return emit_tracked(values, stream, (cur,), direct_task, need_task_ids)
                         children[mid] = children.get(mid, 0) ^ edge
                         return None
                     return emit_tracked(values, stream, (cur,), direct_task, need_task_ids)
@@ -377,7 +385,7 @@ class BoltExecutor(TaskExecutor):
         router = self.slow_route(stream)
         if not ids or self.ack_bufs is None:
             return router.send_general(values, direct_task, need_task_ids)
-        roots = [r for m in ids for r in m[0::2]]
+        roots = [r for m in ids for r in ((m,) if type(m) is int else m[0::2])]
         xor, tasks = router.send_tracked(values, roots, direct_task, need_task_ids)
         children = self.children
         for mid in ids:
@@ -393,6 +401,14 @@ class BoltExecutor(TaskExecutor):
             return
         x = self.children.pop(mid, 0)
         bufs, n = self.ack_bufs, self.n_ackers
+        if type(mid) is int:  # first hop: done, or its children now stand for the tree
+            if x:
+                buf = bufs[(mid >> TASK_BITS) % n]
+                buf.append(mid)
+                buf.append(x)
+            else:
+                self.done_bufs[mid & TASK_MASK].append(mid)  # type: ignore[index]
+            return
         for i in range(0, len(mid), 2):
             root = mid[i]
             buf = bufs[(root >> TASK_BITS) % n]
@@ -406,8 +422,7 @@ class BoltExecutor(TaskExecutor):
             return
         self.children.pop(mid, None)
         bufs, n = self.ctl_bufs, self.n_ackers
-        for i in range(0, len(mid), 2):
-            root = mid[i]
+        for root in ((mid,) if type(mid) is int else mid[0::2]):
             bufs[(root >> TASK_BITS) % n].append((FAIL, root))  # type: ignore[index]
 
     def execute(self, tuples: Iterable[Tuple], n: int) -> None:
@@ -427,7 +442,7 @@ class BoltExecutor(TaskExecutor):
         process = self.process
         auto_ack, auto_anchor, auto_fail = self.auto_ack, self.auto_anchor, self.auto_fail
         send_ack, fail = self._send_ack, self._fail
-        children, bufs, n_ackers = self.children, self.ack_bufs, self.n_ackers
+        children, bufs, n_ackers, done_bufs = self.children, self.ack_bufs, self.n_ackers, self.done_bufs
         acked = 0
         for tup in tuples:
             if auto_anchor:
@@ -441,7 +456,9 @@ class BoltExecutor(TaskExecutor):
                 continue
             if auto_ack:
                 mid = tup[0]
-                if len(mid) == 2:  # one root: the common case, inline
+                if type(mid) is int and not children:  # a spout's tuple, no children: its tree is done
+                    done_bufs[mid & TASK_MASK].append(mid)  # type: ignore[index]
+                elif type(mid) is tuple and len(mid) == 2:  # one root: the common case, inline
                     root = mid[0]
                     buf = bufs[(root >> TASK_BITS) % n_ackers]  # type: ignore[index]
                     buf.append(root)

@@ -100,6 +100,9 @@ class StreamRouter:
         #: ``send_tracked_fast(values, root) -> edge``: one anchor root, one consumer (None otherwise)
         self.send_tracked_fast: Callable[[Sequence[Any], int], int] | None = (
             self._compile_tracked() if self.fast and consumers[0].tchans else None)
+        #: ``send_first(values, root)``: a spout's tuple to its one target, with the root as its id
+        self.send_first: Callable[[Sequence[Any], int], None] | None = (
+            self._compile_first() if self.fast and consumers[0].tchans else None)
         if self.fast:
             for c in consumers[0].chans + consumers[0].tchans:
                 c.counts_emits = True
@@ -208,6 +211,32 @@ class StreamRouter:
             ids.append((root, edge))
             return edge
         return send_fixed
+
+    def _compile_first(self) -> Callable[[Sequence[Any], int], None]:
+        """A spout's tracked tuple with exactly one target: its message id is the root itself."""
+        arity = self.arity
+        bad = self.bad_arity
+        c = self.consumers[0]
+        mode, fn, tbufs, tids = c.picker.mode, c.picker.fn, c.tbufs, c.tids
+        if mode == KEY and c.picker.key_index is not None:
+            k, n = c.picker.key_index, len(tbufs)
+
+            def first_key1(values: Sequence[Any], root: int) -> None:
+                if len(values) != arity:
+                    raise bad(values)
+                v = values[k]
+                i = (_mmh3(v) if type(v) is str else stable_hash(v)) % n
+                tbufs[i].append(values)
+                tids[i].append(root)
+            return first_key1
+
+        def first(values: Sequence[Any], root: int) -> None:
+            if len(values) != arity:
+                raise bad(values)
+            i = fn() if mode == CYCLE else fn(values) if mode == KEY else fn
+            tbufs[i].append(values)
+            tids[i].append(root)
+        return first
 
     def _check(self, values: Any) -> None:
         try:

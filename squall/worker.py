@@ -85,8 +85,7 @@ class Worker:
         max_pending = self.conf.get("topology.max.spout.pending")
         for task in self.tasks():
             if task in self.plan.acker_tasks:
-                spout_tasks = [t for name, d in self.components.items() if d.kind == "spout"
-                               for t in self.plan.component_tasks[name]]
+                spout_tasks = self.spout_tasks()
                 ex: Any = AckerExecutor(task, {t: self._channel(task, ACK_STREAM, t).buf for t in spout_tasks},
                                         {t: self._channel(task, CTL_STREAM, t).buf for t in spout_tasks})
                 self.ackers.append(ex)
@@ -106,6 +105,8 @@ class Worker:
             ackers = self.plan.acker_tasks
             ack_bufs = [self._channel(task, ACK_STREAM, a).buf for a in ackers] if self.tracking else None
             ctl_bufs = [self._channel(task, CTL_STREAM, a).buf for a in ackers] if self.tracking else None
+            done_bufs = {t: self._channel(task, ACK_STREAM, t).buf for t in self.spout_tasks()} \
+                if self.tracking and comp.kind == "bolt" else None
             cconf = component_conf(self.conf, comp.config)
             if comp.kind == "spout":
                 ackers = self.plan.acker_tasks
@@ -117,6 +118,7 @@ class Worker:
             else:
                 tick = cconf.get("topology.tick.tuple.freq.secs")
                 ex = BoltExecutor(task, comp.name, instance, routers, self.errors, ack_bufs=ack_bufs, ctl_bufs=ctl_bufs,
+                                  done_bufs=done_bufs,
                                   tick_secs=tick or None)
                 self.bolts[task] = ex
                 self.next_tick = min(self.next_tick, ex.next_tick)
@@ -131,6 +133,9 @@ class Worker:
             except Exception as exc:
                 exc.add_note(f"in {comp.name}.initialize() (task {task}, class {comp.class_ref})")
                 raise
+
+    def spout_tasks(self) -> list[int]:
+        return [t for name, d in self.components.items() if d.kind == "spout" for t in self.plan.component_tasks[name]]
 
     def _router(self, comp: ComponentDef, task: int, stream: Stream) -> StreamRouter:
         plan = self.plan
