@@ -91,15 +91,6 @@ class TimeoutTopo(Topology):
     some = AckSome.spec(inputs=[numbers], par=2)
 
 
-class FlakyTopo(Topology):
-    numbers = ReliableNumbers.spec()
-    flaky = FlakyOnce.spec(inputs={numbers: Grouping.fields("n")}, par=2)
-    sink = Sink.spec(inputs=[flaky]) if False else None
-
-
-del FlakyTopo
-
-
 class FlakySink(Bolt):
     outputs = ["n"]
 
@@ -107,7 +98,7 @@ class FlakySink(Bolt):
         self.emit(list(tup.values))
 
 
-class FlakyTopo(Topology):  # noqa: F811
+class FlakyTopo(Topology):
     numbers = ReliableNumbers.spec()
     flaky = FlakyOnce.spec(inputs={numbers: Grouping.fields("n")}, par=2)
     sink = FlakySink.spec(inputs=[flaky])
@@ -171,3 +162,18 @@ class ChaosTopo(Topology):
     fanout = Twice.spec(inputs=[numbers], par=2)
     keyed = Keyed.spec(inputs={fanout: Grouping.fields("n")}, par=2)
     sink = Recorder.spec(inputs={keyed: Grouping.fields("n")}, par=2)
+
+
+class Echo(Bolt):
+    outputs = ["n"]
+
+    def process(self, tup):
+        pass
+
+
+class SpoutFanoutTopo(Topology):
+    """The spout's tuples go to three tasks (no first-hop shortcut: the tree is announced)."""
+
+    numbers = ReliableNumbers.spec()
+    left = Echo.spec(inputs=[numbers], par=2)
+    right = Echo.spec(inputs={numbers: Grouping.ALL}, par=2)

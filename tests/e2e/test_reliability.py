@@ -45,3 +45,9 @@ def test_bolt_errors_fail_and_replay(workers):
     flaky = [st for st in res.tasks.values() if st["component"] == "flaky"]
     assert sum(st["errors"] for st in flaky) == N // 100
     assert any("first delivery of" in e["error"] for e in res.errors)
+
+
+def test_spout_fanout_trees_are_acked(workers):
+    res = complete_topology(R.SpoutFanoutTopo, workers=workers)
+    assert Counter(v for (v,) in read_tuples(res, "numbers", "acked")) == Counter(range(N))
+    assert read_tuples(res, "numbers", "failed") == []
