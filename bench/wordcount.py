@@ -458,14 +458,18 @@ def main(argv: list[str] | None = None) -> int:
               f"({plain_secs:.2f} s; speed check {vres['plain_speed_check_ns'][0]}/{vres['plain_speed_check_ns'][1]} ns/iter)")
         try:
             medians = {}
-            for acking in {"off": [False], "on": [True], "both": [False, True]}[args.acking]:
-                firsts = []
-                for _ in range(args.repeat):
+            modes = {"off": [False], "on": [True], "both": [False, True]}[args.acking]
+            # With both, off and on runs alternate, so that a change of the host's load hits both alike.
+            by_mode: dict[bool, list[dict[str, Any]]] = {m: [] for m in modes}
+            for _ in range(args.repeat):
+                for acking in modes:
                     r = run_squall(variant, args, expected, n_words, args.rate, acking)
                     r["plain_ratio"] = r["words_per_s"] / vres["plain_words_per_s"]
                     vres["runs"].append(r)
-                    firsts.append(r)
+                    by_mode[acking].append(r)
                     print_run(r, args.timeline)
+            for acking in modes:
+                firsts = by_mode[acking]
                 med = sorted(x["words_per_s"] for x in firsts)[len(firsts) // 2]
                 medians[acking] = med
                 if not acking or args.acking == "on":
@@ -481,8 +485,10 @@ def main(argv: list[str] | None = None) -> int:
                     print_run(r2, args.timeline)
             if len(medians) == 2:
                 vres["acking_on_off_ratio"] = medians[True] / medians[False]
+                pairs = [on["words_per_s"] / off["words_per_s"] for off, on in zip(by_mode[False], by_mode[True])]
+                vres["acking_on_off_pairs"] = pairs
                 print(f"  acking on / off: {fmt_rate(medians[True])} / {fmt_rate(medians[False])} words/s = "
-                      f"{vres['acking_on_off_ratio']:.2f}")
+                      f"{vres['acking_on_off_ratio']:.2f} (back-to-back pairs: {', '.join(f'{x:.2f}' for x in pairs)})")
         except CountMismatch as exc:
             print(f"\n  !!!!! FAILED: {exc}\n", file=sys.stderr)
             vres["error"] = str(exc)
