@@ -2,7 +2,6 @@
 
 from collections import Counter, defaultdict
 
-import pytest
 import topologies as T
 
 from squall.plan import make_plan
@@ -193,3 +192,10 @@ def test_spout_errors_are_reported_and_the_spout_goes_on(workers):
     spout = [st for st in res.tasks.values() if st["component"] == "numbers"][0]
     assert spout["errors"] >= N // 100 and "OSError: source hiccup" in res.errors[0]["error"]
     assert res.errors[0]["where"] == "next_tuple"
+
+
+def test_need_task_ids_returns_the_receiving_task(workers):
+    res = complete_topology(T.TaskIdsTopo, workers=workers)
+    got = {n: tasks for n, tasks in read_tuples(res, "ids", "ids")}
+    seen = {value: task for value, _c, task, _p in read_tuples(res, "sink")}
+    assert len(got) == N and all(list(got[n]) == [seen[n]] for n in range(N))

@@ -337,3 +337,19 @@ class FlakySpoutTopo(Topology):
 class BrokenInitTopo(Topology):
     numbers = NumberSpout.spec()
     broken = BrokenInitBolt.spec(inputs=[numbers], par=2)
+
+
+class TaskIdsBolt(Bolt):
+    """Emits on 'out' with need_task_ids and reports the task ids it got on 'ids'."""
+
+    outputs = [Stream(["n"], name="out"), Stream(["n", "tasks"], name="ids")]
+
+    def process(self, tup):
+        tasks = self.emit([tup.values.n], stream="out", need_task_ids=True)
+        self.emit([tup.values.n, tasks], stream="ids")
+
+
+class TaskIdsTopo(Topology):
+    numbers = NumberSpout.spec()
+    ids = TaskIdsBolt.spec(inputs=[numbers])
+    sink = TagBolt.spec(inputs={ids["out"]: Grouping.fields("n")}, par=3)

@@ -1,0 +1,59 @@
+"""Finding the topology a user means: file, file:Class, module:Class; clear errors otherwise."""
+
+import pytest
+
+from squall.errors import TopologyLoadError
+from squall.loader import load_topology, topology_ref
+
+HEAD = "from squall import Bolt, Spout, Topology\nclass S(Spout):\n    outputs = ['w']\n"
+
+
+def write(tmp_path, name, body):
+    p = tmp_path / name
+    p.write_text(HEAD + body)
+    return p
+
+
+def test_the_one_topology_in_a_file(tmp_path):
+    p = write(tmp_path, "one_topo.py", "class Only(Topology):\n    s = S.spec()\n")
+    cls = load_topology(str(p))
+    assert cls.__name__ == "Only"
+    assert topology_ref(cls) == f"{p}:Only"  # a file loaded by path is referenced by path
+
+
+def test_several_topologies_need_a_class_name(tmp_path):
+    p = write(tmp_path, "two_topos.py", "class A(Topology):\n    s = S.spec()\nclass B(Topology):\n    s = S.spec()\n")
+    with pytest.raises(TopologyLoadError, match=r"several topologies \(A, B\); pick one with .*:ClassName"):
+        load_topology(str(p))
+    assert load_topology(f"{p}:B").__name__ == "B"
+
+
+def test_unknown_class_name_lists_what_is_there(tmp_path):
+    p = write(tmp_path, "named_topo.py", "class A(Topology):\n    s = S.spec()\n")
+    with pytest.raises(TopologyLoadError, match=r"no topology class 'Nope' \(found: \['A'\]\)"):
+        load_topology(f"{p}:Nope")
+
+
+def test_a_file_without_topology(tmp_path):
+    p = write(tmp_path, "no_topo.py", "")
+    with pytest.raises(TopologyLoadError, match="defines no Topology subclass"):
+        load_topology(str(p))
+
+
+def test_missing_file_and_module():
+    with pytest.raises(TopologyLoadError, match="does not exist"):
+        load_topology("/nonexistent/topo.py")
+    with pytest.raises(TopologyLoadError, match="cannot import module 'no_such_module_xyz'"):
+        load_topology("no_such_module_xyz:T")
+
+
+def test_streamparse_layout_puts_src_on_the_path(tmp_path):
+    (tmp_path / "src" / "spouts").mkdir(parents=True)
+    (tmp_path / "src" / "spouts" / "__init__.py").write_text("")
+    (tmp_path / "src" / "spouts" / "words_sp.py").write_text(
+        "from squall import Spout\nclass WordSpout(Spout):\n    outputs = ['word']\n")
+    (tmp_path / "topologies").mkdir()
+    p = tmp_path / "topologies" / "wc_sp.py"
+    p.write_text("from squall import Topology\nfrom spouts.words_sp import WordSpout\n"
+                 "class WC(Topology):\n    w = WordSpout.spec()\n")
+    assert load_topology(str(p)).__name__ == "WC"
