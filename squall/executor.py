@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .acker import FAIL, TASK_BITS, TASK_MASK, RotatingMap, make_root
+from .acker import FAIL, TASK_BITS, TASK_MASK, RotatingMap
 from .bolt import BatchingBolt, Bolt
 from .router import StreamRouter, unknown_stream
 from .spout import Spout
@@ -123,10 +123,6 @@ class SpoutExecutor(TaskExecutor):
         else:
             self.instance.emit = self._make_emit()
 
-    def new_root(self) -> int:
-        """A random root id for this spout task whose acker lives in this worker (see acker.py)."""
-        return make_root(random.getrandbits(40), self.home_acker, self.n_ackers, self.task)
-
     def _make_emit(self) -> Any:
         default = self.routers.get("default")
         fast = default.send if default is not None and default.fast else None
@@ -148,7 +144,7 @@ class SpoutExecutor(TaskExecutor):
                     to_ack.append(tup_id)
                     tasks = None
                 else:
-                    root = ((rand(40) * n_ackers + home) << TASK_BITS) | task  # see make_root
+                    root = ((rand(40) * n_ackers + home) << TASK_BITS) | task  # acker.make_root, inline
                     if stream is None and first is not None and direct_task is None and not need_task_ids:
                         # One target: the tuple's id is its root. No announcement: the bolt that
                         # acks it tells this spout (no children) or announces its children.

@@ -20,7 +20,7 @@ from typing import Any
 import mmh3
 
 from .errors import EmitError
-from .grouping import CYCLE, FIXED, KEY, MANY, Picker, stable_hash
+from .grouping import CYCLE, FIXED, KEY, Picker, stable_hash
 from .stream import Stream
 
 _mmh3 = mmh3.hash
@@ -191,26 +191,16 @@ class StreamRouter:
                 tids[i].append((root, edge))
                 return edge
             return send_key1
-        if mode == KEY:
-            def send_key(values: Sequence[Any], root: int) -> int:
-                if len(values) != arity:
-                    raise bad(values)
-                i = fn(values)
-                edge = rand(64)
-                tbufs[i].append(values)
-                tids[i].append((root, edge))
-                return edge
-            return send_key
-        buf, ids = tbufs[fn], tids[fn]
 
-        def send_fixed(values: Sequence[Any], root: int) -> int:
+        def send_other(values: Sequence[Any], root: int) -> int:  # grouping by a function, or global
             if len(values) != arity:
                 raise bad(values)
+            i = fn(values) if mode == KEY else fn
             edge = rand(64)
-            buf.append(values)
-            ids.append((root, edge))
+            tbufs[i].append(values)
+            tids[i].append((root, edge))
             return edge
-        return send_fixed
+        return send_other
 
     def _compile_first(self) -> Callable[[Sequence[Any], int], None]:
         """A spout's tracked tuple with exactly one target: its message id is the root itself."""
@@ -266,21 +256,7 @@ class StreamRouter:
                 f"component '{self.component}' passed direct_task={direct_task} on stream '{self.stream}', "
                 "which is not declared direct: declare Stream(..., direct=True) or drop direct_task"
             )
-        out = []
-        for c in self.consumers:
-            picker = c.picker
-            mode = picker.mode
-            if mode == CYCLE:
-                out.append((c, picker.fn()))
-            elif mode == KEY:
-                out.append((c, picker.fn(values)))
-            elif mode == FIXED:
-                out.append((c, picker.fn))
-            elif mode == MANY:
-                out.extend((c, i) for i in picker.fn(values))
-            else:  # pragma: no cover - validation forbids DIRECTED on non-direct streams
-                raise AssertionError(mode)
-        return out
+        return [(c, i) for c in self.consumers for i in c.picker.pick(values)]
 
     def send_general(self, values: Sequence[Any], direct_task: int | None = None,
                      need_task_ids: bool = False) -> list[int] | None:

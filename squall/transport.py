@@ -2,7 +2,7 @@
 
 Each worker binds one PULL socket and connects one PUSH socket per peer. Sends never block:
 when a peer's high-water mark is reached the message waits in a per-peer overflow deque and
-``blocked`` turns true, which stops the spouts of this worker (backpressure) while it keeps
+``n_overflow`` is non-zero, which stops the spouts of this worker (backpressure) while it keeps
 receiving, so two workers sending to each other cannot deadlock.
 
 Sent and received message counts per peer feed the end-of-run detection. A restarted worker
@@ -88,10 +88,6 @@ class ZmqTransport:
                 self.sent[peer] += 1
                 out += 1
         return out
-
-    @property
-    def blocked(self) -> bool:
-        return self.n_overflow > 0
 
     def recv_ready(self, limit: int) -> list[bytes]:
         """Up to ``limit`` messages that have already arrived (never waits)."""
