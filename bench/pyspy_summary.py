@@ -2,7 +2,7 @@
 
     py-spy record --subprocesses --format raw -r 250 --nonblocking -o prof.txt -- \\
         python bench/wordcount.py --variant sentences --words 3000000
-    python bench/pyspy_summary.py prof.txt [--top 40] [--process worker_main]
+    python bench/pyspy_summary.py prof.txt [--top 40] [--process worker_process]
 
 Only processes whose command line contains --process (default: worker processes) are counted,
 and samples in start-up (initialize, data generation, imports) and shutdown are left out.
@@ -25,7 +25,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("path")
     ap.add_argument("--top", type=int, default=40)
-    ap.add_argument("--process", default="worker_main")
+    ap.add_argument("--process", default="worker_process")
     args = ap.parse_args()
     incl: collections.Counter[str] = collections.Counter()
     self_: collections.Counter[str] = collections.Counter()

@@ -5,7 +5,7 @@
 
 Per variant it (1) generates the N words deterministically and their collections.Counter,
 (2) runs a plain single-process Python loop making the same per-tuple calls (Tuple creation via
-squall.tuple.tuples_maker, fields grouping via squall.grouping.make_picker, process() of the same
+squall.runtime.tuples.tuples_maker, fields grouping via squall.topology.grouping.make_picker, process() of the same
 SplitBolt/CountBolt classes) and (3) runs the topology on Squall (worker processes through the
 Coordinator, or in this process with --workers 1), then checks the merged final counts against
 the Counter: exit status 1 and a loud message if they differ.
@@ -34,9 +34,11 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 import wordcount_topologies as wt  # noqa: E402
-from squall.grouping import Grouping, make_picker  # noqa: E402
-from squall.runner import Coordinator, run_in_process  # noqa: E402
-from squall.tuple import tuples_maker  # noqa: E402
+
+from squall.local.coordinator import Coordinator  # noqa: E402
+from squall.local.inprocess import run_in_process  # noqa: E402
+from squall.runtime.tuples import tuples_maker  # noqa: E402
+from squall.topology.grouping import Grouping, make_picker  # noqa: E402
 
 TARGETS = {"sentences": 1.2e6, "words": 1.0e6}
 TARGET_P99_MS = 10.0
@@ -386,7 +388,7 @@ def speed_check(n: int = 1_000_000) -> float:
 
 def calibrate() -> dict[str, float]:
     """Speed of this CPU + interpreter on two fixed loops, to compare figures across machines
-    (the reference machine of /work/shared/reference measured ~57 ns/word for Counter(list))."""
+    (a reference machine of this kind measured ~57 ns/word for Counter(list))."""
     n = 2_000_000
     t = time.perf_counter()
     for _ in range(n):

@@ -23,7 +23,7 @@ words: they are counted too, so the final count check covers both streams.
 
 Reporting: bolts have no close hook, so each reporting task registers itself here and
 ``dump_all`` writes ``<out_dir>/<kind>-<task>.json``. Worker processes run it at exit (``atexit``:
-``worker_main`` ends with ``sys.exit``), the in-process runner's caller calls it directly. A
+``worker_process`` ends with ``sys.exit``), the in-process runner's caller calls it directly. A
 killed worker writes nothing, and the bench then fails loudly.
 
 Topology classes: ``<variant>_p<par>`` and ``<variant>_p<par>_rated`` for par 1..8, where
@@ -44,7 +44,7 @@ from itertools import accumulate
 from typing import Any
 
 from squall import Bolt, Grouping, Spout, Stream, Topology
-from squall.topology import TopologyType
+from squall.topology.dsl import TopologyType
 
 VOCAB_SIZE = 10_000
 SENTENCE_WORDS = 10

@@ -4,26 +4,26 @@ Spouts emit tuples, bolts process them, a Topology wires them with stream groupi
 parallelism; ``squall run`` runs it on worker processes on this machine.
 """
 
-from .bolt import BatchingBolt as BatchingBolt
-from .bolt import Bolt as Bolt
-from .component import Component as Component
-from .context import TopologyContext as TopologyContext
-from .errors import ConfigError as ConfigError
-from .errors import EmitError as EmitError
-from .errors import InvalidTopologyError as InvalidTopologyError
-from .errors import Problem as Problem
-from .errors import SquallError as SquallError
-from .errors import TopologyError as TopologyError
-from .errors import TopologyLoadError as TopologyLoadError
-from .errors import WorkerError as WorkerError
-from .grouping import Grouping as Grouping
-from .spec import ComponentSpec as ComponentSpec
-from .spec import StreamId as StreamId
-from .spout import ReliableSpout as ReliableSpout
-from .spout import Spout as Spout
-from .stream import Stream as Stream
-from .topology import Topology as Topology
-from .tuple import Tuple as Tuple
+from squall.errors import ConfigError as ConfigError
+from squall.errors import EmitError as EmitError
+from squall.errors import InvalidTopologyError as InvalidTopologyError
+from squall.errors import Problem as Problem
+from squall.errors import SquallError as SquallError
+from squall.errors import TopologyError as TopologyError
+from squall.errors import TopologyLoadError as TopologyLoadError
+from squall.errors import WorkerError as WorkerError
+from squall.topology.bolt import BatchingBolt as BatchingBolt
+from squall.topology.bolt import Bolt as Bolt
+from squall.topology.component import Component as Component
+from squall.topology.context import TopologyContext as TopologyContext
+from squall.topology.dsl import Topology as Topology
+from squall.topology.grouping import Grouping as Grouping
+from squall.topology.spec import ComponentSpec as ComponentSpec
+from squall.topology.spec import StreamId as StreamId
+from squall.topology.spout import ReliableSpout as ReliableSpout
+from squall.topology.spout import Spout as Spout
+from squall.topology.stream import Stream as Stream
+from squall.topology.tuple import Tuple as Tuple
 
 __version__ = "0.1.0"
 
@@ -49,3 +49,10 @@ __all__ = [
     "Tuple",
     "WorkerError",
 ]
+
+# Tracebacks, reprs and help() show the public name (squall.Bolt), not the module it lives in.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = "squall"
+del _name, _obj

@@ -1,5 +1,5 @@
 """``python -m squall`` is the ``squall`` command."""
 
-from .cli import main
+from squall.cli import main
 
 main()

@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from . import logs
-from .config import parse_pairs
-from .errors import SquallError
+from squall.errors import SquallError
+from squall.local import logs
+from squall.topology.config import parse_pairs
 
 
 @click.group()
@@ -33,7 +33,7 @@ def run(topology: str, workers: int | None, duration: float | None, conf: tuple[
     It runs until every spout is exhausted and every tuple processed, until --duration,
     or until Ctrl-C (spouts are deactivated and in-flight tuples drained first).
     """
-    from .runner import Coordinator
+    from squall.local.coordinator import Coordinator
 
     logs.setup(log_level)
     try:
@@ -72,8 +72,8 @@ def run(topology: str, workers: int | None, duration: float | None, conf: tuple[
 @click.argument("topology")
 def describe(topology: str) -> None:
     """Validate TOPOLOGY and print its components, streams and groupings as JSON."""
-    from .loader import load_topology
-    from .plan import make_plan
+    from squall.topology.loader import load_topology
+    from squall.topology.plan import make_plan
 
     try:
         cls = load_topology(topology)

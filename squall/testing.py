@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from .errors import SquallError
-from .runner import Coordinator, RunResult, run_in_process
-from .tuple import Tuple, make_tuple
+from squall.errors import SquallError
+from squall.local.coordinator import Coordinator
+from squall.local.inprocess import run_in_process
+from squall.local.result import RunResult
+from squall.topology.tuple import Tuple, make_tuple
 
 __all__ = ["complete_topology", "read_tuples", "run_topology", "make_tuple", "multiset", "Tuple"]
 

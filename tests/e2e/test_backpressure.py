@@ -7,7 +7,7 @@ import time
 import psutil
 import topologies as T
 
-from squall.runner import Coordinator
+from squall.local.coordinator import Coordinator
 
 DURATION = 30
 PEAK_RSS_BOUND_MB = 120  # measured ~41 MB (spout's worker) and ~31 MB (bolt's worker) on 2 cores

@@ -9,7 +9,7 @@ import time
 
 import reliable_topologies as R
 
-from squall.runner import Coordinator
+from squall.local.coordinator import Coordinator
 
 N = 100_000
 KILLS = 5

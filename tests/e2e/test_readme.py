@@ -26,7 +26,7 @@ def test_wordcount_on_two_workers_counts_exactly():
 def test_reliable_wordcount_example_counts_exactly(workers):
     from collections import Counter
 
-    from squall.loader import load_topology
+    from squall.topology.loader import load_topology
 
     topo = load_topology(str(Path(__file__).resolve().parents[2] / "examples" / "reliable_wordcount" / "topology.py"))
     sentences = sys.modules[topo.__module__].SENTENCES

@@ -4,8 +4,8 @@ from collections import Counter, defaultdict
 
 import topologies as T
 
-from squall.plan import make_plan
 from squall.testing import complete_topology, multiset, read_tuples
+from squall.topology.plan import make_plan
 
 N = T.N
 

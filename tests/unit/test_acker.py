@@ -5,7 +5,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from squall.acker import TASK_MASK, RotatingMap, XorLedger, acker_of, make_root
+from squall.runtime.acker import TASK_MASK, RotatingMap, XorLedger, acker_of, make_root
 
 ROOT = make_root(12345, 0, 1, 7)
 

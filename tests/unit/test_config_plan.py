@@ -7,9 +7,18 @@ import re
 
 import pytest
 
-from squall import Bolt, ConfigError, Grouping, SquallError, Spout, Topology
-from squall.config import DEFAULTS, INT_KEYS, NUMBER_KEYS, check, component_conf, parse_pairs, parse_value, topology_conf
-from squall.plan import make_plan
+from squall import Bolt, ConfigError, Grouping, Spout, SquallError, Topology
+from squall.topology.config import (
+    DEFAULTS,
+    INT_KEYS,
+    NUMBER_KEYS,
+    check,
+    component_conf,
+    parse_pairs,
+    parse_value,
+    topology_conf,
+)
+from squall.topology.plan import make_plan
 
 # -- parse_pairs ------------------------------------------------------------------------------
 

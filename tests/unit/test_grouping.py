@@ -14,8 +14,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from squall import Grouping
-from squall.grouping import CYCLE, DIRECTED, FIXED, KEY, MANY, make_picker, stable_hash
-from squall.wire import pack, unpack
+from squall.topology.grouping import (
+    CYCLE,
+    DIRECTED,
+    FIXED,
+    KEY,
+    MANY,
+    make_picker,
+    stable_hash,
+)
+from squall.transport.wire import pack, unpack
 
 # Computed once with mmh3 5.3 (murmur3 x86_32, seed 0); a change here moves keys between tasks
 # for every running topology, so it must be deliberate.
@@ -305,7 +313,7 @@ def test_grouping_repr_eq_hash_to_dict():
 _CHILD = r"""
 import json
 from squall import Grouping
-from squall.grouping import make_picker
+from squall.topology.grouping import make_picker
 
 def choices():
     values = [f"word-{i}-ß" for i in range(1000)]

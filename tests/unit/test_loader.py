@@ -3,7 +3,7 @@
 import pytest
 
 from squall.errors import TopologyLoadError
-from squall.loader import load_topology, topology_ref
+from squall.topology.loader import load_topology, topology_ref
 
 HEAD = "from squall import Bolt, Spout, Topology\nclass S(Spout):\n    outputs = ['w']\n"
 

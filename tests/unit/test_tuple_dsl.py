@@ -6,8 +6,15 @@ import pytest
 
 import squall
 from squall import Stream, Tuple
-from squall.stream import DEFAULT_STREAM, normalize_outputs
-from squall.tuple import SYSTEM_COMPONENT, TICK_STREAM, make_tuple, tick_tuple, tuples_maker, values_class
+from squall.runtime.tuples import tuples_maker
+from squall.topology.stream import DEFAULT_STREAM, normalize_outputs
+from squall.topology.tuple import (
+    SYSTEM_COMPONENT,
+    TICK_STREAM,
+    make_tuple,
+    tick_tuple,
+    values_class,
+)
 
 # -- Tuple ------------------------------------------------------------------------------------
 

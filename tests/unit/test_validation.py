@@ -10,8 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from squall import Bolt, Grouping, InvalidTopologyError, Problem, Spout, Stream, StreamId, Topology
-from squall.spec import ComponentSpec, InputDef
+from squall import (
+    Bolt,
+    Grouping,
+    InvalidTopologyError,
+    Problem,
+    Spout,
+    Stream,
+    StreamId,
+    Topology,
+)
+from squall.topology.spec import ComponentSpec, InputDef
 
 ROOT = Path(__file__).resolve().parents[2]
 

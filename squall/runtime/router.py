@@ -19,9 +19,9 @@ from typing import Any
 
 import mmh3
 
-from .errors import EmitError
-from .grouping import CYCLE, FIXED, KEY, Picker, stable_hash
-from .stream import Stream
+from squall.errors import EmitError
+from squall.topology.grouping import CYCLE, FIXED, KEY, Picker, stable_hash
+from squall.topology.stream import Stream
 
 _mmh3 = mmh3.hash
 _getrandbits = random.getrandbits  # edge ids: 64 random bits (not security-relevant)

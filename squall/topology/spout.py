@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .component import Component
+from squall.topology.component import Component
 
 
 class Spout(Component):

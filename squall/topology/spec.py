@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .grouping import Grouping
-from .stream import DEFAULT_STREAM, Stream
+from squall.topology.grouping import Grouping
+from squall.topology.stream import DEFAULT_STREAM, Stream
 
 if TYPE_CHECKING:
-    from .component import Component
+    from squall.topology.component import Component
 
 
 class StreamId:

@@ -4,7 +4,7 @@ Shaped exactly like streamparse/pystorm's ``Tuple`` (a namedtuple ``id, componen
 values``) so user code moves over unchanged. ``values`` is itself a namedtuple of the source
 stream's fields: ``tup.values.word`` and ``tup.values[0]`` both work.
 
-Tuples are built in batches with C-level ``tuple.__new__`` (see ``tuples_maker``), never through a
+Tuples are built in batches with C-level ``tuple.__new__`` (see ``squall.runtime.tuples``), never through a
 Python ``__init__``. Still two allocations per delivered tuple (the Tuple and its values
 namedtuple): about 250-300 ns, the largest single cost of a hop (see bench/README.md).
 """
@@ -12,9 +12,8 @@ namedtuple): about 250-300 ns, the largest single cost of a hop (see bench/READM
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
-from itertools import repeat
 from typing import Any
 
 TICK_STREAM = "__tick"
@@ -50,25 +49,6 @@ def values_class(component: str, stream: str, fields: tuple[str, ...]) -> type:
         return namedtuple(safe, fields)  # type: ignore[misc]
     except ValueError:  # a field that is not an identifier: positional access only
         return namedtuple(safe, [f"_{i}" for i in range(len(fields))], rename=True)  # type: ignore[misc]
-
-
-def tuples_maker(component: str, stream: str, task: int, fields: tuple[str, ...]) -> Callable[..., Any]:
-    """Return ``make(values_batch, ids=None) -> iterator of Tuple`` for tuples from one source.
-
-    Everything runs in C: ``map``/``zip``/``repeat`` and ``tuple.__new__``. ``ids`` are the
-    message ids of tracked tuples (parallel to the values); untracked tuples get id None.
-    """
-    values_cls = values_class(component, stream, fields)
-
-    def make(batch: Iterable[Sequence[Any]], ids: Iterable[Any] | None = None) -> Any:
-        # map(f, a, b) calls f(a_i, b_i) in C: tuple.__new__(cls, iterable), no partial() layer.
-        return map(
-            _new, repeat(Tuple),
-            zip(repeat(None) if ids is None else ids, repeat(component), repeat(stream), repeat(task),
-                map(_new, repeat(values_cls), batch)),
-        )
-
-    return make
 
 
 def make_tuple(values: Sequence[Any], component: str = "test", stream: str = "default", task: int = 0,

@@ -7,8 +7,8 @@ attributes for new code.
 
 from __future__ import annotations
 
-from .plan import Plan
-from .spec import ComponentDef
+from squall.topology.plan import Plan
+from squall.topology.spec import ComponentDef
 
 
 class TopologyContext(dict):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from .component import Component
-from .errors import InvalidTopologyError
-from .spec import ComponentDef, ComponentSpec
-from .validate import resolve
+from squall.errors import InvalidTopologyError
+from squall.topology.component import Component
+from squall.topology.spec import ComponentDef, ComponentSpec
+from squall.topology.validate import resolve
 
 
 class TopologyType(type):

@@ -1,6 +1,6 @@
 """Who starts worker processes. The seam between the runtime and the machine(s).
 
-``SubprocessLauncher`` starts ``python -m squall.worker_main`` on this machine. A cluster
+``SubprocessLauncher`` starts ``python -m squall.local.worker_process`` on this machine. A cluster
 launcher (Ray) will start the same worker entry point as actors; transport, routing and
 executors do not care who launched them. The worker receives a JSON spec and finds its
 coordinator through the control address in it.
@@ -49,7 +49,7 @@ class SubprocessLauncher:
         env = dict(os.environ)
         env["SQUALL_WORKER_SPEC"] = json.dumps(spec)
         return subprocess.Popen(
-            [sys.executable, "-m", "squall.worker_main"],
+            [sys.executable, "-m", "squall.local.worker_process"],
             env=env,
             stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,

@@ -28,14 +28,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from squall.topology.plan import ACKER_COMPONENT, TASK_BITS
+
 FAIL, FAILED = 2, 2
-ACKER_COMPONENT = "__acker"
 ACK_STREAM = "__ack"
 CTL_STREAM = "__ackctl"
 SYSTEM_STREAMS = (ACK_STREAM, CTL_STREAM)
-TASK_BITS = 16
 TASK_MASK = (1 << TASK_BITS) - 1
-MAX_TASKS = TASK_MASK
 
 
 def make_root(random40: int, acker_index: int, n_ackers: int, spout_task: int) -> int:

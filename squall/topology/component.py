@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from .spec import ComponentSpec
+from squall.topology.spec import ComponentSpec
 
 
 class Component:
@@ -48,7 +48,7 @@ class Component:
         self.logger.log(logging.getLevelName(level.upper()), message)
 
     def _emit_unbound(self, *args: Any, **kwargs: Any) -> Any:
-        from .errors import EmitError
+        from squall.errors import EmitError
 
         msg = (
             f"{type(self).__name__}.emit() was called outside a running topology; "

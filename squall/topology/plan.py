@@ -11,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .acker import ACKER_COMPONENT, MAX_TASKS
-from .errors import ConfigError
-from .spec import ComponentDef
+from squall.errors import ConfigError
+from squall.topology.spec import ComponentDef
+
+ACKER_COMPONENT = "__acker"  # the system component whose tasks are the XOR ackers
+TASK_BITS = 16  # a task id fits in this many bits: tuple-tree root ids carry their spout's task id
+MAX_TASKS = (1 << TASK_BITS) - 1
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import json
 import os
 from typing import Any
 
-from .errors import ConfigError
+from squall.errors import ConfigError
 
 DEFAULTS: dict[str, Any] = {
     "topology.name": None,

@@ -13,11 +13,11 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from .errors import TopologyLoadError
+from squall.errors import TopologyLoadError
 
 
 def _topologies_in(module: ModuleType) -> list[type]:
-    from .topology import Topology
+    from squall.topology.dsl import Topology
 
     found = []
     for value in vars(module).values():

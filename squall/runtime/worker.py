@@ -3,7 +3,7 @@
 One thread runs a loop (``step``): take arrived batches from other workers, let spouts emit a
 burst, drain local channels into their bolts (tuples passed by reference), flush remote
 channels as one msgpack message per peer when a batch is full or the flush interval passed,
-deliver tick tuples. The Worker knows nothing about who started it: ``squall.worker_main`` runs
+deliver tick tuples. The Worker knows nothing about who started it: ``squall.local.worker_process`` runs
 it in a subprocess with a control socket, ``squall.testing`` runs it inside the caller.
 """
 
@@ -14,22 +14,24 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from .acker import ACK_STREAM, CTL_STREAM, SYSTEM_STREAMS, AckerExecutor
-from .bolt import Bolt
-from .config import component_conf
-from .context import TopologyContext
-from .executor import BoltExecutor, ErrorLog, SpoutExecutor
-from .grouping import make_picker
-from .plan import Plan, make_plan
-from .router import Channel, Consumer, StreamRouter
-from .spec import ComponentDef
-from .spout import Spout
-from .stream import Stream
-from .transport import ZmqTransport
-from .tuple import tuples_maker
-from .wire import encode_batch, find_unencodable, unpack
+from squall.runtime.acker import ACK_STREAM, CTL_STREAM, SYSTEM_STREAMS, AckerExecutor
+from squall.runtime.bolt_executor import BoltExecutor
+from squall.runtime.error_log import ErrorLog
+from squall.runtime.router import Channel, Consumer, StreamRouter
+from squall.runtime.spout_executor import SpoutExecutor
+from squall.runtime.tuples import tuples_maker
+from squall.topology.bolt import Bolt
+from squall.topology.config import component_conf
+from squall.topology.context import TopologyContext
+from squall.topology.grouping import make_picker
+from squall.topology.plan import Plan, make_plan
+from squall.topology.spec import ComponentDef
+from squall.topology.spout import Spout
+from squall.topology.stream import Stream
+from squall.transport.wire import encode_batch, find_unencodable, unpack
+from squall.transport.zeromq import ZmqTransport
 
-log = logging.getLogger("squall.worker")
+log = logging.getLogger("squall.runtime.worker")
 
 
 class MockedSpout(Spout):
@@ -280,7 +282,7 @@ class Worker:
         except (TypeError, ValueError, OverflowError):
             pass
         # Some values cannot cross processes: report them (naming the component) and send the rest.
-        from .errors import EmitError
+        from squall.errors import EmitError
 
         clean = []
         for group in groups:

@@ -9,10 +9,17 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from .errors import Problem
-from .grouping import CUSTOM, DIRECT, FIELDS, KINDS, PARTIAL_KEY, Grouping
-from .spec import ComponentDef, ComponentSpec, InputDef, StreamId
-from .stream import DEFAULT_STREAM, Stream, normalize_outputs
+from squall.errors import Problem
+from squall.topology.grouping import (
+    CUSTOM,
+    DIRECT,
+    FIELDS,
+    KINDS,
+    PARTIAL_KEY,
+    Grouping,
+)
+from squall.topology.spec import ComponentDef, ComponentSpec, InputDef, StreamId
+from squall.topology.stream import DEFAULT_STREAM, Stream, normalize_outputs
 
 
 def did_you_mean(word: str, choices: list[str]) -> str:
@@ -23,8 +30,8 @@ def did_you_mean(word: str, choices: list[str]) -> str:
 
 
 def _kind_of(cls: Any) -> str | None:
-    from .bolt import Bolt
-    from .spout import Spout
+    from squall.topology.bolt import Bolt
+    from squall.topology.spout import Spout
 
     if isinstance(cls, type) and issubclass(cls, Spout):
         return "spout"

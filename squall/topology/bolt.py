@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, ClassVar
 
-from .component import Component
-from .tuple import Tuple
+from squall.topology.component import Component
+from squall.topology.tuple import Tuple
 
 
 class Bolt(Component):

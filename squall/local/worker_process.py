@@ -1,4 +1,4 @@
-"""Entry point of a worker process: ``python -m squall.worker_main`` (spec in $SQUALL_WORKER_SPEC).
+"""Entry point of a worker process: ``python -m squall.local.worker_process`` (spec in $SQUALL_WORKER_SPEC).
 
 Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps):
 
@@ -21,13 +21,13 @@ from typing import Any
 
 import zmq
 
-from . import logs
-from .loader import load_topology
-from .transport import POLLIN, ZmqTransport
-from .wire import pack, unpack_control
-from .worker import Worker
+from squall.local import logs
+from squall.runtime.worker import Worker
+from squall.topology.loader import load_topology
+from squall.transport.wire import pack, unpack_control
+from squall.transport.zeromq import POLLIN, ZmqTransport
 
-log = logging.getLogger("squall.worker")
+log = logging.getLogger("squall.runtime.worker")
 
 CONTROL_EVERY = 0.005  # seconds between control-socket checks while busy
 

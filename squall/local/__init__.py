@@ -1,0 +1,1 @@
+"""The embedded runtime on one machine: the coordinator, worker processes, launching, reporting."""

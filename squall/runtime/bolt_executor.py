@@ -1,0 +1,189 @@
+"""The bolt executor: ``process`` over batches; anchoring, acking and failing inside tuple trees."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from squall.runtime.acker import FAIL, TASK_BITS, TASK_MASK
+from squall.runtime.executor import TaskExecutor
+from squall.topology.bolt import BatchingBolt, Bolt
+from squall.topology.tuple import Tuple, tick_tuple
+
+
+class BoltExecutor(TaskExecutor):
+    """Runs ``process`` over batches; anchors, acks and fails inside tuple trees."""
+
+    instance: Bolt
+
+    def __init__(self, *args: Any, tick_secs: float | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.executed = 0
+        self.tick_secs = tick_secs
+        self.next_tick = time.monotonic() + tick_secs if tick_secs else float("inf")
+        inst = self.instance
+        self.process = inst.process
+        self.auto_fail = inst.auto_fail
+        self.auto_anchor = inst.auto_anchor
+        self.batching = isinstance(inst, BatchingBolt)
+        self.auto_ack = inst.auto_ack and not self.batching  # a batching bolt acks per batch
+        self.current: Tuple | None = None  # the tracked tuple in process(): emits anchor to it
+        self.batch_anchors: list[Tuple] | None = None  # a batching bolt's batch in process_batch()
+        self.children: dict[Any, int] = {}  # tuple id -> XOR of the edges anchored to it
+        inst.emit = self._make_emit()
+        inst.ack = self._ack
+        inst.fail = self._fail
+        if self.batching:
+            inst._run_batch = self._run_batch
+
+    def _make_emit(self) -> Any:
+        default = self.routers.get("default")
+        fast = default.send if default is not None and default.fast else None
+        fast_t = default.send_tracked_fast if default is not None else None
+        slow_route = self.slow_route
+        emit_tracked = self.emit_tracked
+        children = self.children
+        ex = self
+
+        def emit(values: Sequence[Any], stream: str | None = None, anchors: Any = None,
+                 direct_task: int | None = None, need_task_ids: bool = False) -> list[int] | None:
+            if anchors is None:
+                cur = ex.current
+                if cur is not None:
+                    mid = cur[0]
+                    if fast_t is not None and stream is None and direct_task is None and not need_task_ids:
+                        if type(mid) is int:  # a spout's tuple (first hop): its id is its root
+                            edge = fast_t(values, mid)
+                        elif len(mid) == 2:
+                            edge = fast_t(values, mid[0])
+                        else:
+                            return emit_tracked(values, stream, (cur,), direct_task, need_task_ids)
+                        children[mid] = children.get(mid, 0) ^ edge
+                        return None
+                    return emit_tracked(values, stream, (cur,), direct_task, need_task_ids)
+                if ex.batch_anchors:
+                    return emit_tracked(values, stream, ex.batch_anchors, direct_task, need_task_ids)
+            elif anchors:
+                return emit_tracked(values, stream, anchors, direct_task, need_task_ids)
+            if stream is None and fast is not None and direct_task is None and not need_task_ids:
+                return fast(values)
+            return slow_route(stream).send_general(values, direct_task, need_task_ids)
+
+        return emit
+
+    def emit_tracked(self, values: Sequence[Any], stream: str | None, anchors: Any, direct_task: int | None,
+                     need_task_ids: bool) -> list[int] | None:
+        ids = [a.id if isinstance(a, Tuple) else a for a in anchors]
+        ids = [i for i in ids if i is not None]
+        router = self.slow_route(stream)
+        if not ids or self.ack_bufs is None:
+            return router.send_general(values, direct_task, need_task_ids)
+        roots = [r for m in ids for r in ((m,) if type(m) is int else m[0::2])]
+        xor, tasks = router.send_tracked(values, roots, direct_task, need_task_ids)
+        children = self.children
+        for mid in ids:
+            children[mid] = children.get(mid, 0) ^ xor
+        return tasks
+
+    def _ack(self, tup: Any) -> None:
+        self.acked += 1
+        self._send_ack(tup.id if isinstance(tup, Tuple) else tup)
+
+    def _send_ack(self, mid: Any) -> None:
+        if mid is None or self.ack_bufs is None:
+            return
+        x = self.children.pop(mid, 0)
+        bufs, n = self.ack_bufs, self.n_ackers
+        if type(mid) is int:  # first hop: done, or its children now stand for the tree
+            if x:
+                buf = bufs[(mid >> TASK_BITS) % n]
+                buf.append(mid)
+                buf.append(x)
+            else:
+                self.done_bufs[mid & TASK_MASK].append(mid)  # type: ignore[index]
+            return
+        for i in range(0, len(mid), 2):
+            root = mid[i]
+            buf = bufs[(root >> TASK_BITS) % n]
+            buf.append(root)
+            buf.append(mid[i + 1] ^ x)
+
+    def _fail(self, tup: Any) -> None:
+        mid = tup.id if isinstance(tup, Tuple) else tup
+        self.failed += 1
+        if mid is None or self.ack_bufs is None:
+            return
+        self.children.pop(mid, None)
+        bufs, n = self.ctl_bufs, self.n_ackers
+        for root in ((mid,) if type(mid) is int else mid[0::2]):
+            bufs[(root >> TASK_BITS) % n].append((FAIL, root))  # type: ignore[index]
+
+    def execute(self, tuples: Iterable[Tuple], n: int) -> None:
+        """Run ``process`` over untracked tuples; an exception is reported and the loop goes on."""
+        process = self.process
+        for tup in tuples:
+            try:
+                process(tup)
+            except Exception as exc:
+                self.report("process", exc)
+                if self.auto_fail:
+                    self._fail(tup)
+        self.executed += n
+
+    def execute_tracked(self, tuples: Iterable[Tuple], n: int) -> None:
+        """Run ``process`` over tracked tuples: auto-anchor emits, auto-ack, fail on exception."""
+        process = self.process
+        auto_ack, auto_anchor, auto_fail = self.auto_ack, self.auto_anchor, self.auto_fail
+        send_ack, fail = self._send_ack, self._fail
+        children, bufs, n_ackers, done_bufs = self.children, self.ack_bufs, self.n_ackers, self.done_bufs
+        acked = 0
+        for tup in tuples:
+            if auto_anchor:
+                self.current = tup
+            try:
+                process(tup)
+            except Exception as exc:
+                self.report("process", exc)
+                if auto_fail:
+                    fail(tup)
+                continue
+            if auto_ack:
+                mid = tup[0]
+                if type(mid) is int and not children:  # a spout's tuple, no children: its tree is done
+                    done_bufs[mid & TASK_MASK].append(mid)  # type: ignore[index]
+                elif type(mid) is tuple and len(mid) == 2:  # one root: the common case, inline
+                    root = mid[0]
+                    buf = bufs[(root >> TASK_BITS) % n_ackers]  # type: ignore[index]
+                    buf.append(root)
+                    buf.append(mid[1] ^ children.pop(mid, 0) if children else mid[1])
+                else:
+                    send_ack(mid)
+                acked += 1
+        self.current = None
+        self.acked += acked
+        self.executed += n
+
+    def tick(self, now: float) -> None:
+        self.next_tick = now + self.tick_secs  # type: ignore[operator]
+        try:
+            self.instance.process_tick(tick_tuple(self.tick_secs))  # type: ignore[arg-type]
+        except Exception as exc:
+            self.report("process_tick", exc)
+
+    def _run_batch(self, key: Any, tups: list[Tuple]) -> None:
+        if self.auto_anchor:
+            self.batch_anchors = tups
+        try:
+            self.instance.process_batch(key, tups)  # type: ignore[attr-defined]
+        except Exception as exc:
+            self.report("process_batch", exc)
+            if self.auto_fail:
+                for t in tups:
+                    self._fail(t)
+            return
+        finally:
+            self.batch_anchors = None
+        if self.instance.auto_ack:
+            for t in tups:
+                self._ack(t)

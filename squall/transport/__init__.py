@@ -1,0 +1,1 @@
+"""Moving batches between workers: the ``Transport`` protocol, its ZeroMQ implementation, the wire format."""

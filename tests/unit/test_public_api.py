@@ -1,0 +1,31 @@
+"""``from squall import ...`` is the public surface: pinned, and shown under its public name."""
+
+from __future__ import annotations
+
+import squall
+
+PUBLIC = [
+    "BatchingBolt", "Bolt", "Component", "ComponentSpec", "ConfigError", "EmitError", "Grouping",
+    "InvalidTopologyError", "Problem", "ReliableSpout", "Spout", "SquallError", "Stream", "StreamId",
+    "Topology", "TopologyContext", "TopologyError", "TopologyLoadError", "Tuple", "WorkerError",
+]
+
+
+def test_all_is_pinned() -> None:
+    assert squall.__all__ == PUBLIC
+    for name in PUBLIC:
+        assert getattr(squall, name) is not None
+
+
+def test_classes_show_their_public_module() -> None:
+    for name in PUBLIC:
+        obj = getattr(squall, name)
+        if isinstance(obj, type):
+            assert obj.__module__ == "squall", name
+    assert repr(squall.Bolt) == "<class 'squall.Bolt'>"
+
+
+def test_version_in_one_place() -> None:
+    from importlib.metadata import version
+
+    assert squall.__version__ == version("squall")
