@@ -55,7 +55,10 @@ class CountMismatch(Exception):
 # Data and the plain loop
 # ---------------------------------------------------------------------------------------------
 
-def generate(variant: str, words: int, seed: int, zipf: float, par: int) -> tuple[list[list[tuple[str]]], Counter[str], int]:
+
+def generate(
+    variant: str, words: int, seed: int, zipf: float, par: int
+) -> tuple[list[list[tuple[str]]], Counter[str], int]:
     """The spout tasks' shares (exactly what the spouts emit), the expected Counter, and N."""
     shares = [wt.make_share(variant, words, seed, zipf, par, k) for k in range(par)]
     expected: Counter[str] = Counter()
@@ -89,7 +92,7 @@ def plain_loop(variant: str, shares: list[list[tuple[str]]], par: int) -> tuple[
         batch = 1000
         for share in shares:
             for i in range(0, len(share), batch):
-                for v in share[i:i + batch]:
+                for v in share[i : i + batch]:
                     bufs[fn(v)].append(v)
                 for p, buf in pairs:
                     for tup in make_word(buf):
@@ -107,7 +110,7 @@ def plain_loop(variant: str, shares: list[list[tuple[str]]], par: int) -> tuple[
         batch = 100
         for share in shares:
             for i in range(0, len(share), batch):
-                for tup in make_sentence(share[i:i + batch]):
+                for tup in make_sentence(share[i : i + batch]):
                     sproc(tup)
                 for p, buf in pairs:
                     for tup in make_word(buf):
@@ -123,6 +126,7 @@ def plain_loop(variant: str, shares: list[list[tuple[str]]], par: int) -> tuple[
 # ---------------------------------------------------------------------------------------------
 # Squall runs
 # ---------------------------------------------------------------------------------------------
+
 
 def machine_busy_secs() -> float:
     """CPU-seconds all CPUs of the machine spent busy so far (/proc/stat), to spot other load."""
@@ -169,8 +173,10 @@ def read_reports(out_dir: str, par: int) -> tuple[list[dict[str, Any]], list[dic
             rep = json.load(f)
         (spouts if rep["kind"] == "spout" else counts).append(rep)
     if len(spouts) != par or len(counts) != par:
-        raise CountMismatch(f"expected {par} spout and {par} count reports in {out_dir}, found "
-                            f"{len(spouts)} and {len(counts)}: a worker did not exit cleanly")
+        raise CountMismatch(
+            f"expected {par} spout and {par} count reports in {out_dir}, found "
+            f"{len(spouts)} and {len(counts)}: a worker did not exit cleanly"
+        )
     return spouts, counts
 
 
@@ -180,8 +186,10 @@ def check_counts(counts: list[dict[str, Any]], expected: Counter[str], where: st
     for rep in counts:
         for w, n in rep["counts"].items():
             if w in owners:
-                raise CountMismatch(f"{where}: word {w!r} counted by two count tasks ({owners[w]} and {rep['task']}): "
-                                    "fields grouping is broken")
+                raise CountMismatch(
+                    f"{where}: word {w!r} counted by two count tasks ({owners[w]} and {rep['task']}): "
+                    "fields grouping is broken"
+                )
             owners[w] = rep["task"]
             merged[w] += n
     if merged != expected:
@@ -194,14 +202,23 @@ def check_counts(counts: list[dict[str, Any]], expected: Counter[str], where: st
         )
 
 
-def run_squall(variant: str, args: argparse.Namespace, expected: Counter[str], n_words: int,
-               rate: float | None, acking: bool = False) -> dict[str, Any]:
+def run_squall(
+    variant: str,
+    args: argparse.Namespace,
+    expected: Counter[str],
+    n_words: int,
+    rate: float | None,
+    acking: bool = False,
+) -> dict[str, Any]:
     par = args.workers
     topo = wt.get_topology(variant, par, rated=rate is not None)
     out_dir = tempfile.mkdtemp(prefix="squall-bench-")
     conf = {
-        "bench.words": args.words, "bench.seed": args.seed, "bench.zipf": args.zipf,
-        "bench.sample_every": args.sample_every, "bench.out_dir": out_dir,
+        "bench.words": args.words,
+        "bench.seed": args.seed,
+        "bench.zipf": args.zipf,
+        "bench.sample_every": args.sample_every,
+        "bench.out_dir": out_dir,
         "squall.stats.interval.secs": 60 if not args.status else 2,
         "bench.acking": acking,
         "topology.acker.executors": None if acking else 0,  # None: one acker per worker (Storm's default)
@@ -214,8 +231,13 @@ def run_squall(variant: str, args: argparse.Namespace, expected: Counter[str], n
             conf[k] = json.loads(v)
         except ValueError:
             conf[k] = v
-    res: dict[str, Any] = {"variant": variant, "workers": par, "rate_offered": rate, "acking": acking,
-                           "mode": "in-process" if par == 1 and not args.procs else "processes"}
+    res: dict[str, Any] = {
+        "variant": variant,
+        "workers": par,
+        "rate_offered": rate,
+        "acking": acking,
+        "mode": "in-process" if par == 1 and not args.procs else "processes",
+    }
     speed_before = speed_check()
     try:
         t_start = time.monotonic_ns()
@@ -226,7 +248,9 @@ def run_squall(variant: str, args: argparse.Namespace, expected: Counter[str], n
             busy = machine_busy_secs() - busy0
             wt.dump_all()
             t_activate = None
-            workers_info = {0: {"pid": os.getpid(), "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}
+            workers_info = {
+                0: {"pid": os.getpid(), "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+            }
         else:
             conf["topology.workers"] = par
             status = sys.stderr if args.status else io.StringIO()
@@ -239,8 +263,9 @@ def run_squall(variant: str, args: argparse.Namespace, expected: Counter[str], n
         t_end = time.monotonic_ns()
         res["reason"] = result.reason
         if result.reason != "completed":
-            raise CountMismatch(f"{variant}: run ended {result.reason!r}, not 'completed': {result.message} "
-                                f"errors={result.errors[:3]}")
+            raise CountMismatch(
+                f"{variant}: run ended {result.reason!r}, not 'completed': {result.message} errors={result.errors[:3]}"
+            )
         if result.errors:
             raise CountMismatch(f"{variant}: {len(result.errors)} error(s) in user code: {result.errors[:3]}")
         spouts, counts = read_reports(out_dir, par)
@@ -257,8 +282,10 @@ def run_squall(variant: str, args: argparse.Namespace, expected: Counter[str], n
         res["failed"] = sum(st.get("failed", 0) for st in spout_tasks)
         p99s = [st["complete_latency_ms"]["p99"] for st in spout_tasks if st.get("complete_latency_ms")]
         p50s = [st["complete_latency_ms"]["p50"] for st in spout_tasks if st.get("complete_latency_ms")]
-        res["complete_latency_ms"] = {"p50": max(p50s) if p50s else float("nan"),
-                                      "p99": max(p99s) if p99s else float("nan")}
+        res["complete_latency_ms"] = {
+            "p50": max(p50s) if p50s else float("nan"),
+            "p99": max(p99s) if p99s else float("nan"),
+        }
     res["speed_check_ns"] = [speed_before, speed_check()]
 
     first_activation = min(s["activate_ns"] for s in spouts)
@@ -266,20 +293,27 @@ def run_squall(variant: str, args: argparse.Namespace, expected: Counter[str], n
         t_activate = first_activation
     last_tuple = max([c["last_ns"] for c in counts] + [s["done_ns"] for s in spouts])
     active_s = (t_done - t_activate) / 1e9
-    res.update({
-        "words": n_words,
-        "active_secs": active_s,
-        "words_per_s": n_words / active_s,
-        # activation -> last sampled tuple counted / last spout exhausted (no end-of-run detection)
-        "engine_secs": (last_tuple - first_activation) / 1e9,
-        "total_secs": (t_end - t_start) / 1e9,
-        "startup_secs": (t_activate - t_start) / 1e9,
-        "shutdown_secs": (t_end - t_done) / 1e9,
-    })
+    res.update(
+        {
+            "words": n_words,
+            "active_secs": active_s,
+            "words_per_s": n_words / active_s,
+            # activation -> last sampled tuple counted / last spout exhausted (no end-of-run detection)
+            "engine_secs": (last_tuple - first_activation) / 1e9,
+            "total_secs": (t_end - t_start) / 1e9,
+            "startup_secs": (t_activate - t_start) / 1e9,
+            "shutdown_secs": (t_end - t_done) / 1e9,
+        }
+    )
     res["words_per_s_engine"] = n_words / res["engine_secs"]
     lat = sorted(x for c in counts for x in c["lat_ns"])
-    res["latency_ms"] = {"samples": len(lat), "p50": percentile(lat, 0.50) / 1e6, "p90": percentile(lat, 0.90) / 1e6,
-                         "p99": percentile(lat, 0.99) / 1e6, "max": (lat[-1] / 1e6) if lat else float("nan")}
+    res["latency_ms"] = {
+        "samples": len(lat),
+        "p50": percentile(lat, 0.50) / 1e6,
+        "p90": percentile(lat, 0.90) / 1e6,
+        "p99": percentile(lat, 0.99) / 1e6,
+        "max": (lat[-1] / 1e6) if lat else float("nan"),
+    }
     # Per worker: peak RSS from the final 'bye' stats, CPU from the reports (pid-matched)
     per_pid: dict[int, dict[str, Any]] = {}
     for s in spouts:
@@ -294,10 +328,16 @@ def run_squall(variant: str, args: argparse.Namespace, expected: Counter[str], n
         info = workers_info[idx]
         p = per_pid.get(info.get("pid"), {})
         cpu_run = p.get("cpu_exit", 0.0) - p.get("cpu_activate", 0.0)
-        workers.append({"index": idx, "pid": info.get("pid"),
-                        "peak_rss_mb": (info.get("peak_rss") or 0) / MB,
-                        "cpu_secs_after_activation": cpu_run,
-                        "cpu_ns_per_word": cpu_run * 1e9 / n_words, "gc": p.get("gc", {})})
+        workers.append(
+            {
+                "index": idx,
+                "pid": info.get("pid"),
+                "peak_rss_mb": (info.get("peak_rss") or 0) / MB,
+                "cpu_secs_after_activation": cpu_run,
+                "cpu_ns_per_word": cpu_run * 1e9 / n_words,
+                "gc": p.get("gc", {}),
+            }
+        )
     res["worker_stats"] = workers
     # Contention check: cores the whole machine kept busy while the topology was active, vs ours
     ours = sum(w["cpu_secs_after_activation"] for w in workers)
@@ -313,22 +353,30 @@ def run_squall(variant: str, args: argparse.Namespace, expected: Counter[str], n
             lo, hi = first_activation + span * b // nb, first_activation + span * (b + 1) // nb
             ls = sorted(l for a, l in pairs if lo <= a < hi or (b == nb - 1 and a == hi))
             if ls:
-                timeline.append({"from_s": (lo - first_activation) / 1e9, "n": len(ls),
-                                 "p50_ms": percentile(ls, 0.5) / 1e6, "max_ms": ls[-1] / 1e6})
+                timeline.append(
+                    {
+                        "from_s": (lo - first_activation) / 1e9,
+                        "n": len(ls),
+                        "p50_ms": percentile(ls, 0.5) / 1e6,
+                        "max_ms": ls[-1] / 1e6,
+                    }
+                )
     res["latency_timeline"] = timeline
     res["first_activation_monotonic_ns"] = first_activation
     res["spout_idle_calls_per_item"] = sum(s["idle_calls"] for s in spouts) / max(1, sum(s["items"] for s in spouts))
     if acking:
         items = sum(s["items"] for s in spouts)
         if res["acked"] != items or res["failed"]:
-            raise CountMismatch(f"{variant}: {res['acked']:,} spout tuples acked and {res['failed']:,} failed, "
-                                f"expected {items:,} acked")
+            raise CountMismatch(
+                f"{variant}: {res['acked']:,} spout tuples acked and {res['failed']:,} failed, expected {items:,} acked"
+            )
     return res
 
 
 # ---------------------------------------------------------------------------------------------
 # Reporting
 # ---------------------------------------------------------------------------------------------
+
 
 def fmt_rate(x: float) -> str:
     return f"{x / 1e6:.2f}M" if x >= 1e6 else f"{x / 1e3:.0f}k"
@@ -341,31 +389,49 @@ def print_run(r: dict[str, Any], verbose: bool = False) -> None:
     print(f"  squall [{r['mode']}, {r['workers']} worker(s), {rate}, {acking}], counts OK ({r['words']:,} words)")
     if r.get("acking"):
         cl = r["complete_latency_ms"]
-        print(f"    spout tuples       {r['acked']:,} acked, {r['failed']} failed; complete latency p50 {cl['p50']:.2f} ms "
-              f"| p99 {cl['p99']:.2f} ms (each spout task's last 4096 trees; worst task)")
+        print(
+            f"    spout tuples       {r['acked']:,} acked, {r['failed']} failed; complete latency p50 {cl['p50']:.2f} ms "
+            f"| p99 {cl['p99']:.2f} ms (each spout task's last 4096 trees; worst task)"
+        )
     print(f"    words/s            {fmt_rate(r['words_per_s'])}  ({r['active_secs']:.3f} s activation -> completion)")
-    print(f"    engine words/s     {fmt_rate(r['words_per_s_engine'])}  ({r['engine_secs']:.3f} s activation -> last "
-          f"sampled word counted; excludes end-of-run detection)")
-    print(f"    total              {r['total_secs']:.2f} s (startup incl. data generation {r['startup_secs']:.2f} s, "
-          f"active {r['active_secs']:.2f} s, shutdown {r['shutdown_secs']:.2f} s)")
-    print(f"    latency end-to-end p50 {lat['p50']:.2f} ms | p90 {lat['p90']:.2f} ms | p99 {lat['p99']:.2f} ms | "
-          f"max {lat['max']:.2f} ms  ({lat['samples']} samples)")
+    print(
+        f"    engine words/s     {fmt_rate(r['words_per_s_engine'])}  ({r['engine_secs']:.3f} s activation -> last "
+        f"sampled word counted; excludes end-of-run detection)"
+    )
+    print(
+        f"    total              {r['total_secs']:.2f} s (startup incl. data generation {r['startup_secs']:.2f} s, "
+        f"active {r['active_secs']:.2f} s, shutdown {r['shutdown_secs']:.2f} s)"
+    )
+    print(
+        f"    latency end-to-end p50 {lat['p50']:.2f} ms | p90 {lat['p90']:.2f} ms | p99 {lat['p99']:.2f} ms | "
+        f"max {lat['max']:.2f} ms  ({lat['samples']} samples)"
+    )
     for w in r["worker_stats"]:
-        print(f"    worker {w['index']} (pid {w['pid']}): peak RSS {w['peak_rss_mb']:.1f} MB, CPU after activation "
-              f"{w['cpu_secs_after_activation']:.2f} s = {w['cpu_ns_per_word']:.0f} ns/word; GC "
-              + (", ".join(f"gen{g} {x['n']}x max {x['max_ms']:.1f} ms" for g, x in sorted(w["gc"].items())) or "-"))
-    print(f"    machine busy       {r['machine_busy_cores']:.2f} cores while active (our workers "
-          f"{r['our_worker_cores']:.2f}; the rest is other load, the coordinator and the kernel)")
-    print(f"    speed check        empty loop {r['speed_check_ns'][0]} ns/iter before, {r['speed_check_ns'][1]} after "
-          "(~14 = this VM uncontended; higher = the host is busy, figures are low)")
+        print(
+            f"    worker {w['index']} (pid {w['pid']}): peak RSS {w['peak_rss_mb']:.1f} MB, CPU after activation "
+            f"{w['cpu_secs_after_activation']:.2f} s = {w['cpu_ns_per_word']:.0f} ns/word; GC "
+            + (", ".join(f"gen{g} {x['n']}x max {x['max_ms']:.1f} ms" for g, x in sorted(w["gc"].items())) or "-")
+        )
+    print(
+        f"    machine busy       {r['machine_busy_cores']:.2f} cores while active (our workers "
+        f"{r['our_worker_cores']:.2f}; the rest is other load, the coordinator and the kernel)"
+    )
+    print(
+        f"    speed check        empty loop {r['speed_check_ns'][0]} ns/iter before, {r['speed_check_ns'][1]} after "
+        "(~14 = this VM uncontended; higher = the host is busy, figures are low)"
+    )
     other = r["machine_busy_cores"] - r["our_worker_cores"]
     if other > 0.25:
         print(f"    WARNING: about {other:.1f} core(s) of other load during this run: figures are pessimistic")
     if r["rate_offered"] is not None:
         print(f"    rated spouts: {r['spout_idle_calls_per_item']:.2f} next_tuple calls with nothing due per item")
     if verbose:
-        print("    latency by time    " + " | ".join(f"{b['from_s']:.1f}s: p50 {b['p50_ms']:.1f} max {b['max_ms']:.0f}"
-                                                  for b in r["latency_timeline"]))
+        print(
+            "    latency by time    "
+            + " | ".join(
+                f"{b['from_s']:.1f}s: p50 {b['p50_ms']:.1f} max {b['max_ms']:.0f}" for b in r["latency_timeline"]
+            )
+        )
     if "plain_ratio" in r:
         print(f"    squall / plain     {r['plain_ratio']:.2f}")
 
@@ -407,23 +473,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="worker processes = par of every component (1: in-process)")
     ap.add_argument("--variant", choices=["sentences", "words", "both"], default="both")
     ap.add_argument("--rate", type=float, default=None, help="offered load in words/s (open loop); default: max rate")
-    ap.add_argument("--latency-at-half", action="store_true",
-                    help="after the max-rate run, run again at half the measured words/s and report its latency")
+    ap.add_argument(
+        "--latency-at-half",
+        action="store_true",
+        help="after the max-rate run, run again at half the measured words/s and report its latency",
+    )
     ap.add_argument("--json", default=None, help="write all figures to this file")
-    ap.add_argument("--repeat", type=int, default=1, help="max-rate (or --rate) runs per variant; the median is reported")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="max-rate (or --rate) runs per variant; the median is reported"
+    )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent of the word distribution")
-    ap.add_argument("--sample-every", type=int, default=1000,
-                    help="1 latency sample per this many words (words) or sentences (sentences)")
+    ap.add_argument(
+        "--sample-every",
+        type=int,
+        default=1000,
+        help="1 latency sample per this many words (words) or sentences (sentences)",
+    )
     ap.add_argument("--procs", action="store_true", help="with --workers 1, use a worker process, not in-process")
     ap.add_argument("--conf", action="append", default=[], help="extra topology conf key=value (JSON value)")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds before a run is abandoned")
     ap.add_argument("--status", action="store_true", help="show Squall's status lines")
     ap.add_argument("--timeline", action="store_true", help="print latency p50/max per tenth of the run")
     ap.add_argument("--log-level", default="WARNING")
-    ap.add_argument("--acking", choices=["off", "on", "both"], default="off",
-                    help="off: untracked tuples; on: every spout tuple emitted with a tup_id and acked; "
-                         "both: off then on, and the on/off ratio")
+    ap.add_argument(
+        "--acking",
+        choices=["off", "on", "both"],
+        default="off",
+        help="off: untracked tuples; on: every spout tuple emitted with a tup_id and acked; "
+        "both: off then on, and the on/off ratio",
+    )
     args = ap.parse_args(argv)
     if not 1 <= args.workers <= wt.MAX_PAR:
         ap.error(f"--workers must be 1..{wt.MAX_PAR}")
@@ -431,19 +510,34 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--rate and --latency-at-half are exclusive")
 
     variants = ["sentences", "words"] if args.variant == "both" else [args.variant]
-    env = {"python": platform.python_version(), "cpus": os.cpu_count(), "loadavg_start": os.getloadavg(),
-           "acking": args.acking, "cpu": platform.processor() or platform.machine(),
-           "calibration": calibrate()}
-    print(f"squall word-count benchmark: {args.words:,} words, {args.workers} worker(s), par {args.workers} per "
-          f"component, acking {args.acking}; Python {env['python']}, {env['cpus']} CPUs, load avg {env['loadavg_start'][0]:.2f}")
+    env = {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "loadavg_start": os.getloadavg(),
+        "acking": args.acking,
+        "cpu": platform.processor() or platform.machine(),
+        "calibration": calibrate(),
+    }
+    print(
+        f"squall word-count benchmark: {args.words:,} words, {args.workers} worker(s), par {args.workers} per "
+        f"component, acking {args.acking}; Python {env['python']}, {env['cpus']} CPUs, load avg {env['loadavg_start'][0]:.2f}"
+    )
     cal = env["calibration"]
-    print(f"calibration: empty for-loop {cal['empty_loop_ns']} ns/iter, Counter(list) {cal['counter_list_ns_per_word']} "
-          "ns/word (reference machine: ~57)")
+    print(
+        f"calibration: empty for-loop {cal['empty_loop_ns']} ns/iter, Counter(list) {cal['counter_list_ns_per_word']} "
+        "ns/word (reference machine: ~57)"
+    )
     out: dict[str, Any] = {"args": vars(args), "env": env, "variants": {}}
     failed = False
     for variant in variants:
-        print(f"\n== {variant}: " + ("spout -> split [local_or_shuffle] -> count [fields(word)]" if variant == "sentences"
-                                     else "spout -> count [fields(word)]"))
+        print(
+            f"\n== {variant}: "
+            + (
+                "spout -> split [local_or_shuffle] -> count [fields(word)]"
+                if variant == "sentences"
+                else "spout -> count [fields(word)]"
+            )
+        )
         t = time.perf_counter()
         shares, expected, n_words = generate(variant, args.words, args.seed, args.zipf, args.workers)
         print(f"  generated {n_words:,} words ({len(expected):,} distinct) in {time.perf_counter() - t:.2f} s")
@@ -456,8 +550,10 @@ def main(argv: list[str] | None = None) -> int:
             print("  !! the plain loop's counts differ from collections.Counter (bench bug)")
             failed = True
         vres["plain_words_per_s"] = n_words / plain_secs
-        print(f"  plain Python loop (1 process, same per-tuple calls): {fmt_rate(vres['plain_words_per_s'])} words/s "
-              f"({plain_secs:.2f} s; speed check {vres['plain_speed_check_ns'][0]}/{vres['plain_speed_check_ns'][1]} ns/iter)")
+        print(
+            f"  plain Python loop (1 process, same per-tuple calls): {fmt_rate(vres['plain_words_per_s'])} words/s "
+            f"({plain_secs:.2f} s; speed check {vres['plain_speed_check_ns'][0]}/{vres['plain_speed_check_ns'][1]} ns/iter)"
+        )
         try:
             medians = {}
             modes = {"off": [False], "on": [True], "both": [False, True]}[args.acking]
@@ -477,9 +573,11 @@ def main(argv: list[str] | None = None) -> int:
                 if not acking or args.acking == "on":
                     vres["median_words_per_s"] = med
                 if args.repeat > 1:
-                    print(f"  median of {args.repeat} runs (acking {'on' if acking else 'off'}): {fmt_rate(med)} words/s "
-                          f"(all: {', '.join(fmt_rate(x['words_per_s']) for x in firsts)}); "
-                          f"squall / plain {med / vres['plain_words_per_s']:.2f}")
+                    print(
+                        f"  median of {args.repeat} runs (acking {'on' if acking else 'off'}): {fmt_rate(med)} words/s "
+                        f"(all: {', '.join(fmt_rate(x['words_per_s']) for x in firsts)}); "
+                        f"squall / plain {med / vres['plain_words_per_s']:.2f}"
+                    )
                 if args.latency_at_half:
                     half = med / 2
                     r2 = run_squall(variant, args, expected, n_words, half, acking)
@@ -489,8 +587,10 @@ def main(argv: list[str] | None = None) -> int:
                 vres["acking_on_off_ratio"] = medians[True] / medians[False]
                 pairs = [on["words_per_s"] / off["words_per_s"] for off, on in zip(by_mode[False], by_mode[True])]
                 vres["acking_on_off_pairs"] = pairs
-                print(f"  acking on / off: {fmt_rate(medians[True])} / {fmt_rate(medians[False])} words/s = "
-                      f"{vres['acking_on_off_ratio']:.2f} (back-to-back pairs: {', '.join(f'{x:.2f}' for x in pairs)})")
+                print(
+                    f"  acking on / off: {fmt_rate(medians[True])} / {fmt_rate(medians[False])} words/s = "
+                    f"{vres['acking_on_off_ratio']:.2f} (back-to-back pairs: {', '.join(f'{x:.2f}' for x in pairs)})"
+                )
         except CountMismatch as exc:
             print(f"\n  !!!!! FAILED: {exc}\n", file=sys.stderr)
             vres["error"] = str(exc)
@@ -504,17 +604,23 @@ def main(argv: list[str] | None = None) -> int:
             print("  targets:")
             if top["rate_offered"] is None:
                 med = vres["median_words_per_s"]
-                print(f"    >= {fmt_rate(TARGETS[variant])} words/s: {fmt_rate(med)}"
-                      f"{' (median)' if args.repeat > 1 else ''} {verdict(med >= TARGETS[variant])}")
+                print(
+                    f"    >= {fmt_rate(TARGETS[variant])} words/s: {fmt_rate(med)}"
+                    f"{' (median)' if args.repeat > 1 else ''} {verdict(med >= TARGETS[variant])}"
+                )
             lat_runs = [x for x in runs if x["rate_offered"] is not None]
             for x in lat_runs:
-                print(f"    p99 < {TARGET_P99_MS:.0f} ms at {fmt_rate(x['rate_offered'])} words/s"
-                      f"{' (acking on)' if x['acking'] else ''}: "
-                      f"{x['latency_ms']['p99']:.2f} ms {verdict(x['latency_ms']['p99'] < TARGET_P99_MS)}")
+                print(
+                    f"    p99 < {TARGET_P99_MS:.0f} ms at {fmt_rate(x['rate_offered'])} words/s"
+                    f"{' (acking on)' if x['acking'] else ''}: "
+                    f"{x['latency_ms']['p99']:.2f} ms {verdict(x['latency_ms']['p99'] < TARGET_P99_MS)}"
+                )
                 if x["acking"]:
                     cl = x["complete_latency_ms"]["p99"]
-                    print(f"    complete latency p99 < {TARGET_COMPLETE_P99_MS:.0f} ms at {fmt_rate(x['rate_offered'])} "
-                          f"words/s: {cl:.2f} ms {verdict(cl < TARGET_COMPLETE_P99_MS)}")
+                    print(
+                        f"    complete latency p99 < {TARGET_COMPLETE_P99_MS:.0f} ms at {fmt_rate(x['rate_offered'])} "
+                        f"words/s: {cl:.2f} ms {verdict(cl < TARGET_COMPLETE_P99_MS)}"
+                    )
             if "acking_on_off_ratio" in vres:
                 ratio = vres["acking_on_off_ratio"]
                 print(f"    acking-on >= 50% of acking-off throughput: {ratio:.2f} {verdict(ratio >= 0.5)}")
@@ -522,10 +628,14 @@ def main(argv: list[str] | None = None) -> int:
                 print("    p99 at half max rate: not measured (use --latency-at-half)")
             peak = max(w["peak_rss_mb"] for x in runs for w in x["worker_stats"])
             if top["mode"] == "in-process":
-                print(f"    peak RSS < {TARGET_RSS_MB:.0f} MB per worker: n/a in-process ({peak:.1f} MB is the whole "
-                      "bench process, with its copy of the data and the plain loop)")
+                print(
+                    f"    peak RSS < {TARGET_RSS_MB:.0f} MB per worker: n/a in-process ({peak:.1f} MB is the whole "
+                    "bench process, with its copy of the data and the plain loop)"
+                )
             else:
-                print(f"    peak RSS < {TARGET_RSS_MB:.0f} MB per worker: {peak:.1f} MB {verdict(peak < TARGET_RSS_MB)}")
+                print(
+                    f"    peak RSS < {TARGET_RSS_MB:.0f} MB per worker: {peak:.1f} MB {verdict(peak < TARGET_RSS_MB)}"
+                )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)

@@ -90,7 +90,7 @@ def make_share(variant: str, words: int, seed: int, zipf: float, parts: int, k: 
         while left > 0:
             n = min(chunk, left)
             ws = rng.choices(vocab, cum_weights=cw, k=n * SENTENCE_WORDS)
-            out.extend((" ".join(ws[i:i + SENTENCE_WORDS]),) for i in range(0, len(ws), SENTENCE_WORDS))
+            out.extend((" ".join(ws[i : i + SENTENCE_WORDS]),) for i in range(0, len(ws), SENTENCE_WORDS))
             left -= n
         return out
     raise ValueError(f"unknown variant {variant!r}")
@@ -148,8 +148,12 @@ def dump_all() -> int:
     while _REGISTRY:
         comp = _REGISTRY.pop(0)
         rep = comp.report()
-        rep.update(pid=os.getpid(), cpu_exit=cpu_seconds(), peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                   gc={g: {"n": n, "total_ms": tot / 1e6, "max_ms": mx / 1e6} for g, (n, tot, mx) in GC_STATS.items()})
+        rep.update(
+            pid=os.getpid(),
+            cpu_exit=cpu_seconds(),
+            peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            gc={g: {"n": n, "total_ms": tot / 1e6, "max_ms": mx / 1e6} for g, (n, tot, mx) in GC_STATS.items()},
+        )
         tmp = comp._report_path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(rep, f)
@@ -167,14 +171,21 @@ atexit.register(dump_all)
 # Components
 # ---------------------------------------------------------------------------------------------
 
+
 class _BenchSpout(Spout):
     variant = ""
 
     def initialize(self, conf: dict[str, Any], context: Any) -> None:
         tasks = context.component_tasks(context.component_id)
         k = tasks.index(context.task_id)
-        self.items = make_share(self.variant, int(conf["bench.words"]), int(conf.get("bench.seed", 1)),
-                                float(conf.get("bench.zipf", 1.0)), len(tasks), k)
+        self.items = make_share(
+            self.variant,
+            int(conf["bench.words"]),
+            int(conf.get("bench.seed", 1)),
+            float(conf.get("bench.zipf", 1.0)),
+            len(tasks),
+            k,
+        )
         self.n = len(self.items)
         self.it = iter(self.items)
         self.every = max(1, int(conf.get("bench.sample_every", 1000)))
@@ -206,9 +217,17 @@ class _BenchSpout(Spout):
             self.cpu_done = cpu_seconds()
 
     def report(self) -> dict[str, Any]:
-        return {"kind": "spout", "task": self.task_id, "items": self.n, "activate_ns": self.activate_ns,
-                "done_ns": self.done_ns, "cpu_activate": self.cpu_activate, "cpu_done": self.cpu_done,
-                "sampled": self.sampled, "idle_calls": self.idle_calls}
+        return {
+            "kind": "spout",
+            "task": self.task_id,
+            "items": self.n,
+            "activate_ns": self.activate_ns,
+            "done_ns": self.done_ns,
+            "cpu_activate": self.cpu_activate,
+            "cpu_done": self.cpu_done,
+            "sampled": self.sampled,
+            "idle_calls": self.idle_calls,
+        }
 
 
 class WordSpout(_BenchSpout):
@@ -311,8 +330,14 @@ class CountBolt(Bolt):
             self.last_ns = now
 
     def report(self) -> dict[str, Any]:
-        return {"kind": "count", "task": self.task_id, "counts": dict(self.counts), "lat_ns": self.lat_ns,
-                "at_ns": self.at_ns, "last_ns": self.last_ns}
+        return {
+            "kind": "count",
+            "task": self.task_id,
+            "counts": dict(self.counts),
+            "lat_ns": self.lat_ns,
+            "at_ns": self.at_ns,
+            "last_ns": self.last_ns,
+        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,15 +354,18 @@ def topology_name(variant: str, par: int, rated: bool) -> str:
 def _make(variant: str, par: int, rated: bool) -> type:
     if variant == "words":
         spout = (RatedWordSpout if rated else WordSpout).spec(par=par)
-        count = CountBolt.spec(inputs={spout: Grouping.fields("word"), spout["sampled"]: Grouping.fields("word")},
-                               par=par)
+        count = CountBolt.spec(
+            inputs={spout: Grouping.fields("word"), spout["sampled"]: Grouping.fields("word")}, par=par
+        )
         ns: dict[str, Any] = {"spout": spout, "count": count}
     else:
         spout = (RatedSentenceSpout if rated else SentenceSpout).spec(par=par)
-        split = SplitBolt.spec(inputs={spout: Grouping.LOCAL_OR_SHUFFLE, spout["sampled"]: Grouping.LOCAL_OR_SHUFFLE},
-                               par=par)
-        count = CountBolt.spec(inputs={split: Grouping.fields("word"), split["sampled"]: Grouping.fields("word")},
-                               par=par)
+        split = SplitBolt.spec(
+            inputs={spout: Grouping.LOCAL_OR_SHUFFLE, spout["sampled"]: Grouping.LOCAL_OR_SHUFFLE}, par=par
+        )
+        count = CountBolt.spec(
+            inputs={split: Grouping.fields("word"), split["sampled"]: Grouping.fields("word")}, par=par
+        )
         ns = {"spout": spout, "split": split, "count": count}
     name = topology_name(variant, par, rated)
     ns.update({"__module__": __name__, "__qualname__": name})

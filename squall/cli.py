@@ -23,11 +23,21 @@ def main() -> None:
 @click.option("--workers", "-w", type=int, default=None, help="Worker processes (default: one per CPU core).")
 @click.option("--duration", "-d", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--conf", "-c", "conf", multiple=True, help="Config override key=value (Storm names), repeatable.")
-@click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
 @click.option("--stats-interval", type=float, default=None, help="Seconds between status lines (default 5).")
-def run(topology: str, workers: int | None, duration: float | None, conf: tuple[str, ...], log_level: str,
-        stats_interval: float | None) -> None:
+def run(
+    topology: str,
+    workers: int | None,
+    duration: float | None,
+    conf: tuple[str, ...],
+    log_level: str,
+    stats_interval: float | None,
+) -> None:
     """Run TOPOLOGY (FILE.py or FILE.py:ClassName) on worker processes on this machine.
 
     It runs until every spout is exhausted and every tuple processed, until --duration,

@@ -23,31 +23,54 @@ from squall.topology.tuple import Tuple, make_tuple
 __all__ = ["complete_topology", "read_tuples", "run_topology", "make_tuple", "multiset", "Tuple"]
 
 
-def run_topology(topology: Any, *, workers: int = 1, conf: dict[str, Any] | None = None,
-                 mocked_sources: dict[str, list[Any]] | None = None, capture: bool = False,
-                 timeout: float = 60.0, duration: float | None = None) -> RunResult:
+def run_topology(
+    topology: Any,
+    *,
+    workers: int = 1,
+    conf: dict[str, Any] | None = None,
+    mocked_sources: dict[str, list[Any]] | None = None,
+    capture: bool = False,
+    timeout: float = 60.0,
+    duration: float | None = None,
+) -> RunResult:
     """Run ``topology`` until its spouts are exhausted and all tuples processed (or ``duration``)."""
     overrides = dict(conf or {})
     overrides.setdefault("squall.stats.interval.secs", 60)
     if workers == 1:
-        return run_in_process(topology, overrides, capture=capture, mocked_sources=mocked_sources,
-                              timeout=timeout, duration=duration)
+        return run_in_process(
+            topology, overrides, capture=capture, mocked_sources=mocked_sources, timeout=timeout, duration=duration
+        )
     overrides["topology.workers"] = workers
     import io
 
-    coord = Coordinator(topology, overrides, capture=capture, mocked_sources=mocked_sources, timeout=timeout,
-                        duration=duration, status_out=io.StringIO(), handle_signals=False)
+    coord = Coordinator(
+        topology,
+        overrides,
+        capture=capture,
+        mocked_sources=mocked_sources,
+        timeout=timeout,
+        duration=duration,
+        status_out=io.StringIO(),
+        handle_signals=False,
+    )
     result = coord.run()
     if result.reason == "error":
         raise SquallError(f"topology run failed: {result.message}")
     return result
 
 
-def complete_topology(topology: Any, mocked_sources: dict[str, list[Any]] | None = None, *, workers: int = 1,
-                      conf: dict[str, Any] | None = None, timeout: float = 60.0) -> RunResult:
+def complete_topology(
+    topology: Any,
+    mocked_sources: dict[str, list[Any]] | None = None,
+    *,
+    workers: int = 1,
+    conf: dict[str, Any] | None = None,
+    timeout: float = 60.0,
+) -> RunResult:
     """Run to completion and capture every emitted tuple; raise if it does not complete in ``timeout``."""
-    result = run_topology(topology, workers=workers, conf=conf, mocked_sources=mocked_sources, capture=True,
-                          timeout=timeout)
+    result = run_topology(
+        topology, workers=workers, conf=conf, mocked_sources=mocked_sources, capture=True, timeout=timeout
+    )
     if result.reason != "completed":
         raise SquallError(f"topology did not complete within {timeout}s (ended: {result.reason})")
     return result

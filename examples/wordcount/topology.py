@@ -8,10 +8,10 @@ from squall import Bolt, Grouping, Spout, Topology
 
 
 class WordSpout(Spout):
-    outputs = ['word']
+    outputs = ["word"]
 
     def initialize(self, stormconf, context):
-        self.words = cycle(['dog', 'cat', 'zebra', 'elephant'])
+        self.words = cycle(["dog", "cat", "zebra", "elephant"])
 
     def next_tuple(self):
         word = next(self.words)
@@ -19,7 +19,7 @@ class WordSpout(Spout):
 
 
 class WordCountBolt(Bolt):
-    outputs = ['word', 'count']
+    outputs = ["word", "count"]
 
     def initialize(self, conf, ctx):
         self.counter = Counter()
@@ -34,12 +34,10 @@ class WordCountBolt(Bolt):
         word = tup.values[0]
         self._increment(word, 10 if word == "dog" else 1)
         if self.total % 1000 == 0:
-            self.logger.info("counted [{:,}] words [pid={}]".format(self.total,
-                                                                    self.pid))
+            self.logger.info("counted [{:,}] words [pid={}]".format(self.total, self.pid))
         self.emit([word, self.counter[word]])
 
 
 class WordCount(Topology):
     word_spout = WordSpout.spec()
-    count_bolt = WordCountBolt.spec(inputs={word_spout: Grouping.fields('word')},
-                                    par=2)
+    count_bolt = WordCountBolt.spec(inputs={word_spout: Grouping.fields("word")}, par=2)

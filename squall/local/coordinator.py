@@ -48,10 +48,20 @@ RESTART_RESET_SECS = 30.0  # a worker that lived this long starts its backoff ov
 class Coordinator:
     """Runs one topology on worker processes until it completes or is stopped."""
 
-    def __init__(self, topology: Any, overrides: dict[str, Any] | None = None, *, duration: float | None = None,
-                 launcher: Launcher | None = None, log_level: str = "INFO", status_out: TextIO | None = None,
-                 capture: bool = False, mocked_sources: dict[str, list[Any]] | None = None,
-                 timeout: float | None = None, handle_signals: bool = True):
+    def __init__(
+        self,
+        topology: Any,
+        overrides: dict[str, Any] | None = None,
+        *,
+        duration: float | None = None,
+        launcher: Launcher | None = None,
+        log_level: str = "INFO",
+        status_out: TextIO | None = None,
+        capture: bool = False,
+        mocked_sources: dict[str, list[Any]] | None = None,
+        timeout: float | None = None,
+        handle_signals: bool = True,
+    ):
         self.topology = load_topology(topology) if isinstance(topology, str) else topology
         self.ref = topology if isinstance(topology, str) else topology_ref(self.topology)
         overrides = dict(overrides or {})
@@ -63,8 +73,9 @@ class Coordinator:
         self.conf.setdefault("topology.name", None)
         if not self.conf["topology.name"]:
             self.conf["topology.name"] = self.topology.__name__
-        self.plan = make_plan(self.topology.components, self.conf["topology.workers"],
-                              self.conf.get("topology.acker.executors"))
+        self.plan = make_plan(
+            self.topology.components, self.conf["topology.workers"], self.conf.get("topology.acker.executors")
+        )
         self.conf["topology.workers"] = self.plan.num_workers
         self.duration = duration
         self.timeout = timeout
@@ -128,8 +139,16 @@ class Coordinator:
             self.restarts[i] += 1
             self.restart_at[i] = now + delay
             self.spouts_done.discard(i)
-            self.errors.append({"component": "-", "task": -1, "time": time.time(), "where": f"worker {i}",
-                                "error": what, "traceback": ""})
+            self.errors.append(
+                {
+                    "component": "-",
+                    "task": -1,
+                    "time": time.time(),
+                    "where": f"worker {i}",
+                    "error": what,
+                    "traceback": "",
+                }
+            )
             self.error_count += 1
             log.error("%s; restarting it in %.1fs (restart #%d)", what, delay, self.restarts[i])
 
@@ -153,8 +172,7 @@ class Coordinator:
         self._send(i, {"t": "peers", "peers": self._peers()})
         for j in self.handles:
             if j != i:
-                self._send(j, {"t": "peer", "index": i, "address": hello["address"],
-                               "inc": self.incarnation[i]})
+                self._send(j, {"t": "peer", "index": i, "address": hello["address"], "inc": self.incarnation[i]})
         self._wait_one(i, "ready")
         if not self.deactivated:
             self._send(i, {"t": "activate"})
@@ -190,8 +208,12 @@ class Coordinator:
             self.stats_waiting.discard(index)
             for t, st in msg.get("tasks", {}).items():
                 self.stats[int(t)] = st
-            self.worker_info[index] = {"rss": msg.get("rss"), "peak_rss": msg.get("peak_rss"),
-                                       "queued": msg.get("queued", 0), "pid": self.handles[index].pid}
+            self.worker_info[index] = {
+                "rss": msg.get("rss"),
+                "peak_rss": msg.get("peak_rss"),
+                "queued": msg.get("queued", 0),
+                "pid": self.handles[index].pid,
+            }
             new_errors = msg.get("errors", [])
             self.error_count += len(new_errors)
             self.errors.extend(new_errors)
@@ -201,8 +223,10 @@ class Coordinator:
             for comp, stream, vals in msg.get("captured", []):
                 add_captured(self.captured, comp, stream, vals)
         elif kind == "fatal":
-            raise WorkerError(f"worker {index} (tasks {self._tasks_of(index)}) failed in {msg['where']}: "
-                              f"{msg['error']}\n{msg.get('traceback', '')}")
+            raise WorkerError(
+                f"worker {index} (tasks {self._tasks_of(index)}) failed in {msg['where']}: "
+                f"{msg['error']}\n{msg.get('traceback', '')}"
+            )
         elif kind == "spouts_done":
             self.spouts_done.add(index)
 
@@ -218,8 +242,10 @@ class Coordinator:
             for i in want:
                 code = self.handles[i].poll()
                 if code is not None:
-                    raise WorkerError(f"worker {i} (pid {self.handles[i].pid}, tasks {self._tasks_of(i)}) died "
-                                      f"while starting: {describe_exit(code)}")
+                    raise WorkerError(
+                        f"worker {i} (pid {self.handles[i].pid}, tasks {self._tasks_of(i)}) died "
+                        f"while starting: {describe_exit(code)}"
+                    )
             r = self._recv(100)
             if r is None:
                 continue
@@ -245,10 +271,19 @@ class Coordinator:
                 old_handlers[s] = signal.signal(s, self._on_signal)
         reason, code, message = "error", 1, ""
         try:
-            self.spec = {"coordinator": f"tcp://127.0.0.1:{port}", "topology": self.ref, "conf": self.conf,
-                         "sys_path": [p for p in sys.path if p], "log_level": self.log_level}
-            log.info("starting topology %s: %d worker(s), %d task(s)", self.conf["topology.name"],
-                     self.plan.num_workers, len(self.plan.task_component))
+            self.spec = {
+                "coordinator": f"tcp://127.0.0.1:{port}",
+                "topology": self.ref,
+                "conf": self.conf,
+                "sys_path": [p for p in sys.path if p],
+                "log_level": self.log_level,
+            }
+            log.info(
+                "starting topology %s: %d worker(s), %d task(s)",
+                self.conf["topology.name"],
+                self.plan.num_workers,
+                len(self.plan.task_component),
+            )
             for i in range(self.plan.num_workers):
                 self._start_worker(i)
             hellos = self._wait_all("hello", START_TIMEOUT)
@@ -272,8 +307,9 @@ class Coordinator:
             self.sock.close()
             ctx.term()
         elapsed = time.monotonic() - start
-        return RunResult(reason, code, elapsed, dict(self.stats), list(self.errors), self.captured,
-                         dict(self.worker_info), message)
+        return RunResult(
+            reason, code, elapsed, dict(self.stats), list(self.errors), self.captured, dict(self.worker_info), message
+        )
 
     def _supervise(self, start: float) -> str:
         interval = float(self.conf.get("squall.stats.interval.secs") or 5)

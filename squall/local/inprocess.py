@@ -14,9 +14,15 @@ from squall.topology.config import topology_conf
 from squall.topology.loader import load_topology
 
 
-def run_in_process(topology: Any, overrides: dict[str, Any] | None = None, *, duration: float | None = None,
-                   timeout: float | None = 60.0, capture: bool = False,
-                   mocked_sources: dict[str, list[Any]] | None = None) -> RunResult:
+def run_in_process(
+    topology: Any,
+    overrides: dict[str, Any] | None = None,
+    *,
+    duration: float | None = None,
+    timeout: float | None = 60.0,
+    capture: bool = False,
+    mocked_sources: dict[str, list[Any]] | None = None,
+) -> RunResult:
     """Run a whole topology in this process and thread (one worker): fast, for tests.
 
     Ends when every spout is exhausted and every tuple processed, or after ``duration`` seconds.
@@ -62,5 +68,11 @@ def run_in_process(topology: Any, overrides: dict[str, Any] | None = None, *, du
     captured: dict[str, dict[str, list[Any]]] = {}
     for (comp, stream), vals in (worker.captured or {}).items():
         add_captured(captured, comp, stream, vals)
-    return RunResult(reason, 0 if reason != "timeout" else 1, time.monotonic() - start,
-                     worker.task_stats(), list(worker.errors.recent), captured)
+    return RunResult(
+        reason,
+        0 if reason != "timeout" else 1,
+        time.monotonic() - start,
+        worker.task_stats(),
+        list(worker.errors.recent),
+        captured,
+    )

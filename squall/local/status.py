@@ -23,8 +23,14 @@ class StatusLine:
         self.last_time = time.monotonic()
         self.start = self.last_time
 
-    def print(self, tasks: dict[int, dict[str, Any]], queued: int, errors: int, kinds: dict[str, str],
-              last_error: dict[str, Any] | None = None) -> None:
+    def print(
+        self,
+        tasks: dict[int, dict[str, Any]],
+        queued: int,
+        errors: int,
+        kinds: dict[str, str],
+        last_error: dict[str, Any] | None = None,
+    ) -> None:
         now = time.monotonic()
         dt = max(now - self.last_time, 1e-6)
         totals: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
@@ -46,8 +52,10 @@ class StatusLine:
             if kinds.get(comp) == "spout":
                 part = f"{comp} emitted {_human((t['emitted'] - last.get('emitted', 0)) / dt)}/s"
                 if t["acked"] or t["failed"]:
-                    part += (f" acked {_human((t['acked'] - last.get('acked', 0)) / dt)}/s"
-                             f" failed {t['failed'] - last.get('failed', 0):,}")
+                    part += (
+                        f" acked {_human((t['acked'] - last.get('acked', 0)) / dt)}/s"
+                        f" failed {t['failed'] - last.get('failed', 0):,}"
+                    )
                 if t["p99"]:
                     part += f" p99 {t['p99']:.1f}ms"
                 parts.append(part)

@@ -104,15 +104,27 @@ class WorkerProcess:
         conf = spec["conf"]
         try:
             topology = load_topology(spec["topology"])
-            transport = ZmqTransport(self.index, host=conf.get("squall.bind.host") or "127.0.0.1",
-                                     hwm=int(conf.get("squall.transfer.hwm") or 64), ctx=self.ctx,
-                                     incarnation=int(spec.get("incarnation", 0)))
+            transport = ZmqTransport(
+                self.index,
+                host=conf.get("squall.bind.host") or "127.0.0.1",
+                hwm=int(conf.get("squall.transfer.hwm") or 64),
+                ctx=self.ctx,
+                incarnation=int(spec.get("incarnation", 0)),
+            )
             self.worker = Worker(topology, conf, self.index, transport=transport)
         except Exception as exc:
             self.fatal("loading the topology", exc)
         assert self.worker is not None
-        self.send({"t": "hello", "index": self.index, "pid": os.getpid(), "address": transport.address,
-                   "tasks": self.worker.tasks(), "inc": transport.incarnation})
+        self.send(
+            {
+                "t": "hello",
+                "index": self.index,
+                "pid": os.getpid(),
+                "address": transport.address,
+                "tasks": self.worker.tasks(),
+                "inc": transport.incarnation,
+            }
+        )
         peers = self.wait_for("peers")["peers"]
         transport.connect({int(k): (addr, inc) for k, (addr, inc) in peers.items()})
         try:
@@ -127,9 +139,13 @@ class WorkerProcess:
         w = self.worker
         assert w is not None
         return {
-            "t": "stats", "index": self.index, "time": time.time(),
+            "t": "stats",
+            "index": self.index,
+            "time": time.time(),
             "tasks": {str(k): v for k, v in w.task_stats().items()},
-            "queued": w.queued(), "rss": rss_bytes(), "peak_rss": peak_rss_bytes(),
+            "queued": w.queued(),
+            "rss": rss_bytes(),
+            "peak_rss": peak_rss_bytes(),
             "errors": w.errors.take_new(),
         }
 
@@ -139,8 +155,17 @@ class WorkerProcess:
         kind = msg["t"]
         if kind == "probe":
             c = w.transport.counters() if w.transport else {"inc": 0, "sent": {}, "received": {}}
-            self.send({"t": "probe", "n": msg["n"], "idle": w.idle(), "done": w.spouts_done,
-                       "inc": c["inc"], "sent": c["sent"], "received": c["received"]})
+            self.send(
+                {
+                    "t": "probe",
+                    "n": msg["n"],
+                    "idle": w.idle(),
+                    "done": w.spouts_done,
+                    "inc": c["inc"],
+                    "sent": c["sent"],
+                    "received": c["received"],
+                }
+            )
         elif kind == "peer":  # a restarted peer: a new incarnation at a new address
             if w.transport is not None:
                 w.transport.connect({int(msg["index"]): (msg["address"], int(msg["inc"]))})
@@ -196,8 +221,16 @@ class WorkerProcess:
                 self.send(bye)
             except (TypeError, ValueError) as exc:  # captured values that msgpack cannot encode
                 bye.pop("captured", None)
-                bye["errors"].append({"component": "-", "task": -1, "time": time.time(), "where": "capture",
-                                      "error": f"captured values cannot be sent back: {exc}", "traceback": ""})
+                bye["errors"].append(
+                    {
+                        "component": "-",
+                        "task": -1,
+                        "time": time.time(),
+                        "where": "capture",
+                        "error": f"captured values cannot be sent back: {exc}",
+                        "traceback": "",
+                    }
+                )
                 self.send(bye)
             w.close()
         self.ctrl.close(linger=2000)

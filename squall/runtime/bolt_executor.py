@@ -46,8 +46,13 @@ class BoltExecutor(TaskExecutor):
         children = self.children
         ex = self
 
-        def emit(values: Sequence[Any], stream: str | None = None, anchors: Any = None,
-                 direct_task: int | None = None, need_task_ids: bool = False) -> list[int] | None:
+        def emit(
+            values: Sequence[Any],
+            stream: str | None = None,
+            anchors: Any = None,
+            direct_task: int | None = None,
+            need_task_ids: bool = False,
+        ) -> list[int] | None:
             if anchors is None:
                 cur = ex.current
                 if cur is not None:
@@ -72,8 +77,9 @@ class BoltExecutor(TaskExecutor):
 
         return emit
 
-    def emit_tracked(self, values: Sequence[Any], stream: str | None, anchors: Any, direct_task: int | None,
-                     need_task_ids: bool) -> list[int] | None:
+    def emit_tracked(
+        self, values: Sequence[Any], stream: str | None, anchors: Any, direct_task: int | None, need_task_ids: bool
+    ) -> list[int] | None:
         ids = [a.id if isinstance(a, Tuple) else a for a in anchors]
         ids = [i for i in ids if i is not None]
         router = self.slow_route(stream)
@@ -116,7 +122,7 @@ class BoltExecutor(TaskExecutor):
             return
         self.children.pop(mid, None)
         bufs, n = self.ctl_bufs, self.n_ackers
-        for root in ((mid,) if type(mid) is int else mid[0::2]):
+        for root in (mid,) if type(mid) is int else mid[0::2]:
             bufs[(root >> TASK_BITS) % n].append((FAIL, root))  # type: ignore[index]
 
     def execute(self, tuples: Iterable[Tuple], n: int) -> None:

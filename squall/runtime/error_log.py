@@ -31,8 +31,14 @@ class ErrorLog:
         self.count += 1
         now = time.time()
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        entry = {"component": component, "task": task, "time": now, "where": where,
-                 "error": f"{type(exc).__name__}: {exc}", "traceback": tb}
+        entry = {
+            "component": component,
+            "task": task,
+            "time": now,
+            "where": where,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": tb,
+        }
         self.recent.append(entry)
         self.new.append(entry)
         start, n = self._window.get(task, (now, 0))

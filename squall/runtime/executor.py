@@ -22,9 +22,17 @@ class TaskExecutor:
     (``topology.acker.executors = 0``).
     """
 
-    def __init__(self, task: int, component: str, instance: Any, routers: dict[str, StreamRouter], errors: ErrorLog,
-                 ack_bufs: list[list[Any]] | None = None, ctl_bufs: list[list[Any]] | None = None,
-                 done_bufs: dict[int, list[Any]] | None = None):
+    def __init__(
+        self,
+        task: int,
+        component: str,
+        instance: Any,
+        routers: dict[str, StreamRouter],
+        errors: ErrorLog,
+        ack_bufs: list[list[Any]] | None = None,
+        ctl_bufs: list[list[Any]] | None = None,
+        done_bufs: dict[int, list[Any]] | None = None,
+    ):
         self.task = task
         self.component = component
         self.instance = instance

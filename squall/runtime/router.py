@@ -30,8 +30,19 @@ _getrandbits = random.getrandbits  # edge ids: 64 random bits (not security-rele
 class Channel:
     """Buffer of tuples from one source task's stream to one target task."""
 
-    __slots__ = ("src_task", "stream", "dest_task", "buf", "ids", "router", "counts_emits", "transferred", "local",
-                 "peer", "make")
+    __slots__ = (
+        "src_task",
+        "stream",
+        "dest_task",
+        "buf",
+        "ids",
+        "router",
+        "counts_emits",
+        "transferred",
+        "local",
+        "peer",
+        "make",
+    )
 
     def __init__(self, src_task: int, stream: str, dest_task: int, local: bool, peer: int, tracked: bool = False):
         self.src_task = src_task
@@ -83,8 +94,9 @@ class Consumer:
 class StreamRouter:
     """Routes one source task's emits on one stream. ``send(values)`` is the hot path."""
 
-    def __init__(self, component: str, task: int, stream: Stream, consumers: list[Consumer],
-                 capture: list[Any] | None = None):
+    def __init__(
+        self, component: str, task: int, stream: Stream, consumers: list[Consumer], capture: list[Any] | None = None
+    ):
         self.component = component
         self.task = task
         self.stream = stream.name
@@ -99,10 +111,12 @@ class StreamRouter:
         self.fast = self.send != self.send_general
         #: ``send_tracked_fast(values, root) -> edge``: one anchor root, one consumer (None otherwise)
         self.send_tracked_fast: Callable[[Sequence[Any], int], int] | None = (
-            self._compile_tracked() if self.fast and consumers[0].tchans else None)
+            self._compile_tracked() if self.fast and consumers[0].tchans else None
+        )
         #: ``send_first(values, root)``: a spout's tuple to its one target, with the root as its id
         self.send_first: Callable[[Sequence[Any], int], None] | None = (
-            self._compile_first() if self.fast and consumers[0].tchans else None)
+            self._compile_first() if self.fast and consumers[0].tchans else None
+        )
         if self.fast:
             for c in consumers[0].chans + consumers[0].tchans:
                 c.counts_emits = True
@@ -131,10 +145,12 @@ class StreamRouter:
         c = self.consumers[0]
         mode, fn, bufs = c.picker.mode, c.picker.fn, c.bufs
         if mode == CYCLE:
+
             def send_cycle(values: Sequence[Any]) -> None:
                 if len(values) != arity:
                     raise bad(values)
                 bufs[fn()].append(values)
+
             return send_cycle
         if mode == KEY and c.picker.key_index is not None:
             i, n = c.picker.key_index, len(bufs)
@@ -144,12 +160,15 @@ class StreamRouter:
                     raise bad(values)
                 v = values[i]
                 bufs[(_mmh3(v) if type(v) is str else stable_hash(v)) % n].append(values)
+
             return send_key1
         if mode == KEY:
+
             def send_key(values: Sequence[Any]) -> None:
                 if len(values) != arity:
                     raise bad(values)
                 bufs[fn(values)].append(values)
+
             return send_key
         if mode == FIXED:
             buf = bufs[fn]
@@ -158,6 +177,7 @@ class StreamRouter:
                 if len(values) != arity:
                     raise bad(values)
                 buf.append(values)
+
             return send_fixed
         return self.send_general
 
@@ -169,6 +189,7 @@ class StreamRouter:
         mode, fn, tbufs, tids = c.picker.mode, c.picker.fn, c.tbufs, c.tids
         rand = _getrandbits
         if mode == CYCLE:
+
             def send_cycle(values: Sequence[Any], root: int) -> int:
                 if len(values) != arity:
                     raise bad(values)
@@ -177,6 +198,7 @@ class StreamRouter:
                 tbufs[i].append(values)
                 tids[i].append((root, edge))
                 return edge
+
             return send_cycle
         if mode == KEY and c.picker.key_index is not None:
             k, n = c.picker.key_index, len(tbufs)
@@ -190,6 +212,7 @@ class StreamRouter:
                 tbufs[i].append(values)
                 tids[i].append((root, edge))
                 return edge
+
             return send_key1
 
         def send_other(values: Sequence[Any], root: int) -> int:  # grouping by a function, or global
@@ -200,6 +223,7 @@ class StreamRouter:
             tbufs[i].append(values)
             tids[i].append((root, edge))
             return edge
+
         return send_other
 
     def _compile_first(self) -> Callable[[Sequence[Any], int], None]:
@@ -218,6 +242,7 @@ class StreamRouter:
                 i = (_mmh3(v) if type(v) is str else stable_hash(v)) % n
                 tbufs[i].append(values)
                 tids[i].append(root)
+
             return first_key1
 
         def first(values: Sequence[Any], root: int) -> None:
@@ -226,6 +251,7 @@ class StreamRouter:
             i = fn() if mode == CYCLE else fn(values) if mode == KEY else fn
             tbufs[i].append(values)
             tids[i].append(root)
+
         return first
 
     def _check(self, values: Any) -> None:
@@ -258,8 +284,9 @@ class StreamRouter:
             )
         return [(c, i) for c in self.consumers for i in c.picker.pick(values)]
 
-    def send_general(self, values: Sequence[Any], direct_task: int | None = None,
-                     need_task_ids: bool = False) -> list[int] | None:
+    def send_general(
+        self, values: Sequence[Any], direct_task: int | None = None, need_task_ids: bool = False
+    ) -> list[int] | None:
         """Any untracked emit: several consumers, ALL/custom groupings, direct streams, task ids."""
         self._check(values)
         if not self.fast:
@@ -271,8 +298,9 @@ class StreamRouter:
             c.bufs[i].append(values)
         return [c.picker.targets[i] for c, i in targets] if need_task_ids else None
 
-    def send_tracked(self, values: Sequence[Any], roots: Sequence[int], direct_task: int | None = None,
-                     need_task_ids: bool = False) -> tuple[int, list[int] | None]:
+    def send_tracked(
+        self, values: Sequence[Any], roots: Sequence[int], direct_task: int | None = None, need_task_ids: bool = False
+    ) -> tuple[int, list[int] | None]:
         """An emit inside tuple trees ``roots``: every delivered tuple gets a new random edge id.
 
         Returns the XOR of the new edge ids (the caller folds it into each anchor's ack value)

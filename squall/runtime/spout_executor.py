@@ -54,8 +54,13 @@ class SpoutExecutor(TaskExecutor):
         rand = random.getrandbits
         now = time.monotonic
 
-        def emit(values: Sequence[Any], tup_id: Any = None, stream: str | None = None,
-                 direct_task: int | None = None, need_task_ids: bool = False) -> list[int] | None:
+        def emit(
+            values: Sequence[Any],
+            tup_id: Any = None,
+            stream: str | None = None,
+            direct_task: int | None = None,
+            need_task_ids: bool = False,
+        ) -> list[int] | None:
             if tup_id is not None:
                 if home_buf is None:
                     to_ack.append(tup_id)

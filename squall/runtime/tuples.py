@@ -26,9 +26,15 @@ def tuples_maker(component: str, stream: str, task: int, fields: tuple[str, ...]
     def make(batch: Iterable[Sequence[Any]], ids: Iterable[Any] | None = None) -> Any:
         # map(f, a, b) calls f(a_i, b_i) in C: tuple.__new__(cls, iterable), no partial() layer.
         return map(
-            _new, repeat(Tuple),
-            zip(repeat(None) if ids is None else ids, repeat(component), repeat(stream), repeat(task),
-                map(_new, repeat(values_cls), batch)),
+            _new,
+            repeat(Tuple),
+            zip(
+                repeat(None) if ids is None else ids,
+                repeat(component),
+                repeat(stream),
+                repeat(task),
+                map(_new, repeat(values_cls), batch),
+            ),
         )
 
     return make

@@ -45,8 +45,14 @@ class MockedSpout(Spout):
 
 
 class Worker:
-    def __init__(self, topology: Any, conf: dict[str, Any], index: int = 0, plan: Plan | None = None,
-                 transport: ZmqTransport | None = None):
+    def __init__(
+        self,
+        topology: Any,
+        conf: dict[str, Any],
+        index: int = 0,
+        plan: Plan | None = None,
+        transport: ZmqTransport | None = None,
+    ):
         self.topology = topology
         self.name = conf.get("topology.name") or topology.__name__
         self.components: dict[str, ComponentDef] = topology.components
@@ -88,15 +94,18 @@ class Worker:
         for task in self.tasks():
             if task in self.plan.acker_tasks:
                 spout_tasks = self.spout_tasks()
-                ex: Any = AckerExecutor(task, {t: self._channel(task, ACK_STREAM, t).buf for t in spout_tasks},
-                                        {t: self._channel(task, CTL_STREAM, t).buf for t in spout_tasks})
+                ex: Any = AckerExecutor(
+                    task,
+                    {t: self._channel(task, ACK_STREAM, t).buf for t in spout_tasks},
+                    {t: self._channel(task, CTL_STREAM, t).buf for t in spout_tasks},
+                )
                 self.ackers.append(ex)
                 self.executors[task] = ex
                 continue
             comp = self.components[self.plan.task_component[task]]
             if comp.name in mocked:
                 tasks = self.plan.component_tasks[comp.name]
-                items = list(mocked[comp.name])[tasks.index(task)::len(tasks)]
+                items = list(mocked[comp.name])[tasks.index(task) :: len(tasks)]
                 instance: Any = MockedSpout(items)
             else:
                 instance = comp.cls()
@@ -107,21 +116,41 @@ class Worker:
             ackers = self.plan.acker_tasks
             ack_bufs = [self._channel(task, ACK_STREAM, a).buf for a in ackers] if self.tracking else None
             ctl_bufs = [self._channel(task, CTL_STREAM, a).buf for a in ackers] if self.tracking else None
-            done_bufs = {t: self._channel(task, ACK_STREAM, t).buf for t in self.spout_tasks()} \
-                if self.tracking and comp.kind == "bolt" else None
+            done_bufs = (
+                {t: self._channel(task, ACK_STREAM, t).buf for t in self.spout_tasks()}
+                if self.tracking and comp.kind == "bolt"
+                else None
+            )
             cconf = component_conf(self.conf, comp.config)
             if comp.kind == "spout":
                 ackers = self.plan.acker_tasks
                 local = [i for i, a in enumerate(ackers) if self.plan.task_worker[a] == self.index]
                 home = local[task % len(local)] if local else (task % len(ackers) if ackers else 0)
-                ex = SpoutExecutor(task, comp.name, instance, routers, self.errors, ack_bufs=ack_bufs, ctl_bufs=ctl_bufs,
-                                   max_pending=cconf.get("topology.max.spout.pending", max_pending), home_acker=home)
+                ex = SpoutExecutor(
+                    task,
+                    comp.name,
+                    instance,
+                    routers,
+                    self.errors,
+                    ack_bufs=ack_bufs,
+                    ctl_bufs=ctl_bufs,
+                    max_pending=cconf.get("topology.max.spout.pending", max_pending),
+                    home_acker=home,
+                )
                 self.spouts.append(ex)
             else:
                 tick = cconf.get("topology.tick.tuple.freq.secs")
-                ex = BoltExecutor(task, comp.name, instance, routers, self.errors, ack_bufs=ack_bufs, ctl_bufs=ctl_bufs,
-                                  done_bufs=done_bufs,
-                                  tick_secs=tick or None)
+                ex = BoltExecutor(
+                    task,
+                    comp.name,
+                    instance,
+                    routers,
+                    self.errors,
+                    ack_bufs=ack_bufs,
+                    ctl_bufs=ctl_bufs,
+                    done_bufs=done_bufs,
+                    tick_secs=tick or None,
+                )
                 self.bolts[task] = ex
                 self.next_tick = min(self.next_tick, ex.next_tick)
             self.executors[task] = ex
@@ -149,19 +178,39 @@ class Worker:
                 targets = sorted(plan.component_tasks[d.name])
                 local = [t for t in targets if plan.task_worker[t] == self.index]
                 context = TopologyContext(self.name, task, self.components, plan, self.index)
-                picker = make_picker(inp.grouping, source_fields=stream.fields, targets=targets,
-                                     local_targets=local, source_task=task, stream=stream.name, context=context)
+                picker = make_picker(
+                    inp.grouping,
+                    source_fields=stream.fields,
+                    targets=targets,
+                    local_targets=local,
+                    source_task=task,
+                    stream=stream.name,
+                    context=context,
+                )
                 chans = [self._channel(task, stream.name, t, comp.name, stream.fields) for t in picker.targets]
-                tchans = [self._channel(task, stream.name, t, comp.name, stream.fields, tracked=True)
-                          for t in picker.targets] if self.tracking else None
+                tchans = (
+                    [
+                        self._channel(task, stream.name, t, comp.name, stream.fields, tracked=True)
+                        for t in picker.targets
+                    ]
+                    if self.tracking
+                    else None
+                )
                 consumers.append(Consumer(d.name, picker, chans, tchans))
         capture = None
         if self.captured is not None:
             capture = self.captured.setdefault((comp.name, stream.name), [])
         return StreamRouter(comp.name, task, stream, consumers, capture=capture)
 
-    def _channel(self, src: int, stream: str, dest: int, component: str | None = None,
-                 fields: tuple[str, ...] = (), tracked: bool = False) -> Channel:
+    def _channel(
+        self,
+        src: int,
+        stream: str,
+        dest: int,
+        component: str | None = None,
+        fields: tuple[str, ...] = (),
+        tracked: bool = False,
+    ) -> Channel:
         """A new channel from task ``src`` to task ``dest``; ``component`` None: system messages."""
         w = self.plan.task_worker[dest]
         ch = Channel(src, stream, dest, local=(w == self.index), peer=w, tracked=tracked)
@@ -388,8 +437,11 @@ class Worker:
     def close(self) -> None:
         """A graceful stop: Storm's ``close()`` for spouts and ``cleanup()`` for bolts, then sockets."""
         for ex in self.executors.values():
-            hook = getattr(ex.instance, "close" if isinstance(ex, SpoutExecutor) else "cleanup", None) \
-                if not isinstance(ex, AckerExecutor) else None
+            hook = (
+                getattr(ex.instance, "close" if isinstance(ex, SpoutExecutor) else "cleanup", None)
+                if not isinstance(ex, AckerExecutor)
+                else None
+            )
             if hook is not None:
                 try:
                     hook()

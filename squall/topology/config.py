@@ -32,12 +32,19 @@ DEFAULTS: dict[str, Any] = {
 }
 
 INT_KEYS = {
-    "topology.workers", "topology.max.spout.pending", "topology.acker.executors",
-    "topology.transfer.batch.size", "squall.transfer.hwm", "squall.spout.burst",
+    "topology.workers",
+    "topology.max.spout.pending",
+    "topology.acker.executors",
+    "topology.transfer.batch.size",
+    "squall.transfer.hwm",
+    "squall.spout.burst",
 }
 NUMBER_KEYS = {
-    "topology.message.timeout.secs", "topology.tick.tuple.freq.secs",
-    "topology.batch.flush.interval.millis", "squall.drain.timeout.secs", "squall.stats.interval.secs",
+    "topology.message.timeout.secs",
+    "topology.tick.tuple.freq.secs",
+    "topology.batch.flush.interval.millis",
+    "squall.drain.timeout.secs",
+    "squall.stats.interval.secs",
 }
 
 

@@ -22,19 +22,19 @@ class TopologyContext(dict):
         self.worker_index = worker
         self.plan = plan
         self.components = components
-        super().__init__({
-            "taskid": task_id,
-            "componentid": comp.name,
-            "task->component": {str(t): c for t, c in plan.task_component.items()},
-            "streams": list(comp.outputs),
-            "stream->outputfields": {s.name: list(s.fields) for s in comp.outputs.values()},
-            "source->stream->fields": {
-                i.component: {i.stream: list(components[i.component].outputs[i.stream].fields)} for i in comp.inputs
-            },
-            "source->stream->grouping": {
-                i.component: {i.stream: i.grouping.to_dict()} for i in comp.inputs
-            },
-        })
+        super().__init__(
+            {
+                "taskid": task_id,
+                "componentid": comp.name,
+                "task->component": {str(t): c for t, c in plan.task_component.items()},
+                "streams": list(comp.outputs),
+                "stream->outputfields": {s.name: list(s.fields) for s in comp.outputs.values()},
+                "source->stream->fields": {
+                    i.component: {i.stream: list(components[i.component].outputs[i.stream].fields)} for i in comp.inputs
+                },
+                "source->stream->grouping": {i.component: {i.stream: i.grouping.to_dict()} for i in comp.inputs},
+            }
+        )
 
     def component_tasks(self, component: str) -> list[int]:
         """Task ids of ``component`` (e.g. to pick a ``direct_task``)."""

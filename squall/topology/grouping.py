@@ -84,10 +84,10 @@ class Grouping:
         return f"Grouping.{self.kind.upper()}"
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Grouping)
-            and (self.kind, self.field_names, self.custom_obj)
-            == (other.kind, other.field_names, other.custom_obj)
+        return isinstance(other, Grouping) and (self.kind, self.field_names, self.custom_obj) == (
+            other.kind,
+            other.field_names,
+            other.custom_obj,
         )
 
     def __hash__(self) -> int:

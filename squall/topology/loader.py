@@ -21,8 +21,12 @@ def _topologies_in(module: ModuleType) -> list[type]:
 
     found = []
     for value in vars(module).values():
-        if isinstance(value, type) and issubclass(value, Topology) and value is not Topology \
-                and value.__module__ == module.__name__:
+        if (
+            isinstance(value, type)
+            and issubclass(value, Topology)
+            and value is not Topology
+            and value.__module__ == module.__name__
+        ):
             found.append(value)
     return found
 
@@ -77,7 +81,9 @@ def load_topology(ref: str) -> Any:
         try:
             module = importlib.import_module(target)
         except ModuleNotFoundError as exc:
-            raise TopologyLoadError(f"cannot import module {target!r} ({exc}); pass a file path like topologies/wordcount.py") from exc
+            raise TopologyLoadError(
+                f"cannot import module {target!r} ({exc}); pass a file path like topologies/wordcount.py"
+            ) from exc
     if cls_name:
         obj: Any = module
         for part in cls_name.split("."):

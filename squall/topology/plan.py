@@ -56,7 +56,9 @@ def make_plan(components: dict[str, ComponentDef], requested_workers: int, acker
     workers = max(1, min(requested_workers, n_tasks))
     task_worker = {t: i % workers for i, t in enumerate(sorted(task_component))}
     if next_id > MAX_TASKS:
-        raise ConfigError(f"the topology has {next_id - 1} tasks; at most {MAX_TASKS - 1} are supported: lower some par")
+        raise ConfigError(
+            f"the topology has {next_id - 1} tasks; at most {MAX_TASKS - 1} are supported: lower some par"
+        )
     n_ackers = workers if ackers is None else ackers
     acker_tasks = tuple(range(next_id, next_id + n_ackers))
     if acker_tasks:

@@ -62,8 +62,14 @@ class ReliableSpout(Spout):
         """tup_id -> (values, stream, direct_task) of every message not yet acked."""
         return self._state()[0]
 
-    def emit(self, values: Any, tup_id: Any = None, stream: str | None = None, direct_task: int | None = None,
-             need_task_ids: bool = False) -> Any:
+    def emit(
+        self,
+        values: Any,
+        tup_id: Any = None,
+        stream: str | None = None,
+        direct_task: int | None = None,
+        need_task_ids: bool = False,
+    ) -> Any:
         if tup_id is None:  # an unreliable emit: not kept, never replayed
             return self._raw_emit(values, None, stream, direct_task, need_task_ids)
         self._state()[0][tup_id] = (values, stream, direct_task)

@@ -28,9 +28,10 @@ class Stream:
         return f"Stream({list(self.fields)!r}, name={self.name!r}{direct})"
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Stream)
-            and (self.fields, self.name, self.direct) == (other.fields, other.name, other.direct)
+        return isinstance(other, Stream) and (self.fields, self.name, self.direct) == (
+            other.fields,
+            other.name,
+            other.direct,
         )
 
     def __hash__(self) -> int:

@@ -51,8 +51,14 @@ def values_class(component: str, stream: str, fields: tuple[str, ...]) -> type:
         return namedtuple(safe, [f"_{i}" for i in range(len(fields))], rename=True)  # type: ignore[misc]
 
 
-def make_tuple(values: Sequence[Any], component: str = "test", stream: str = "default", task: int = 0,
-               fields: Sequence[str] | None = None, id: Any = None) -> Tuple:
+def make_tuple(
+    values: Sequence[Any],
+    component: str = "test",
+    stream: str = "default",
+    task: int = 0,
+    fields: Sequence[str] | None = None,
+    id: Any = None,
+) -> Tuple:
     """Build one Tuple by hand, e.g. to unit-test a bolt's ``process``."""
     names = tuple(fields) if fields is not None else tuple(f"f{i}" for i in range(len(values)))
     vals = _new(values_class(component, stream, names), tuple(values))

@@ -51,14 +51,21 @@ def _raw_inputs(spec: ComponentSpec) -> list[tuple[Any, Grouping | None]]:
     return [(inputs, None)]
 
 
-def resolve(topology: str, named: list[tuple[str, ComponentSpec]], stray: list[tuple[str, Any]] = ()) -> tuple[list[ComponentDef], list[Problem]]:
+def resolve(
+    topology: str, named: list[tuple[str, ComponentSpec]], stray: list[tuple[str, Any]] = ()
+) -> tuple[list[ComponentDef], list[Problem]]:
     """Validate ``named`` (attribute name, spec) pairs; return the resolved defs and all problems."""
     problems: list[Problem] = []
     add = problems.append
 
     for attr, value in stray:
-        add(Problem(attr, f"class attribute {attr} = {value!r} is a component, not a spec",
-                    f"write {attr} = {getattr(value, '__name__', type(value).__name__)}.spec(...)"))
+        add(
+            Problem(
+                attr,
+                f"class attribute {attr} = {value!r} is a component, not a spec",
+                f"write {attr} = {getattr(value, '__name__', type(value).__name__)}.spec(...)",
+            )
+        )
 
     # Names: attribute name unless spec(name=...) overrides it.
     name_of: dict[int, str] = {}
@@ -66,8 +73,13 @@ def resolve(topology: str, named: list[tuple[str, ComponentSpec]], stray: list[t
     first_attr: dict[int, str] = {}
     for attr, spec in named:
         if id(spec) in first_attr:
-            add(Problem(attr, f"attributes '{first_attr[id(spec)]}' and '{attr}' are the same spec object",
-                        f"declare another spec: {attr} = {spec.component_cls.__name__}.spec(...)"))
+            add(
+                Problem(
+                    attr,
+                    f"attributes '{first_attr[id(spec)]}' and '{attr}' are the same spec object",
+                    f"declare another spec: {attr} = {spec.component_cls.__name__}.spec(...)",
+                )
+            )
             continue
         first_attr[id(spec)] = attr
         name = spec.name or attr
@@ -75,8 +87,13 @@ def resolve(topology: str, named: list[tuple[str, ComponentSpec]], stray: list[t
             add(Problem(attr, f"component name {name!r} is not a non-empty string", "pass name='...' to spec()"))
             name = attr
         if name in seen:
-            add(Problem(name, f"two components are named '{name}' (attributes '{seen[name]}' and '{attr}')",
-                        "give one of them another name with spec(name=...)"))
+            add(
+                Problem(
+                    name,
+                    f"two components are named '{name}' (attributes '{seen[name]}' and '{attr}')",
+                    "give one of them another name with spec(name=...)",
+                )
+            )
         seen[name] = attr
         if name.startswith("__"):
             add(Problem(name, "names starting with '__' are reserved for system components", "rename it"))
@@ -92,11 +109,18 @@ def resolve(topology: str, named: list[tuple[str, ComponentSpec]], stray: list[t
         kind = _kind_of(spec.component_cls)
         kinds[name] = kind
         if kind is None:
-            add(Problem(name, f"{spec.component_cls!r} is not a Spout or Bolt subclass",
-                        "derive the class from squall.Spout or squall.Bolt"))
+            add(
+                Problem(
+                    name,
+                    f"{spec.component_cls!r} is not a Spout or Bolt subclass",
+                    "derive the class from squall.Spout or squall.Bolt",
+                )
+            )
         par = spec.par
         if isinstance(par, bool) or not isinstance(par, int) or par < 1:
-            add(Problem(name, f"par={par!r} is invalid", "set par to a positive integer (the number of parallel tasks)"))
+            add(
+                Problem(name, f"par={par!r} is invalid", "set par to a positive integer (the number of parallel tasks)")
+            )
         if spec.config is not None and not isinstance(spec.config, dict):
             add(Problem(name, f"config={spec.config!r} is not a dict", "pass config={'key': value}"))
         streams, output_problems = normalize_outputs(spec.outputs)
@@ -118,22 +142,39 @@ def resolve(topology: str, named: list[tuple[str, ComponentSpec]], stray: list[t
                 add(Problem(name, "a spout cannot have inputs", "remove inputs=..., or make it a Bolt"))
             raw = []
         elif kind == "bolt" and not raw:
-            add(Problem(name, "a bolt needs at least one input", "pass inputs=[some_spout] (or a dict with groupings) to spec()"))
+            add(
+                Problem(
+                    name,
+                    "a bolt needs at least one input",
+                    "pass inputs=[some_spout] (or a dict with groupings) to spec()",
+                )
+            )
         resolved: list[InputDef] = []
         for key, grouping in raw:
             inp = _resolve_input(name, key, grouping, name_of, outputs, all_names, add)
             if inp is not None:
                 if any((i.component, i.stream) == (inp.component, inp.stream) for i in resolved):
-                    add(Problem(name, f"subscribes twice to '{inp.component}' stream '{inp.stream}'",
-                                "keep one subscription per stream"))
+                    add(
+                        Problem(
+                            name,
+                            f"subscribes twice to '{inp.component}' stream '{inp.stream}'",
+                            "keep one subscription per stream",
+                        )
+                    )
                 resolved.append(inp)
         if kind is not None:
             par = spec.par if isinstance(spec.par, int) and not isinstance(spec.par, bool) and spec.par > 0 else 1
-            defs.append(ComponentDef(
-                name=name, cls=spec.component_cls, kind=kind, par=par,
-                config=dict(spec.config) if isinstance(spec.config, dict) else {},
-                outputs=outputs[name], inputs=tuple(resolved),
-            ))
+            defs.append(
+                ComponentDef(
+                    name=name,
+                    cls=spec.component_cls,
+                    kind=kind,
+                    par=par,
+                    config=dict(spec.config) if isinstance(spec.config, dict) else {},
+                    outputs=outputs[name],
+                    inputs=tuple(resolved),
+                )
+            )
     if named and n_spouts == 0:
         add(Problem(topology, "the topology has no spout", "add a Spout: word_spout = WordSpout.spec()"))
     if not named and not stray:
@@ -141,8 +182,15 @@ def resolve(topology: str, named: list[tuple[str, ComponentSpec]], stray: list[t
     return defs, problems
 
 
-def _resolve_input(consumer: str, key: Any, grouping: Any, name_of: dict[int, str],
-                   outputs: dict[str, dict[str, Stream]], all_names: list[str], add: Any) -> InputDef | None:
+def _resolve_input(
+    consumer: str,
+    key: Any,
+    grouping: Any,
+    name_of: dict[int, str],
+    outputs: dict[str, dict[str, Stream]],
+    all_names: list[str],
+    add: Any,
+) -> InputDef | None:
     stream = DEFAULT_STREAM
     source: Any = key
     if isinstance(key, StreamId):
@@ -151,54 +199,98 @@ def _resolve_input(consumer: str, key: Any, grouping: Any, name_of: dict[int, st
         src_name = name_of.get(id(source))
         if src_name is None:
             cls_name = getattr(source.component_cls, "__name__", repr(source.component_cls))
-            add(Problem(consumer, f"input {source.label!r} ({cls_name}) is not part of this topology",
-                        "declare that spec as a class attribute of the topology too"))
+            add(
+                Problem(
+                    consumer,
+                    f"input {source.label!r} ({cls_name}) is not part of this topology",
+                    "declare that spec as a class attribute of the topology too",
+                )
+            )
             return None
     elif isinstance(source, str):
         src_name = source
         if src_name not in outputs:
             hint = did_you_mean(src_name, all_names)
-            add(Problem(consumer, f"unknown input component '{src_name}'",
-                        hint or f"use one of: {', '.join(all_names) or '(none)'}"))
+            add(
+                Problem(
+                    consumer,
+                    f"unknown input component '{src_name}'",
+                    hint or f"use one of: {', '.join(all_names) or '(none)'}",
+                )
+            )
             return None
     else:
-        add(Problem(consumer, f"input {key!r} is not a component spec, spec['stream'] or component name",
-                    "use inputs={other_spec: Grouping...} or inputs=[other_spec]"))
+        add(
+            Problem(
+                consumer,
+                f"input {key!r} is not a component spec, spec['stream'] or component name",
+                "use inputs={other_spec: Grouping...} or inputs=[other_spec]",
+            )
+        )
         return None
 
     streams = outputs[src_name]
     if stream not in streams:
         declared = list(streams)
         hint = did_you_mean(stream, declared)
-        add(Problem(consumer, f"input '{src_name}' has no stream '{stream}' (it declares: {declared or 'no outputs'})",
-                    hint or f"subscribe to one of {declared}, or declare the stream in {src_name}'s outputs"))
+        add(
+            Problem(
+                consumer,
+                f"input '{src_name}' has no stream '{stream}' (it declares: {declared or 'no outputs'})",
+                hint or f"subscribe to one of {declared}, or declare the stream in {src_name}'s outputs",
+            )
+        )
         return None
     s = streams[stream]
     if grouping is None:
         grouping = Grouping.DIRECT if s.direct else Grouping.SHUFFLE
     if not isinstance(grouping, Grouping) or grouping.kind not in KINDS:
-        add(Problem(consumer, f"input '{src_name}' stream '{stream}': {grouping!r} is not a Grouping",
-                    "use Grouping.SHUFFLE, Grouping.fields('f'), Grouping.ALL, ..."))
+        add(
+            Problem(
+                consumer,
+                f"input '{src_name}' stream '{stream}': {grouping!r} is not a Grouping",
+                "use Grouping.SHUFFLE, Grouping.fields('f'), Grouping.ALL, ...",
+            )
+        )
         return None
     if grouping.kind in (FIELDS, PARTIAL_KEY):
         for f in grouping.field_names:
             if f not in s.fields:
                 hint = did_you_mean(f, list(s.fields))
-                add(Problem(consumer,
-                            f"{grouping!r} on input '{src_name}' stream '{stream}', which has no field '{f}' "
-                            f"(it declares {list(s.fields)})",
-                            hint or "group on one of the declared fields, or add the field to the stream's outputs"))
+                add(
+                    Problem(
+                        consumer,
+                        f"{grouping!r} on input '{src_name}' stream '{stream}', which has no field '{f}' "
+                        f"(it declares {list(s.fields)})",
+                        hint or "group on one of the declared fields, or add the field to the stream's outputs",
+                    )
+                )
         if grouping.kind == PARTIAL_KEY and not grouping.field_names:
             add(Problem(consumer, "Grouping.partial_key() needs at least one field", "name the key field(s)"))
     if grouping.kind == DIRECT and not s.direct:
-        add(Problem(consumer, f"Grouping.DIRECT on input '{src_name}' stream '{stream}', which is not declared direct",
-                    f"declare Stream({list(s.fields)}, name='{stream}', direct=True) in {src_name}.outputs, or use another grouping"))
+        add(
+            Problem(
+                consumer,
+                f"Grouping.DIRECT on input '{src_name}' stream '{stream}', which is not declared direct",
+                f"declare Stream({list(s.fields)}, name='{stream}', direct=True) in {src_name}.outputs, or use another grouping",
+            )
+        )
     if s.direct and grouping.kind != DIRECT:
-        add(Problem(consumer, f"input '{src_name}' stream '{stream}' is direct but subscribed with {grouping!r}",
-                    "subscribe to a direct stream with Grouping.DIRECT"))
+        add(
+            Problem(
+                consumer,
+                f"input '{src_name}' stream '{stream}' is direct but subscribed with {grouping!r}",
+                "subscribe to a direct stream with Grouping.DIRECT",
+            )
+        )
     if grouping.kind == CUSTOM:
         obj = grouping.custom_obj
         if not callable(getattr(obj, "choose_tasks", None)) or not callable(getattr(obj, "prepare", None)):
-            add(Problem(consumer, f"custom grouping {obj!r} lacks prepare(context, stream, targets) / choose_tasks(task_id, values)",
-                        "implement both methods"))
+            add(
+                Problem(
+                    consumer,
+                    f"custom grouping {obj!r} lacks prepare(context, stream, targets) / choose_tasks(task_id, values)",
+                    "implement both methods",
+                )
+            )
     return InputDef(component=src_name, stream=stream, grouping=grouping)

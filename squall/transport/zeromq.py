@@ -20,9 +20,11 @@ import zmq
 
 POLLIN = int(zmq.POLLIN)  # a plain int: `&` with the enum flag costs ~1 us per call
 
+
 class ZmqTransport:
-    def __init__(self, index: int, host: str = "127.0.0.1", hwm: int = 64, ctx: zmq.Context | None = None,
-                 incarnation: int = 0):
+    def __init__(
+        self, index: int, host: str = "127.0.0.1", hwm: int = 64, ctx: zmq.Context | None = None, incarnation: int = 0
+    ):
         self.index = index
         self.incarnation = incarnation
         self.ctx = ctx or zmq.Context.instance()

@@ -15,8 +15,9 @@ GROWTH_BOUND_MB = 15  # RSS from t=10 s to the end
 
 
 def test_slow_bolt_slows_the_spout_and_memory_stays_flat():
-    coord = Coordinator(T.BackpressureTopo, {"topology.workers": 2}, duration=DURATION,
-                        status_out=io.StringIO(), handle_signals=False)
+    coord = Coordinator(
+        T.BackpressureTopo, {"topology.workers": 2}, duration=DURATION, status_out=io.StringIO(), handle_signals=False
+    )
     out = {}
     th = threading.Thread(target=lambda: out.setdefault("r", coord.run()))
     th.start()

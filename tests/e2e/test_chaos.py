@@ -27,8 +27,13 @@ def test_kill_workers_nothing_lost(tmp_path):
     import io
 
     # Paced at 15k messages/s so that the run lasts long enough for the kills (~7 s undisturbed).
-    coord = Coordinator(R.ChaosTopo, {"topology.workers": 2, "test.dir": str(tmp_path), "test.n": N, "test.rate": 15000},
-                        timeout=240, status_out=io.StringIO(), handle_signals=False)
+    coord = Coordinator(
+        R.ChaosTopo,
+        {"topology.workers": 2, "test.dir": str(tmp_path), "test.n": N, "test.rate": 15000},
+        timeout=240,
+        status_out=io.StringIO(),
+        handle_signals=False,
+    )
     out = {}
     runner = threading.Thread(target=lambda: out.setdefault("result", coord.run()))
     runner.start()

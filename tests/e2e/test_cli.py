@@ -15,8 +15,14 @@ WORDCOUNT = ROOT / "examples" / "wordcount" / "topology.py"
 
 
 def squall(*args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "squall.cli", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=kw.pop("cwd", ROOT), **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "squall.cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=kw.pop("cwd", ROOT),
+        **kw,
+    )
 
 
 def workers_of(proc, n, timeout=30):
@@ -69,7 +75,9 @@ def test_finite_topology_exits_zero_by_itself():
 
 
 def test_ctrl_c_stops_cleanly_without_orphans():
-    p = squall("run", f"{HERE / 'topologies.py'}:ForeverTopo", "--workers", "2", "--conf", "squall.drain.timeout.secs=5")
+    p = squall(
+        "run", f"{HERE / 'topologies.py'}:ForeverTopo", "--workers", "2", "--conf", "squall.drain.timeout.secs=5"
+    )
     kids = workers_of(p, 2)
     time.sleep(1.5)
     p.send_signal(signal.SIGINT)
@@ -112,7 +120,9 @@ def test_dead_worker_is_reported_and_restarted():
 
 
 def test_dead_worker_fails_the_run_when_restarts_are_off():
-    p = squall("run", f"{HERE / 'topologies.py'}:ForeverTopo", "--workers", "2", "--conf", "squall.worker.restart=false")
+    p = squall(
+        "run", f"{HERE / 'topologies.py'}:ForeverTopo", "--workers", "2", "--conf", "squall.worker.restart=false"
+    )
     kids = workers_of(p, 2)
     time.sleep(1.0)
     os.kill(kids[0].pid, signal.SIGKILL)
@@ -134,8 +144,13 @@ def test_coordinator_killed_leaves_no_orphans():
 
 
 def test_conf_and_describe():
-    p = subprocess.run([sys.executable, "-m", "squall.cli", "describe", str(WORDCOUNT)], capture_output=True,
-                       text=True, cwd=ROOT, timeout=30)
+    p = subprocess.run(
+        [sys.executable, "-m", "squall.cli", "describe", str(WORDCOUNT)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+    )
     assert p.returncode == 0
     assert '"fields": [\n' in p.stdout or '"word"' in p.stdout
     p = squall("run", WORDCOUNT, "--duration", "1", "--conf", "topology.workers=abc")

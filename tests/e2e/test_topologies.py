@@ -122,8 +122,11 @@ def test_par_greater_than_workers(workers):
     final = defaultdict(int)
     for word, c in counts:
         final[word] = max(final[word], c)
-    expected = Counter(T.WordSpout.WORDS[i % 8] for i in range(0, N, 3)) + \
-        Counter(T.WordSpout.WORDS[i % 8] for i in range(1, N, 3)) + Counter(T.WordSpout.WORDS[i % 8] for i in range(2, N, 3))
+    expected = (
+        Counter(T.WordSpout.WORDS[i % 8] for i in range(0, N, 3))
+        + Counter(T.WordSpout.WORDS[i % 8] for i in range(1, N, 3))
+        + Counter(T.WordSpout.WORDS[i % 8] for i in range(2, N, 3))
+    )
     assert dict(final) == dict(expected)  # one task saw every occurrence of a word
     assert len([t for t in res.tasks.values() if t["component"] != "__acker"]) == 3 + 7
 

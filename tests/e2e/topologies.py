@@ -207,7 +207,11 @@ class DirectTopo(Topology):
 class MultiSpoutTopo(Topology):
     numbers = NumberSpout.spec()
     words = WordSpout.spec()
-    sink_numbers = SumBolt.spec(inputs=[numbers, ])
+    sink_numbers = SumBolt.spec(
+        inputs=[
+            numbers,
+        ]
+    )
     sink = SumBolt.spec(inputs=[numbers, words], par=2)
 
 

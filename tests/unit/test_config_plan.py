@@ -24,20 +24,22 @@ from squall.topology.plan import make_plan
 
 
 def test_parse_pairs_values():
-    assert parse_pairs([
-        "topology.workers=4",
-        "topology.message.timeout.secs=2.5",
-        "topology.debug=true",
-        "a.false=false",
-        "topology.max.spout.pending=null",
-        "list=[1, 2, \"x\"]",
-        "obj={\"k\": 1}",
-        "text=hello world",
-        "neg=-3",
-        "empty=",
-        " spaced.key =7",
-        "eq=a=b",
-    ]) == {
+    assert parse_pairs(
+        [
+            "topology.workers=4",
+            "topology.message.timeout.secs=2.5",
+            "topology.debug=true",
+            "a.false=false",
+            "topology.max.spout.pending=null",
+            'list=[1, 2, "x"]',
+            'obj={"k": 1}',
+            "text=hello world",
+            "neg=-3",
+            "empty=",
+            " spaced.key =7",
+            "eq=a=b",
+        ]
+    ) == {
         "topology.workers": 4,
         "topology.message.timeout.secs": 2.5,
         "topology.debug": True,
@@ -53,11 +55,25 @@ def test_parse_pairs_values():
     }
 
 
-@pytest.mark.parametrize("text,value", [
-    ("1", 1), ("1.0", 1.0), ("true", True), ("false", False), ("null", None),
-    ("None", None), ("nil", None), ("yes", True), ("ON", True), ("no", False), ("off", False),
-    ("\"quoted\"", "quoted"), ("plain", "plain"), ("[]", []),
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("1", 1),
+        ("1.0", 1.0),
+        ("true", True),
+        ("false", False),
+        ("null", None),
+        ("None", None),
+        ("nil", None),
+        ("yes", True),
+        ("ON", True),
+        ("no", False),
+        ("off", False),
+        ('"quoted"', "quoted"),
+        ("plain", "plain"),
+        ("[]", []),
+    ],
+)
 def test_parse_value(text, value):
     got = parse_value(text)
     assert got == value and type(got) is type(value)
@@ -92,7 +108,8 @@ def test_topology_conf_precedence():
 def test_topology_conf_defaults_alone():
     conf = topology_conf({})
     assert {k: v for k, v in conf.items() if k != "topology.workers"} == {
-        k: v for k, v in DEFAULTS.items() if k != "topology.workers"}
+        k: v for k, v in DEFAULTS.items() if k != "topology.workers"
+    }
     assert conf["topology.workers"] == (os.cpu_count() or 1)
     assert topology_conf(None, None)["topology.workers"] == (os.cpu_count() or 1)
 
@@ -100,7 +117,9 @@ def test_topology_conf_defaults_alone():
 def test_topology_conf_workers():
     assert topology_conf({"topology.workers": 3})["topology.workers"] == 3
     assert topology_conf({"topology.workers": 3}, {"topology.workers": 2})["topology.workers"] == 2
-    assert topology_conf({"topology.workers": 3}, {"topology.workers": None})["topology.workers"] == (os.cpu_count() or 1)
+    assert topology_conf({"topology.workers": 3}, {"topology.workers": None})["topology.workers"] == (
+        os.cpu_count() or 1
+    )
 
 
 def test_topology_conf_does_not_mutate_inputs():
@@ -176,8 +195,16 @@ def test_task_ids_start_at_1_in_sorted_component_order():
     comps = components(zeta=2, spout=3, alpha=1, mid=2)
     plan = make_plan(comps, 1)
     assert plan.component_tasks == {"alpha": [1], "mid": [2, 3], "spout": [4, 5, 6], "zeta": [7, 8]}
-    assert plan.task_component == {1: "alpha", 2: "mid", 3: "mid", 4: "spout", 5: "spout", 6: "spout",
-                                   7: "zeta", 8: "zeta"}
+    assert plan.task_component == {
+        1: "alpha",
+        2: "mid",
+        3: "mid",
+        4: "spout",
+        5: "spout",
+        6: "spout",
+        7: "zeta",
+        8: "zeta",
+    }
     assert list(plan.task_component) == list(range(1, 9))
 
 
@@ -190,9 +217,13 @@ def test_round_robin_assignment():
     assert plan.worker_tasks(1) == [2, 4]
     assert plan.to_dict() == {
         "workers": 2,
-        "tasks": {"1": {"component": "bolt", "worker": 0}, "2": {"component": "bolt", "worker": 1},
-                  "3": {"component": "bolt", "worker": 0}, "4": {"component": "spout", "worker": 1},
-                  "5": {"component": "spout", "worker": 0}},
+        "tasks": {
+            "1": {"component": "bolt", "worker": 0},
+            "2": {"component": "bolt", "worker": 1},
+            "3": {"component": "bolt", "worker": 0},
+            "4": {"component": "spout", "worker": 1},
+            "5": {"component": "spout", "worker": 0},
+        },
     }
 
 

@@ -81,8 +81,12 @@ def test_stable_hash_of_int_is_hash_of_decimal_text(n):
 
 
 _wire_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=False) | st.text() | st.binary(),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.binary(),
     lambda children: st.lists(children, max_size=4).map(tuple),
     max_leaves=8,
 )
@@ -177,8 +181,9 @@ def test_shuffle_gives_exactly_equal_counts(grouping, n):
 def test_shuffle_order_differs_between_emitters():
     """Emitters start their cycles at different tasks, so a burst of emits does not pile on one task."""
     targets = list(range(1, 9))
-    firsts = {make_picker(Grouping.SHUFFLE, source_fields=["w"], targets=targets, source_task=t).fn()
-              for t in range(1, 30)}
+    firsts = {
+        make_picker(Grouping.SHUFFLE, source_fields=["w"], targets=targets, source_task=t).fn() for t in range(1, 30)
+    }
     assert len(firsts) > 1
 
 
@@ -284,8 +289,9 @@ def test_custom_grouping_is_prepared_and_used():
     obj = EvenTasks()
     grouping = Grouping.custom(obj)
     context = {"ctx": True}
-    picker = make_picker(grouping, source_fields=["w"], targets=[4, 1, 2, 3], source_task=11, stream="s",
-                         context=context)
+    picker = make_picker(
+        grouping, source_fields=["w"], targets=[4, 1, 2, 3], source_task=11, stream="s", context=context
+    )
     assert obj.prepared == (context, "s", [1, 2, 3, 4])
     assert picker.mode == MANY
     assert tasks_of(picker, ["x"]) == [2, 4]
@@ -334,8 +340,11 @@ def test_fields_grouping_agrees_across_processes():
     procs = []
     for seed in ("0", "1", "4242"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
-        procs.append(subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
     for p in procs:
         out, err = p.communicate(timeout=60)
         assert p.returncode == 0, err

@@ -51,9 +51,12 @@ def test_streamparse_layout_puts_src_on_the_path(tmp_path):
     (tmp_path / "src" / "spouts").mkdir(parents=True)
     (tmp_path / "src" / "spouts" / "__init__.py").write_text("")
     (tmp_path / "src" / "spouts" / "words_sp.py").write_text(
-        "from squall import Spout\nclass WordSpout(Spout):\n    outputs = ['word']\n")
+        "from squall import Spout\nclass WordSpout(Spout):\n    outputs = ['word']\n"
+    )
     (tmp_path / "topologies").mkdir()
     p = tmp_path / "topologies" / "wc_sp.py"
-    p.write_text("from squall import Topology\nfrom spouts.words_sp import WordSpout\n"
-                 "class WC(Topology):\n    w = WordSpout.spec()\n")
+    p.write_text(
+        "from squall import Topology\nfrom spouts.words_sp import WordSpout\n"
+        "class WC(Topology):\n    w = WordSpout.spec()\n"
+    )
     assert load_topology(str(p)).__name__ == "WC"

@@ -5,9 +5,26 @@ from __future__ import annotations
 import squall
 
 PUBLIC = [
-    "BatchingBolt", "Bolt", "Component", "ComponentSpec", "ConfigError", "EmitError", "Grouping",
-    "InvalidTopologyError", "Problem", "ReliableSpout", "Spout", "SquallError", "Stream", "StreamId",
-    "Topology", "TopologyContext", "TopologyError", "TopologyLoadError", "Tuple", "WorkerError",
+    "BatchingBolt",
+    "Bolt",
+    "Component",
+    "ComponentSpec",
+    "ConfigError",
+    "EmitError",
+    "Grouping",
+    "InvalidTopologyError",
+    "Problem",
+    "ReliableSpout",
+    "Spout",
+    "SquallError",
+    "Stream",
+    "StreamId",
+    "Topology",
+    "TopologyContext",
+    "TopologyError",
+    "TopologyLoadError",
+    "Tuple",
+    "WorkerError",
 ]
 
 

@@ -120,16 +120,21 @@ def test_stream_declaration():
     assert Stream() == Stream([], name="default")
 
 
-@pytest.mark.parametrize("outputs,expected", [
-    (None, {}),
-    ([], {}),
-    ("word", {"default": Stream(["word"])}),
-    (["word", "count"], {"default": Stream(["word", "count"])}),
-    (("word",), {"default": Stream(["word"])}),
-    (Stream(["n"], name="odd"), {"odd": Stream(["n"], name="odd")}),
-    ([Stream(["n"], name="even"), Stream(["n", "m"], name="odd", direct=True)],
-     {"even": Stream(["n"], name="even"), "odd": Stream(["n", "m"], name="odd", direct=True)}),
-])
+@pytest.mark.parametrize(
+    "outputs,expected",
+    [
+        (None, {}),
+        ([], {}),
+        ("word", {"default": Stream(["word"])}),
+        (["word", "count"], {"default": Stream(["word", "count"])}),
+        (("word",), {"default": Stream(["word"])}),
+        (Stream(["n"], name="odd"), {"odd": Stream(["n"], name="odd")}),
+        (
+            [Stream(["n"], name="even"), Stream(["n", "m"], name="odd", direct=True)],
+            {"even": Stream(["n"], name="even"), "odd": Stream(["n", "m"], name="odd", direct=True)},
+        ),
+    ],
+)
 def test_normalize_outputs(outputs, expected):
     streams, problems = normalize_outputs(outputs)
     assert problems == []
@@ -137,15 +142,21 @@ def test_normalize_outputs(outputs, expected):
     assert list(streams) == list(expected)
 
 
-@pytest.mark.parametrize("outputs,problem", [
-    (5, "outputs must be a list of field names or Stream objects, got 5"),
-    ({"word": 1}, "outputs must be a list of field names or Stream objects, got {'word': 1}"),
-    (["word", 3, None], "outputs must hold only field names (str) or Stream objects, got [3, None]"),
-    (["word", Stream(["n"], name="s")], "outputs mixes field names and Stream objects; use Stream(...) for every stream"),
-    ([Stream(["a"], name="s"), Stream(["b"], name="s")], "stream 's' is declared twice in outputs"),
-    (["word", "word"], "stream 'default' declares a field twice: ['word', 'word']"),
-    ([Stream(["a", "b", "a"], name="t")], "stream 't' declares a field twice: ['a', 'b', 'a']"),
-])
+@pytest.mark.parametrize(
+    "outputs,problem",
+    [
+        (5, "outputs must be a list of field names or Stream objects, got 5"),
+        ({"word": 1}, "outputs must be a list of field names or Stream objects, got {'word': 1}"),
+        (["word", 3, None], "outputs must hold only field names (str) or Stream objects, got [3, None]"),
+        (
+            ["word", Stream(["n"], name="s")],
+            "outputs mixes field names and Stream objects; use Stream(...) for every stream",
+        ),
+        ([Stream(["a"], name="s"), Stream(["b"], name="s")], "stream 's' is declared twice in outputs"),
+        (["word", "word"], "stream 'default' declares a field twice: ['word', 'word']"),
+        ([Stream(["a", "b", "a"], name="t")], "stream 't' declares a field twice: ['a', 'b', 'a']"),
+    ],
+)
 def test_normalize_outputs_problems(outputs, problem):
     _, problems = normalize_outputs(outputs)
     assert problems == [problem]

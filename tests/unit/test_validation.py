@@ -58,11 +58,15 @@ def line(component: str, message: str, fix: str) -> str:
 
 
 def test_unknown_input_component_did_you_mean():
-    with pytest.raises(InvalidTopologyError, match=line(
-            "count_bolt", "unknown input component 'word_spot'", "did you mean 'word_spout'?")) as exc:
+    with pytest.raises(
+        InvalidTopologyError,
+        match=line("count_bolt", "unknown input component 'word_spot'", "did you mean 'word_spout'?"),
+    ) as exc:
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec(inputs=["word_spot"])
+
     assert exc.value.topology == "T"
     assert exc.value.problems == [
         Problem("count_bolt", "unknown input component 'word_spot'", "did you mean 'word_spout'?")
@@ -70,8 +74,11 @@ def test_unknown_input_component_did_you_mean():
 
 
 def test_unknown_input_component_without_close_name_lists_choices():
-    with pytest.raises(InvalidTopologyError, match=line(
-            "count_bolt", "unknown input component 'zzz'", "use one of: word_spout, count_bolt")):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=line("count_bolt", "unknown input component 'zzz'", "use one of: word_spout, count_bolt"),
+    ):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec(inputs={"zzz": Grouping.SHUFFLE})
@@ -79,55 +86,82 @@ def test_unknown_input_component_without_close_name_lists_choices():
 
 def test_input_spec_not_in_topology():
     stray = WordSpout.spec(name="elsewhere")
-    with pytest.raises(InvalidTopologyError, match=r"component 'count_bolt': input 'elsewhere' \(WordSpout\) "
-                                                   r"is not part of this topology -> declare that spec"):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=r"component 'count_bolt': input 'elsewhere' \(WordSpout\) "
+        r"is not part of this topology -> declare that spec",
+    ):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec(inputs=[stray])
 
 
 def test_unknown_input_stream_did_you_mean():
-    with pytest.raises(InvalidTopologyError, match=line(
-            "count_bolt", "input 'src' has no stream 'wrods' (it declares: ['words', 'numbers'])",
-            "did you mean 'words'?")):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=line(
+            "count_bolt",
+            "input 'src' has no stream 'wrods' (it declares: ['words', 'numbers'])",
+            "did you mean 'words'?",
+        ),
+    ):
+
         class T(Topology):
             src = NamedStreamSpout.spec()
             count_bolt = CountBolt.spec(inputs={src["wrods"]: Grouping.SHUFFLE})
 
 
 def test_default_stream_of_component_with_only_named_streams():
-    with pytest.raises(InvalidTopologyError, match=r"component 'count_bolt': input 'src' has no stream 'default'.*"
-                                                   r"-> subscribe to one of \['words', 'numbers'\]"):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=r"component 'count_bolt': input 'src' has no stream 'default'.*"
+        r"-> subscribe to one of \['words', 'numbers'\]",
+    ):
+
         class T(Topology):
             src = NamedStreamSpout.spec()
             count_bolt = CountBolt.spec(inputs=[src])
 
 
 def test_fields_grouping_on_undeclared_field_did_you_mean():
-    with pytest.raises(InvalidTopologyError, match=line(
+    with pytest.raises(
+        InvalidTopologyError,
+        match=line(
             "count_bolt",
             "Grouping.fields('wrd') on input 'word_spout' stream 'default', which has no field 'wrd' "
             "(it declares ['word'])",
-            "did you mean 'word'?")):
+            "did you mean 'word'?",
+        ),
+    ):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec(inputs={word_spout: Grouping.fields("wrd")})
 
 
 def test_fields_grouping_on_unrelated_field_says_how_to_fix():
-    with pytest.raises(InvalidTopologyError, match=re.escape(
-            "which has no field 'colour' (it declares ['word']) -> group on one of the declared fields")):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=re.escape("which has no field 'colour' (it declares ['word']) -> group on one of the declared fields"),
+    ):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec(inputs={word_spout: Grouping.fields("colour")})
 
 
 def test_partial_key_on_undeclared_field():
-    with pytest.raises(InvalidTopologyError, match=line(
+    with pytest.raises(
+        InvalidTopologyError,
+        match=line(
             "count_bolt",
             "Grouping.partial_key('wrd') on input 'word_spout' stream 'default', which has no field 'wrd' "
             "(it declares ['word'])",
-            "did you mean 'word'?")):
+            "did you mean 'word'?",
+        ),
+    ):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec(inputs={word_spout: Grouping.partial_key("wrd")})
@@ -135,8 +169,13 @@ def test_partial_key_on_undeclared_field():
 
 @pytest.mark.parametrize("par", [0, -1, "2", 1.5, True])
 def test_bad_parallelism(par):
-    with pytest.raises(InvalidTopologyError, match=line(
-            "count_bolt", f"par={par!r} is invalid", "set par to a positive integer (the number of parallel tasks)")):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=line(
+            "count_bolt", f"par={par!r} is invalid", "set par to a positive integer (the number of parallel tasks)"
+        ),
+    ):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec(inputs=[word_spout], par=par)
@@ -144,15 +183,22 @@ def test_bad_parallelism(par):
 
 def test_bad_parallelism_on_spout():
     with pytest.raises(InvalidTopologyError, match=r"component 'word_spout': par=0 is invalid -> set par"):
+
         class T(Topology):
             word_spout = WordSpout.spec(par=0)
             count_bolt = CountBolt.spec(inputs=[word_spout])
 
 
 def test_two_components_with_the_same_name():
-    with pytest.raises(InvalidTopologyError, match=line(
-            "x", "two components are named 'x' (attributes 'a' and 'b')",
-            "give one of them another name with spec(name=...)")):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=line(
+            "x",
+            "two components are named 'x' (attributes 'a' and 'b')",
+            "give one of them another name with spec(name=...)",
+        ),
+    ):
+
         class T(Topology):
             a = WordSpout.spec(name="x")
             b = CountBolt.spec(name="x", inputs=[a])
@@ -160,6 +206,7 @@ def test_two_components_with_the_same_name():
 
 def test_spec_name_colliding_with_an_attribute_name():
     with pytest.raises(InvalidTopologyError, match=r"two components are named 'word_spout'"):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             other = WordSpout.spec(name="word_spout")
@@ -169,6 +216,7 @@ def test_spec_name_colliding_with_an_attribute_name():
 def test_the_same_spec_under_two_attributes_is_refused():
     """``b = a`` places one spec twice: one of the two components must not vanish silently."""
     with pytest.raises(InvalidTopologyError, match=r"'a'.*'b'|'b'.*'a'"):
+
         class T(Topology):
             a = WordSpout.spec()
             b = a
@@ -176,17 +224,25 @@ def test_the_same_spec_under_two_attributes_is_refused():
 
 
 def test_spout_with_inputs():
-    with pytest.raises(InvalidTopologyError, match=line(
-            "second", "a spout cannot have inputs", "remove inputs=..., or make it a Bolt")):
+    with pytest.raises(
+        InvalidTopologyError, match=line("second", "a spout cannot have inputs", "remove inputs=..., or make it a Bolt")
+    ):
+
         class T(Topology):
             first = WordSpout.spec()
             second = WordSpout.spec(inputs=[first])
 
 
 def test_bolt_without_inputs():
-    with pytest.raises(InvalidTopologyError, match=line(
-            "count_bolt", "a bolt needs at least one input",
-            "pass inputs=[some_spout] (or a dict with groupings) to spec()")):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=line(
+            "count_bolt",
+            "a bolt needs at least one input",
+            "pass inputs=[some_spout] (or a dict with groupings) to spec()",
+        ),
+    ):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec()
@@ -194,41 +250,64 @@ def test_bolt_without_inputs():
 
 def test_bolt_with_empty_input_dict():
     with pytest.raises(InvalidTopologyError, match=r"component 'count_bolt': a bolt needs at least one input"):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec(inputs={})
 
 
 def test_direct_grouping_on_non_direct_stream():
-    with pytest.raises(InvalidTopologyError, match=line(
-            "sink", "Grouping.DIRECT on input 'src' stream 'plain', which is not declared direct",
-            "declare Stream(['n'], name='plain', direct=True) in src.outputs, or use another grouping")):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=line(
+            "sink",
+            "Grouping.DIRECT on input 'src' stream 'plain', which is not declared direct",
+            "declare Stream(['n'], name='plain', direct=True) in src.outputs, or use another grouping",
+        ),
+    ):
+
         class T(Topology):
             src = DirectSpout.spec()
             sink = SinkBolt.spec(inputs={src["plain"]: Grouping.DIRECT})
 
 
 def test_direct_stream_subscribed_with_shuffle():
-    with pytest.raises(InvalidTopologyError, match=line(
-            "sink", "input 'src' stream 'direct' is direct but subscribed with Grouping.SHUFFLE",
-            "subscribe to a direct stream with Grouping.DIRECT")):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=line(
+            "sink",
+            "input 'src' stream 'direct' is direct but subscribed with Grouping.SHUFFLE",
+            "subscribe to a direct stream with Grouping.DIRECT",
+        ),
+    ):
+
         class T(Topology):
             src = DirectSpout.spec()
             sink = SinkBolt.spec(inputs={src["direct"]: Grouping.SHUFFLE})
 
 
 def test_direct_stream_subscribed_with_fields():
-    with pytest.raises(InvalidTopologyError, match=r"stream 'direct' is direct but subscribed with "
-                                                   r"Grouping.fields\('n'\)"):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=r"stream 'direct' is direct but subscribed with "
+        r"Grouping.fields\('n'\)",
+    ):
+
         class T(Topology):
             src = DirectSpout.spec()
             sink = SinkBolt.spec(inputs={src["direct"]: Grouping.fields("n")})
 
 
 def test_component_class_that_is_not_a_spout_or_bolt():
-    with pytest.raises(InvalidTopologyError, match=line(
-            "thing", "<class 'object'> is not a Spout or Bolt subclass",
-            "derive the class from squall.Spout or squall.Bolt")):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=line(
+            "thing",
+            "<class 'object'> is not a Spout or Bolt subclass",
+            "derive the class from squall.Spout or squall.Bolt",
+        ),
+    ):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             thing = ComponentSpec(object)
@@ -238,62 +317,91 @@ def test_plain_class_placed_with_component_spec():
     class NotAComponent:
         outputs = ["x"]
 
-    with pytest.raises(InvalidTopologyError, match=r"component 'thing': .*NotAComponent'> is not a Spout or Bolt "
-                                                   r"subclass -> derive the class from squall.Spout"):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=r"component 'thing': .*NotAComponent'> is not a Spout or Bolt "
+        r"subclass -> derive the class from squall.Spout",
+    ):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             thing = ComponentSpec(NotAComponent)
 
 
 def test_spout_class_instead_of_spec():
-    with pytest.raises(InvalidTopologyError, match=line(
-            "word_spout", f"class attribute word_spout = {WordSpout!r} is a component, not a spec",
-            "write word_spout = WordSpout.spec(...)")):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=line(
+            "word_spout",
+            f"class attribute word_spout = {WordSpout!r} is a component, not a spec",
+            "write word_spout = WordSpout.spec(...)",
+        ),
+    ):
+
         class T(Topology):
             word_spout = WordSpout
             other_spout = WordSpout.spec()
 
 
 def test_bolt_instance_instead_of_spec():
-    with pytest.raises(InvalidTopologyError, match=r"component 'count_bolt': class attribute count_bolt = .* "
-                                                   r"is a component, not a spec -> write count_bolt = CountBolt\.spec"):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=r"component 'count_bolt': class attribute count_bolt = .* "
+        r"is a component, not a spec -> write count_bolt = CountBolt\.spec",
+    ):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt()
 
 
 def test_topology_with_no_spout():
-    with pytest.raises(InvalidTopologyError, match=line(
-            "T", "the topology has no spout", "add a Spout: word_spout = WordSpout.spec()")):
+    with pytest.raises(
+        InvalidTopologyError, match=line("T", "the topology has no spout", "add a Spout: word_spout = WordSpout.spec()")
+    ):
+
         class T(Topology):
             a = CountBolt.spec(inputs=["b"])
             b = CountBolt.spec(inputs=["a"])
 
 
 def test_topology_with_no_components():
-    with pytest.raises(InvalidTopologyError, match=line(
-            "Empty", "the topology has no components", "declare them as class attributes: x = MySpout.spec()")):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=line("Empty", "the topology has no components", "declare them as class attributes: x = MySpout.spec()"),
+    ):
+
         class Empty(Topology):
             config = {"topology.workers": 1}
 
 
 def test_reserved_names():
     with pytest.raises(InvalidTopologyError, match=r"component '__acker': names starting with '__' are reserved"):
+
         class T(Topology):
             word_spout = WordSpout.spec(name="__acker")
 
 
 def test_subscribing_twice_to_one_stream():
-    with pytest.raises(InvalidTopologyError, match=line(
-            "count_bolt", "subscribes twice to 'word_spout' stream 'default'", "keep one subscription per stream")):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=line(
+            "count_bolt", "subscribes twice to 'word_spout' stream 'default'", "keep one subscription per stream"
+        ),
+    ):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec(inputs={word_spout: Grouping.SHUFFLE, "word_spout": Grouping.ALL})
 
 
 def test_grouping_that_is_not_a_grouping():
-    with pytest.raises(InvalidTopologyError, match=r"component 'count_bolt': input 'word_spout' stream 'default': "
-                                                   r"'shuffle' is not a Grouping -> use Grouping.SHUFFLE"):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=r"component 'count_bolt': input 'word_spout' stream 'default': "
+        r"'shuffle' is not a Grouping -> use Grouping.SHUFFLE",
+    ):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec(inputs={word_spout: "shuffle"})
@@ -301,6 +409,7 @@ def test_grouping_that_is_not_a_grouping():
 
 def test_input_that_is_not_a_component():
     with pytest.raises(InvalidTopologyError, match=r"component 'count_bolt': input 42 is not a component spec"):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec(inputs=[42])
@@ -308,6 +417,7 @@ def test_input_that_is_not_a_component():
 
 def test_custom_grouping_without_the_methods():
     with pytest.raises(InvalidTopologyError, match=r"component 'count_bolt': custom grouping .* lacks prepare"):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec(inputs={word_spout: Grouping.custom(object())})
@@ -315,6 +425,7 @@ def test_custom_grouping_without_the_methods():
 
 def test_partial_key_without_fields():
     with pytest.raises(InvalidTopologyError, match=r"Grouping.partial_key\(\) needs at least one field"):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec(inputs={word_spout: Grouping.partial_key()})
@@ -322,8 +433,11 @@ def test_partial_key_without_fields():
 
 @pytest.mark.parametrize("config", [[1], "abc", 5])
 def test_component_config_not_a_dict(config):
-    with pytest.raises(InvalidTopologyError, match=re.escape(
-            f"component 'count_bolt': config={config!r} is not a dict -> pass config={{'key': value}}")):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=re.escape(f"component 'count_bolt': config={config!r} is not a dict -> pass config={{'key': value}}"),
+    ):
+
         class T(Topology):
             word_spout = WordSpout.spec()
             count_bolt = CountBolt.spec(inputs=[word_spout], config=config)
@@ -337,6 +451,7 @@ def test_stream_with_non_string_names_is_refused(stream):
         outputs = [stream]
 
     with pytest.raises(InvalidTopologyError, match=r"component 'odd'"):
+
         class T(Topology):
             odd = OddSpout.spec()
             count_bolt = CountBolt.spec(inputs={odd: Grouping.fields("x")})
@@ -347,12 +462,14 @@ def test_bad_outputs_are_reported_with_the_component():
         outputs = ["a", Stream(["b"], name="s")]
 
     with pytest.raises(InvalidTopologyError, match=r"component 'src': outputs mixes field names and Stream objects"):
+
         class T(Topology):
             src = BadOutputs.spec()
 
 
 def test_several_problems_are_reported_together():
     with pytest.raises(InvalidTopologyError) as exc:
+
         class Broken(Topology):
             word_spout = WordSpout.spec(par=0)
             count_bolt = CountBolt.spec(inputs={"word_spot": Grouping.SHUFFLE})
@@ -361,6 +478,7 @@ def test_several_problems_are_reported_together():
             src = DirectSpout.spec()
             direct_bolt = SinkBolt.spec(inputs={src["direct"]: Grouping.SHUFFLE})
             stray = WordSpout
+
     err = exc.value
     text = str(err)
     expected = [
@@ -377,7 +495,13 @@ def test_several_problems_are_reported_together():
         assert fragment in text
     assert [str(p) in text for p in err.problems] == [True] * len(expected)
     assert {p.component for p in err.problems} == {
-        "stray", "word_spout", "count_bolt", "fields_bolt", "lonely_bolt", "direct_bolt"}
+        "stray",
+        "word_spout",
+        "count_bolt",
+        "fields_bolt",
+        "lonely_bolt",
+        "direct_bolt",
+    }
     assert all(p.fix for p in err.problems)
 
 
@@ -455,7 +579,13 @@ def test_resolved_defs():
         count_bolt = CountBolt.spec(name="counter", inputs={word_spout: Grouping.fields("word")}, par=2)
 
     spout, bolt = T.components.values()
-    assert (spout.name, spout.kind, spout.par, spout.config, spout.cls) == ("word_spout", "spout", 3, {"k": 1}, WordSpout)
+    assert (spout.name, spout.kind, spout.par, spout.config, spout.cls) == (
+        "word_spout",
+        "spout",
+        3,
+        {"k": 1},
+        WordSpout,
+    )
     assert spout.outputs == {"default": Stream(["word"])}
     assert spout.inputs == ()
     assert (bolt.name, bolt.kind, bolt.par, bolt.config) == ("counter", "bolt", 2, {})
@@ -500,22 +630,51 @@ def test_describe():
         "name": "T",
         "config": {"topology.max.spout.pending": 10},
         "components": [
-            {"name": "word_spout", "class": f"{__name__}.WordSpout", "type": "spout", "par": 1, "config": {},
-             "outputs": {"default": {"fields": ["word"], "direct": False}}, "inputs": []},
-            {"name": "src", "class": f"{__name__}.DirectSpout", "type": "spout", "par": 2, "config": {},
-             "outputs": {"direct": {"fields": ["n"], "direct": True}, "plain": {"fields": ["n"], "direct": False}},
-             "inputs": []},
-            {"name": "count_bolt", "class": f"{__name__}.CountBolt", "type": "bolt", "par": 2, "config": {"x": 1},
-             "outputs": {"default": {"fields": ["word", "count"], "direct": False}},
-             "inputs": [{"component": "word_spout", "stream": "default",
-                         "grouping": {"type": "fields", "fields": ["word"]}}]},
-            {"name": "sink", "class": f"{__name__}.SinkBolt", "type": "bolt", "par": 1, "config": {},
-             "outputs": {},
-             "inputs": [
-                 {"component": "src", "stream": "direct", "grouping": {"type": "direct"}},
-                 {"component": "count_bolt", "stream": "default",
-                  "grouping": {"type": "custom", "class": f"{__name__}.test_describe.<locals>.Custom"}},
-             ]},
+            {
+                "name": "word_spout",
+                "class": f"{__name__}.WordSpout",
+                "type": "spout",
+                "par": 1,
+                "config": {},
+                "outputs": {"default": {"fields": ["word"], "direct": False}},
+                "inputs": [],
+            },
+            {
+                "name": "src",
+                "class": f"{__name__}.DirectSpout",
+                "type": "spout",
+                "par": 2,
+                "config": {},
+                "outputs": {"direct": {"fields": ["n"], "direct": True}, "plain": {"fields": ["n"], "direct": False}},
+                "inputs": [],
+            },
+            {
+                "name": "count_bolt",
+                "class": f"{__name__}.CountBolt",
+                "type": "bolt",
+                "par": 2,
+                "config": {"x": 1},
+                "outputs": {"default": {"fields": ["word", "count"], "direct": False}},
+                "inputs": [
+                    {"component": "word_spout", "stream": "default", "grouping": {"type": "fields", "fields": ["word"]}}
+                ],
+            },
+            {
+                "name": "sink",
+                "class": f"{__name__}.SinkBolt",
+                "type": "bolt",
+                "par": 1,
+                "config": {},
+                "outputs": {},
+                "inputs": [
+                    {"component": "src", "stream": "direct", "grouping": {"type": "direct"}},
+                    {
+                        "component": "count_bolt",
+                        "stream": "default",
+                        "grouping": {"type": "custom", "class": f"{__name__}.test_describe.<locals>.Custom"},
+                    },
+                ],
+            },
         ],
     }
 
@@ -563,8 +722,12 @@ def test_inherited_problem_is_refused_in_subclass():
     class Base(Topology):
         word_spout = WordSpout.spec()
 
-    with pytest.raises(InvalidTopologyError, match=r"topology 'Child' is invalid.*\n.*component 'count_bolt': "
-                                                   r"unknown input component 'word_spot'"):
+    with pytest.raises(
+        InvalidTopologyError,
+        match=r"topology 'Child' is invalid.*\n.*component 'count_bolt': "
+        r"unknown input component 'word_spot'",
+    ):
+
         class Child(Base):
             count_bolt = CountBolt.spec(inputs=["word_spot"])
 
