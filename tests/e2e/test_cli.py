@@ -57,7 +57,7 @@ def test_invalid_topology_refused_before_start(tmp_path):
         "    other = B.spec(inputs=['spuot'])\n"
     )
     p = squall("run", bad)
-    out, err = p.communicate(timeout=30)
+    _out, err = p.communicate(timeout=30)
     assert p.returncode == 2
     assert "3 problem(s)" in err
     assert "component 'bolt'" in err and "did you mean 'word'?" in err
@@ -68,7 +68,7 @@ def test_invalid_topology_refused_before_start(tmp_path):
 
 def test_finite_topology_exits_zero_by_itself():
     p = squall("run", f"{HERE / 'topologies.py'}:ParGtWorkersTopo", "--workers", "2")
-    out, err = p.communicate(timeout=60)
+    _out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err[-2000:]
     assert "completed after" in err
     assert "count: emitted 2,000 executed 2,000" in err
@@ -81,7 +81,7 @@ def test_ctrl_c_stops_cleanly_without_orphans():
     kids = workers_of(p, 2)
     time.sleep(1.5)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=30)
+    _out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err[-2000:]
     assert "stopping (SIGINT)" in err and "stopped after" in err
     time.sleep(0.2)
@@ -93,7 +93,7 @@ def test_sigterm_stops_cleanly():
     workers_of(p, 2)
     time.sleep(1.0)
     p.send_signal(signal.SIGTERM)
-    out, err = p.communicate(timeout=30)
+    _out, err = p.communicate(timeout=30)
     assert p.returncode == 0 and "stopping (SIGTERM)" in err
 
 
@@ -126,7 +126,7 @@ def test_dead_worker_fails_the_run_when_restarts_are_off():
     kids = workers_of(p, 2)
     time.sleep(1.0)
     os.kill(kids[0].pid, signal.SIGKILL)
-    out, err = p.communicate(timeout=30)
+    _out, err = p.communicate(timeout=30)
     assert p.returncode == 1
     assert f"pid {kids[0].pid}" in err and "died: killed by SIGKILL" in err
 
@@ -146,6 +146,7 @@ def test_coordinator_killed_leaves_no_orphans():
 def test_conf_and_describe():
     p = subprocess.run(
         [sys.executable, "-m", "squall.cli", "describe", str(WORDCOUNT)],
+        check=False,
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -154,13 +155,13 @@ def test_conf_and_describe():
     assert p.returncode == 0
     assert '"fields": [\n' in p.stdout or '"word"' in p.stdout
     p = squall("run", WORDCOUNT, "--duration", "1", "--conf", "topology.workers=abc")
-    out, err = p.communicate(timeout=30)
+    _out, err = p.communicate(timeout=30)
     assert p.returncode == 2 and "topology.workers='abc'" in err
 
 
 def test_initialize_error_refuses_to_start_and_names_the_task():
     p = squall("run", f"{HERE / 'topologies.py'}:BrokenInitTopo", "--workers", "2")
-    out, err = p.communicate(timeout=60)
+    _out, err = p.communicate(timeout=60)
     assert p.returncode == 1
     assert "failed in initialize: ConnectionError: database is down" in err
     assert "in broken.initialize() (task" in err and "Traceback" in err

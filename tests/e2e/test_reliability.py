@@ -10,7 +10,7 @@ N = R.N
 
 
 def spout_stats(res):
-    return [st for st in res.tasks.values() if st["component"] == "numbers"][0]
+    return next(st for st in res.tasks.values() if st["component"] == "numbers")
 
 
 def test_every_tree_is_acked(workers):
