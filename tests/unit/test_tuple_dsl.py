@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
+
 import pytest
 
 import squall
@@ -200,4 +203,6 @@ def test_public_api_is_pinned():
     assert squall.__all__ == sorted(squall.__all__)
     for name in squall.__all__:
         assert getattr(squall, name).__name__ == name
-    assert isinstance(squall.__version__, str)
+    assert re.fullmatch(r"\d+\.\d+\.\d+([ab]\d+|rc\d+)?(\.dev\d+)?", squall.__version__), squall.__version__
+    # the one place: the installed distribution takes its version from squall.__version__
+    assert importlib.metadata.version("squall") == squall.__version__
