@@ -84,7 +84,7 @@ def plain_loop(variant: str, shares: list[list[tuple[str]]], par: int) -> tuple[
         c.initialize({}, None)
     procs = [c.process for c in counts]
     bufs: list[list[Any]] = [[] for _ in targets]
-    pairs = list(zip(procs, bufs))
+    pairs = list(zip(procs, bufs, strict=True))
     src = "split" if variant == "sentences" else "spout"
     make_word = tuples_maker(src, "default", 0, ("word",))
     t0 = time.perf_counter()
@@ -135,7 +135,7 @@ def machine_busy_secs() -> float:
             parts = f.readline().split()[1:]
     except OSError:
         return float("nan")
-    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in parts[:8])
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in parts[:8])
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
@@ -160,7 +160,7 @@ class BenchCoordinator(Coordinator):
 def percentile(sorted_vals: list[int], q: float) -> float:
     if not sorted_vals:
         return float("nan")
-    i = min(len(sorted_vals) - 1, max(0, int(round(q * (len(sorted_vals) - 1)))))
+    i = min(len(sorted_vals) - 1, max(0, round(q * (len(sorted_vals) - 1))))
     return float(sorted_vals[i])
 
 
@@ -202,17 +202,8 @@ def check_counts(counts: list[dict[str, Any]], expected: Counter[str], where: st
         )
 
 
-def run_squall(
-    variant: str,
-    args: argparse.Namespace,
-    expected: Counter[str],
-    n_words: int,
-    rate: float | None,
-    acking: bool = False,
-) -> dict[str, Any]:
-    par = args.workers
-    topo = wt.get_topology(variant, par, rated=rate is not None)
-    out_dir = tempfile.mkdtemp(prefix="squall-bench-")
+def bench_conf(args: argparse.Namespace, out_dir: str, rate: float | None, acking: bool) -> dict[str, Any]:
+    """The topology config of one run: the bench's keys, then --conf key=value overrides."""
     conf = {
         "bench.words": args.words,
         "bench.seed": args.seed,
@@ -231,6 +222,73 @@ def run_squall(
             conf[k] = json.loads(v)
         except ValueError:
             conf[k] = v
+    return conf
+
+
+def worker_stats(
+    spouts: list[dict[str, Any]], counts: list[dict[str, Any]], workers_info: dict[int, Any], n_words: int
+) -> list[dict[str, Any]]:
+    """Per worker: peak RSS from the final 'bye' stats, CPU from the reports (pid-matched)."""
+    per_pid: dict[int, dict[str, Any]] = {}
+    for s in spouts:
+        per_pid.setdefault(s["pid"], {})["cpu_activate"] = s["cpu_activate"]
+        per_pid[s["pid"]]["cpu_spout_done"] = s["cpu_done"]
+    for c in counts:
+        per_pid.setdefault(c["pid"], {})["cpu_exit"] = c["cpu_exit"]
+        per_pid[c["pid"]]["peak_rss_at_exit"] = c["peak_rss"]
+        per_pid[c["pid"]]["gc"] = c.get("gc", {})
+    workers = []
+    for idx in sorted(workers_info):
+        info = workers_info[idx]
+        p = per_pid.get(info.get("pid"), {})
+        cpu_run = p.get("cpu_exit", 0.0) - p.get("cpu_activate", 0.0)
+        workers.append(
+            {
+                "index": idx,
+                "pid": info.get("pid"),
+                "peak_rss_mb": (info.get("peak_rss") or 0) / MB,
+                "cpu_secs_after_activation": cpu_run,
+                "cpu_ns_per_word": cpu_run * 1e9 / n_words,
+                "gc": p.get("gc", {}),
+            }
+        )
+    return workers
+
+
+def latency_timeline(counts: list[dict[str, Any]], first_activation: int) -> list[dict[str, Any]]:
+    """Latency over time: p50 and max in 10 buckets from the first activation."""
+    pairs = sorted((at, lat) for c in counts for at, lat in zip(c["at_ns"], c["lat_ns"], strict=True))
+    timeline = []
+    if pairs:
+        span = max(1, pairs[-1][0] - first_activation)
+        nb = 10
+        for b in range(nb):
+            lo, hi = first_activation + span * b // nb, first_activation + span * (b + 1) // nb
+            ls = sorted(lat for at, lat in pairs if lo <= at < hi or (b == nb - 1 and at == hi))
+            if ls:
+                timeline.append(
+                    {
+                        "from_s": (lo - first_activation) / 1e9,
+                        "n": len(ls),
+                        "p50_ms": percentile(ls, 0.5) / 1e6,
+                        "max_ms": ls[-1] / 1e6,
+                    }
+                )
+    return timeline
+
+
+def run_squall(
+    variant: str,
+    args: argparse.Namespace,
+    expected: Counter[str],
+    n_words: int,
+    rate: float | None,
+    acking: bool = False,
+) -> dict[str, Any]:
+    par = args.workers
+    topo = wt.get_topology(variant, par, rated=rate is not None)
+    out_dir = tempfile.mkdtemp(prefix="squall-bench-")
+    conf = bench_conf(args, out_dir, rate, acking)
     res: dict[str, Any] = {
         "variant": variant,
         "workers": par,
@@ -314,53 +372,13 @@ def run_squall(
         "p99": percentile(lat, 0.99) / 1e6,
         "max": (lat[-1] / 1e6) if lat else float("nan"),
     }
-    # Per worker: peak RSS from the final 'bye' stats, CPU from the reports (pid-matched)
-    per_pid: dict[int, dict[str, Any]] = {}
-    for s in spouts:
-        per_pid.setdefault(s["pid"], {})["cpu_activate"] = s["cpu_activate"]
-        per_pid[s["pid"]]["cpu_spout_done"] = s["cpu_done"]
-    for c in counts:
-        per_pid.setdefault(c["pid"], {})["cpu_exit"] = c["cpu_exit"]
-        per_pid[c["pid"]]["peak_rss_at_exit"] = c["peak_rss"]
-        per_pid[c["pid"]]["gc"] = c.get("gc", {})
-    workers = []
-    for idx in sorted(workers_info):
-        info = workers_info[idx]
-        p = per_pid.get(info.get("pid"), {})
-        cpu_run = p.get("cpu_exit", 0.0) - p.get("cpu_activate", 0.0)
-        workers.append(
-            {
-                "index": idx,
-                "pid": info.get("pid"),
-                "peak_rss_mb": (info.get("peak_rss") or 0) / MB,
-                "cpu_secs_after_activation": cpu_run,
-                "cpu_ns_per_word": cpu_run * 1e9 / n_words,
-                "gc": p.get("gc", {}),
-            }
-        )
+    workers = worker_stats(spouts, counts, workers_info, n_words)
     res["worker_stats"] = workers
     # Contention check: cores the whole machine kept busy while the topology was active, vs ours
     ours = sum(w["cpu_secs_after_activation"] for w in workers)
     res["machine_busy_cores"] = busy / active_s
     res["our_worker_cores"] = ours / active_s
-    # Latency over time: 10 buckets from the first activation
-    pairs = sorted((a, l) for c in counts for a, l in zip(c["at_ns"], c["lat_ns"]))
-    timeline = []
-    if pairs:
-        span = max(1, pairs[-1][0] - first_activation)
-        nb = 10
-        for b in range(nb):
-            lo, hi = first_activation + span * b // nb, first_activation + span * (b + 1) // nb
-            ls = sorted(l for a, l in pairs if lo <= a < hi or (b == nb - 1 and a == hi))
-            if ls:
-                timeline.append(
-                    {
-                        "from_s": (lo - first_activation) / 1e9,
-                        "n": len(ls),
-                        "p50_ms": percentile(ls, 0.5) / 1e6,
-                        "max_ms": ls[-1] / 1e6,
-                    }
-                )
+    timeline = latency_timeline(counts, first_activation)
     res["latency_timeline"] = timeline
     res["first_activation_monotonic_ns"] = first_activation
     res["spout_idle_calls_per_item"] = sum(s["idle_calls"] for s in spouts) / max(1, sum(s["items"] for s in spouts))
@@ -390,8 +408,9 @@ def print_run(r: dict[str, Any], verbose: bool = False) -> None:
     if r.get("acking"):
         cl = r["complete_latency_ms"]
         print(
-            f"    spout tuples       {r['acked']:,} acked, {r['failed']} failed; complete latency p50 {cl['p50']:.2f} ms "
-            f"| p99 {cl['p99']:.2f} ms (each spout task's last 4096 trees; worst task)"
+            f"    spout tuples       {r['acked']:,} acked, {r['failed']} failed; "
+            f"complete latency p50 {cl['p50']:.2f} ms | p99 {cl['p99']:.2f} ms "
+            "(each spout task's last 4096 trees; worst task)"
         )
     print(f"    words/s            {fmt_rate(r['words_per_s'])}  ({r['active_secs']:.3f} s activation -> completion)")
     print(
@@ -467,7 +486,7 @@ def calibrate() -> dict[str, float]:
     return {"empty_loop_ns": round(empty, 1), "counter_list_ns_per_word": round(counter, 1)}
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--words", type=int, default=2_000_000, help="total words N (default 2,000,000)")
     ap.add_argument("--workers", type=int, default=2, help="worker processes = par of every component (1: in-process)")
@@ -508,6 +527,92 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--workers must be 1..{wt.MAX_PAR}")
     if args.rate is not None and args.latency_at_half:
         ap.error("--rate and --latency-at-half are exclusive")
+    return args
+
+
+def measure(variant: str, args: argparse.Namespace, expected: Counter[str], n_words: int, vres: dict[str, Any]) -> None:
+    """The Squall runs of one variant (--repeat, --acking, --latency-at-half) into ``vres``."""
+    medians = {}
+    modes = {"off": [False], "on": [True], "both": [False, True]}[args.acking]
+    # With both, off and on runs alternate, so that a change of the host's load hits both alike.
+    by_mode: dict[bool, list[dict[str, Any]]] = {m: [] for m in modes}
+    for _ in range(args.repeat):
+        for acking in modes:
+            r = run_squall(variant, args, expected, n_words, args.rate, acking)
+            r["plain_ratio"] = r["words_per_s"] / vres["plain_words_per_s"]
+            vres["runs"].append(r)
+            by_mode[acking].append(r)
+            print_run(r, args.timeline)
+    for acking in modes:
+        firsts = by_mode[acking]
+        med = sorted(x["words_per_s"] for x in firsts)[len(firsts) // 2]
+        medians[acking] = med
+        if not acking or args.acking == "on":
+            vres["median_words_per_s"] = med
+        if args.repeat > 1:
+            print(
+                f"  median of {args.repeat} runs (acking {'on' if acking else 'off'}): {fmt_rate(med)} words/s "
+                f"(all: {', '.join(fmt_rate(x['words_per_s']) for x in firsts)}); "
+                f"squall / plain {med / vres['plain_words_per_s']:.2f}"
+            )
+        if args.latency_at_half:
+            half = med / 2
+            r2 = run_squall(variant, args, expected, n_words, half, acking)
+            vres["runs"].append(r2)
+            print_run(r2, args.timeline)
+    if len(medians) == 2:
+        vres["acking_on_off_ratio"] = medians[True] / medians[False]
+        pairs = [on["words_per_s"] / off["words_per_s"] for off, on in zip(by_mode[False], by_mode[True], strict=True)]
+        vres["acking_on_off_pairs"] = pairs
+        print(
+            f"  acking on / off: {fmt_rate(medians[True])} / {fmt_rate(medians[False])} words/s = "
+            f"{vres['acking_on_off_ratio']:.2f} (back-to-back pairs: {', '.join(f'{x:.2f}' for x in pairs)})"
+        )
+
+
+def print_targets(variant: str, vres: dict[str, Any], args: argparse.Namespace) -> None:
+    """The targets of bench/README.md, each with its verdict."""
+    runs = vres["runs"]
+    if not runs:
+        return
+    top = runs[0]
+    print("  targets:")
+    if top["rate_offered"] is None:
+        med = vres["median_words_per_s"]
+        print(
+            f"    >= {fmt_rate(TARGETS[variant])} words/s: {fmt_rate(med)}"
+            f"{' (median)' if args.repeat > 1 else ''} {verdict(med >= TARGETS[variant])}"
+        )
+    lat_runs = [x for x in runs if x["rate_offered"] is not None]
+    for x in lat_runs:
+        print(
+            f"    p99 < {TARGET_P99_MS:.0f} ms at {fmt_rate(x['rate_offered'])} words/s"
+            f"{' (acking on)' if x['acking'] else ''}: "
+            f"{x['latency_ms']['p99']:.2f} ms {verdict(x['latency_ms']['p99'] < TARGET_P99_MS)}"
+        )
+        if x["acking"]:
+            cl = x["complete_latency_ms"]["p99"]
+            print(
+                f"    complete latency p99 < {TARGET_COMPLETE_P99_MS:.0f} ms at {fmt_rate(x['rate_offered'])} "
+                f"words/s: {cl:.2f} ms {verdict(cl < TARGET_COMPLETE_P99_MS)}"
+            )
+    if "acking_on_off_ratio" in vres:
+        ratio = vres["acking_on_off_ratio"]
+        print(f"    acking-on >= 50% of acking-off throughput: {ratio:.2f} {verdict(ratio >= 0.5)}")
+    if not lat_runs:
+        print("    p99 at half max rate: not measured (use --latency-at-half)")
+    peak = max(w["peak_rss_mb"] for x in runs for w in x["worker_stats"])
+    if top["mode"] == "in-process":
+        print(
+            f"    peak RSS < {TARGET_RSS_MB:.0f} MB per worker: n/a in-process ({peak:.1f} MB is the whole "
+            "bench process, with its copy of the data and the plain loop)"
+        )
+    else:
+        print(f"    peak RSS < {TARGET_RSS_MB:.0f} MB per worker: {peak:.1f} MB {verdict(peak < TARGET_RSS_MB)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
 
     variants = ["sentences", "words"] if args.variant == "both" else [args.variant]
     env = {
@@ -520,7 +625,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(
         f"squall word-count benchmark: {args.words:,} words, {args.workers} worker(s), par {args.workers} per "
-        f"component, acking {args.acking}; Python {env['python']}, {env['cpus']} CPUs, load avg {env['loadavg_start'][0]:.2f}"
+        f"component, acking {args.acking}; Python {env['python']}, {env['cpus']} CPUs, "
+        f"load avg {env['loadavg_start'][0]:.2f}"
     )
     cal = env["calibration"]
     print(
@@ -552,90 +658,18 @@ def main(argv: list[str] | None = None) -> int:
         vres["plain_words_per_s"] = n_words / plain_secs
         print(
             f"  plain Python loop (1 process, same per-tuple calls): {fmt_rate(vres['plain_words_per_s'])} words/s "
-            f"({plain_secs:.2f} s; speed check {vres['plain_speed_check_ns'][0]}/{vres['plain_speed_check_ns'][1]} ns/iter)"
+            f"({plain_secs:.2f} s; speed check "
+            f"{vres['plain_speed_check_ns'][0]}/{vres['plain_speed_check_ns'][1]} ns/iter)"
         )
         try:
-            medians = {}
-            modes = {"off": [False], "on": [True], "both": [False, True]}[args.acking]
-            # With both, off and on runs alternate, so that a change of the host's load hits both alike.
-            by_mode: dict[bool, list[dict[str, Any]]] = {m: [] for m in modes}
-            for _ in range(args.repeat):
-                for acking in modes:
-                    r = run_squall(variant, args, expected, n_words, args.rate, acking)
-                    r["plain_ratio"] = r["words_per_s"] / vres["plain_words_per_s"]
-                    vres["runs"].append(r)
-                    by_mode[acking].append(r)
-                    print_run(r, args.timeline)
-            for acking in modes:
-                firsts = by_mode[acking]
-                med = sorted(x["words_per_s"] for x in firsts)[len(firsts) // 2]
-                medians[acking] = med
-                if not acking or args.acking == "on":
-                    vres["median_words_per_s"] = med
-                if args.repeat > 1:
-                    print(
-                        f"  median of {args.repeat} runs (acking {'on' if acking else 'off'}): {fmt_rate(med)} words/s "
-                        f"(all: {', '.join(fmt_rate(x['words_per_s']) for x in firsts)}); "
-                        f"squall / plain {med / vres['plain_words_per_s']:.2f}"
-                    )
-                if args.latency_at_half:
-                    half = med / 2
-                    r2 = run_squall(variant, args, expected, n_words, half, acking)
-                    vres["runs"].append(r2)
-                    print_run(r2, args.timeline)
-            if len(medians) == 2:
-                vres["acking_on_off_ratio"] = medians[True] / medians[False]
-                pairs = [on["words_per_s"] / off["words_per_s"] for off, on in zip(by_mode[False], by_mode[True])]
-                vres["acking_on_off_pairs"] = pairs
-                print(
-                    f"  acking on / off: {fmt_rate(medians[True])} / {fmt_rate(medians[False])} words/s = "
-                    f"{vres['acking_on_off_ratio']:.2f} (back-to-back pairs: {', '.join(f'{x:.2f}' for x in pairs)})"
-                )
+            measure(variant, args, expected, n_words, vres)
         except CountMismatch as exc:
             print(f"\n  !!!!! FAILED: {exc}\n", file=sys.stderr)
             vres["error"] = str(exc)
             failed = True
         out["variants"][variant] = vres
 
-        # targets
-        runs = vres["runs"]
-        if runs:
-            top = runs[0]
-            print("  targets:")
-            if top["rate_offered"] is None:
-                med = vres["median_words_per_s"]
-                print(
-                    f"    >= {fmt_rate(TARGETS[variant])} words/s: {fmt_rate(med)}"
-                    f"{' (median)' if args.repeat > 1 else ''} {verdict(med >= TARGETS[variant])}"
-                )
-            lat_runs = [x for x in runs if x["rate_offered"] is not None]
-            for x in lat_runs:
-                print(
-                    f"    p99 < {TARGET_P99_MS:.0f} ms at {fmt_rate(x['rate_offered'])} words/s"
-                    f"{' (acking on)' if x['acking'] else ''}: "
-                    f"{x['latency_ms']['p99']:.2f} ms {verdict(x['latency_ms']['p99'] < TARGET_P99_MS)}"
-                )
-                if x["acking"]:
-                    cl = x["complete_latency_ms"]["p99"]
-                    print(
-                        f"    complete latency p99 < {TARGET_COMPLETE_P99_MS:.0f} ms at {fmt_rate(x['rate_offered'])} "
-                        f"words/s: {cl:.2f} ms {verdict(cl < TARGET_COMPLETE_P99_MS)}"
-                    )
-            if "acking_on_off_ratio" in vres:
-                ratio = vres["acking_on_off_ratio"]
-                print(f"    acking-on >= 50% of acking-off throughput: {ratio:.2f} {verdict(ratio >= 0.5)}")
-            if not lat_runs:
-                print("    p99 at half max rate: not measured (use --latency-at-half)")
-            peak = max(w["peak_rss_mb"] for x in runs for w in x["worker_stats"])
-            if top["mode"] == "in-process":
-                print(
-                    f"    peak RSS < {TARGET_RSS_MB:.0f} MB per worker: n/a in-process ({peak:.1f} MB is the whole "
-                    "bench process, with its copy of the data and the plain loop)"
-                )
-            else:
-                print(
-                    f"    peak RSS < {TARGET_RSS_MB:.0f} MB per worker: {peak:.1f} MB {verdict(peak < TARGET_RSS_MB)}"
-                )
+        print_targets(variant, vres, args)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=2)

@@ -13,6 +13,7 @@ spouts, prints a status line every few seconds, notices dead workers, and ends t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -311,11 +312,20 @@ class Coordinator:
             reason, code, elapsed, dict(self.stats), list(self.errors), self.captured, dict(self.worker_info), message
         )
 
+    def _check_time(self, elapsed: float) -> None:
+        """Request a stop once the run's duration or timeout has passed (unless one is requested already)."""
+        if self.stop_requested is None:
+            if self.duration is not None and elapsed >= self.duration:
+                self.stop_requested = "duration"
+            elif self.timeout is not None and elapsed >= self.timeout:
+                self.stop_requested = "timeout"
+
     def _supervise(self, start: float) -> str:
         interval = float(self.conf.get("squall.stats.interval.secs") or 5)
         next_status = time.monotonic() + interval
         began = time.monotonic()
         drain_deadline: float | None = None
+        replies: dict[int | str, Any]  # probe replies by worker index, and "_pending" while a round is open
         probe_n, probe_due, replies, previous = 0, 0.0, {}, None
         outcome = "completed"
         while True:
@@ -325,11 +335,7 @@ class Coordinator:
                 self._restart_due()
                 if self.restart_at or any(h.poll() is not None for h in self.handles.values()):
                     replies = {}  # a probe round with a dead worker in it cannot conclude
-            if self.stop_requested is None:
-                if self.duration is not None and now - began >= self.duration:
-                    self.stop_requested = "duration"
-                elif self.timeout is not None and now - began >= self.timeout:
-                    self.stop_requested = "timeout"
+            self._check_time(now - began)
             if self.stop_requested is not None and drain_deadline is None:
                 log.info("stopping (%s): deactivating spouts, draining in-flight tuples", self.stop_requested)
                 outcome = "timeout" if self.stop_requested == "timeout" else "stopped"
@@ -407,10 +413,8 @@ class Coordinator:
         self.restart_at.clear()
         live = {i for i, h in self.handles.items() if h.poll() is None}
         for i in live:
-            try:
+            with contextlib.suppress(zmq.ZMQError):
                 self._send(i, {"t": "stop"})
-            except zmq.ZMQError:
-                pass
         deadline = time.monotonic() + 10
         byes: set[int] = set()
         exited_at: float | None = None

@@ -52,7 +52,8 @@ class SubprocessLauncher:
             [sys.executable, "-m", "squall.local.worker_process"],
             env=env,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            # Only prctl(PR_SET_PDEATHSIG) runs between fork and exec; no Python lock is taken there.
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
         )
 
 

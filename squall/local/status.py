@@ -19,7 +19,7 @@ class StatusLine:
 
     def __init__(self, out: TextIO):
         self.out = out
-        self.last: dict[str, tuple[int, int]] = {}
+        self.last: dict[str, dict[str, Any]] = {}  # the totals printed last, per component
         self.last_time = time.monotonic()
         self.start = self.last_time
 

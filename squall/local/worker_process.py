@@ -32,13 +32,16 @@ log = logging.getLogger("squall.runtime.worker")
 CONTROL_EVERY = 0.005  # seconds between control-socket checks while busy
 
 
-def rss_bytes() -> int:
+def rss_bytes() -> int | None:
+    """This process's resident set size; None where it cannot be read (not Linux, and no psutil)."""
     try:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:  # pragma: no cover - not Linux
-        import psutil
-
+        try:
+            import psutil  # optional: not a runtime dependency
+        except ImportError:
+            return None
         return int(psutil.Process().memory_info().rss)
 
 
@@ -67,7 +70,8 @@ class WorkerProcess:
 
     def recv(self, timeout_ms: int) -> dict[str, Any] | None:
         if self.ctrl.poll(timeout_ms):
-            return unpack_control(self.ctrl.recv())
+            msg: dict[str, Any] = unpack_control(self.ctrl.recv())
+            return msg
         return None
 
     def wait_for(self, kind: str, timeout: float = 120.0) -> dict[str, Any]:
@@ -195,7 +199,7 @@ class WorkerProcess:
             now = time.monotonic()
             if not did or now >= next_ctrl:
                 next_ctrl = now + CONTROL_EVERY
-                while ctrl.get(zmq.EVENTS) & POLLIN:
+                while ctrl.get(zmq.EVENTS) & POLLIN:  # type: ignore[operator]  # EVENTS is an int
                     self.handle(unpack_control(ctrl.recv()))
                 if not self.spouts_done_sent and w.spouts_done:
                     self.spouts_done_sent = True

@@ -159,7 +159,7 @@ class AckerExecutor:
         older = pending.buckets[1:]
         if any(older):
             it = iter(flat)
-            for root, val in zip(it, it):
+            for root, val in zip(it, it):  # noqa: B905 - (root, value) pairs of a flat list, even by construction
                 if ack(root, val):
                     buf = bufs.get(root & TASK_MASK)
                     if buf is not None:
@@ -169,7 +169,7 @@ class AckerExecutor:
         # Only the newest bucket holds trees (the common case): all inline, one dict.
         it = iter(flat)
         completed = 0
-        for root, val in zip(it, it):
+        for root, val in zip(it, it):  # noqa: B905 - (root, value) pairs, as above
             v = newest.get(root)
             if v is None:
                 if val:

@@ -6,9 +6,10 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from squall.runtime.acker import FAIL, TASK_BITS, TASK_MASK
+from squall.runtime.acker import FAIL, TASK_MASK
 from squall.runtime.executor import TaskExecutor
 from squall.topology.bolt import BatchingBolt, Bolt
+from squall.topology.plan import TASK_BITS
 from squall.topology.tuple import Tuple, tick_tuple
 
 
@@ -31,11 +32,12 @@ class BoltExecutor(TaskExecutor):
         self.current: Tuple | None = None  # the tracked tuple in process(): emits anchor to it
         self.batch_anchors: list[Tuple] | None = None  # a batching bolt's batch in process_batch()
         self.children: dict[Any, int] = {}  # tuple id -> XOR of the edges anchored to it
-        inst.emit = self._make_emit()
-        inst.ack = self._ack
-        inst.fail = self._fail
+        # The runtime's emit/ack/fail replace the instance's stubs.
+        inst.emit = self._make_emit()  # type: ignore[method-assign]
+        inst.ack = self._ack  # type: ignore[method-assign]
+        inst.fail = self._fail  # type: ignore[method-assign]
         if self.batching:
-            inst._run_batch = self._run_batch
+            inst._run_batch = self._run_batch  # type: ignore[attr-defined]  # a BatchingBolt
 
     def _make_emit(self) -> Any:
         default = self.routers.get("default")

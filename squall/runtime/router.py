@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import mmh3
 
@@ -88,7 +88,7 @@ class Consumer:
         self.bufs = [c.buf for c in chans]
         self.tchans = tchans or []  # tracked twins of ``chans`` (when acking is on)
         self.tbufs = [c.buf for c in self.tchans]
-        self.tids = [c.ids for c in self.tchans]
+        self.tids = cast("list[list[Any]]", [c.ids for c in self.tchans])  # tracked channels all have ids
 
 
 class StreamRouter:
@@ -106,7 +106,7 @@ class StreamRouter:
         self.consumers = consumers
         self.emitted = 0
         self.capture = capture
-        self.send: Callable[[Sequence[Any]], None] = self._compile()
+        self.send: Callable[[Sequence[Any]], list[int] | None] = self._compile()
         # Emits are counted from the channel when every emit lands in exactly one channel.
         self.fast = self.send != self.send_general
         #: ``send_tracked_fast(values, root) -> edge``: one anchor root, one consumer (None otherwise)
@@ -137,7 +137,7 @@ class StreamRouter:
         )
 
     # -- paths --------------------------------------------------------------------------------
-    def _compile(self) -> Callable[[Sequence[Any]], None]:
+    def _compile(self) -> Callable[[Sequence[Any]], list[int] | None]:
         arity = self.arity
         bad = self.bad_arity
         if self.capture is not None or self.direct or len(self.consumers) != 1:

@@ -8,8 +8,9 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from squall.runtime.acker import TASK_BITS, RotatingMap
+from squall.runtime.acker import RotatingMap
 from squall.runtime.executor import TaskExecutor
+from squall.topology.plan import TASK_BITS
 from squall.topology.spout import Spout
 
 BURST_SECS = 0.002  # a spout's burst of next_tuple calls ends after this long
@@ -36,9 +37,10 @@ class SpoutExecutor(TaskExecutor):
         self._bufs: list[list[Any]] | None = None
         self.next_tuple = self.instance.next_tuple
         if getattr(self.instance, "_squall_intercepts_emit", False):
-            self.instance._raw_emit = self._make_emit()  # e.g. ReliableSpout keeps what it emits
+            # e.g. ReliableSpout keeps what it emits, then calls the runtime's emit
+            self.instance._raw_emit = self._make_emit()  # type: ignore[attr-defined]
         else:
-            self.instance.emit = self._make_emit()
+            self.instance.emit = self._make_emit()  # type: ignore[method-assign]  # the runtime's emit replaces the stub
 
     def _make_emit(self) -> Any:
         default = self.routers.get("default")

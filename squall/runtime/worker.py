@@ -309,7 +309,7 @@ class Worker:
         self.last_flush = time.monotonic()
         sent = 0
         for peer, chans in self.remote_channels.items():
-            groups = []
+            groups: list[tuple[Any, ...]] = []
             for ch in chans:
                 if ch.buf:
                     batch = ch.take()

@@ -56,6 +56,9 @@ class BatchingBolt(Bolt):
     """
 
     ticks_between_batches: ClassVar[int] = 1
+    # Set on first use (a subclass need not call __init__): open batches by key, ticks since the last flush.
+    _batches: defaultdict[Any, list[Tuple]]
+    _ticks: int
 
     def group_key(self, tup: Tuple) -> Any:
         """The key to batch ``tup`` under; all tuples share one batch by default."""

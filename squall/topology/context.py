@@ -7,11 +7,13 @@ attributes for new code.
 
 from __future__ import annotations
 
+from typing import Any
+
 from squall.topology.plan import Plan
 from squall.topology.spec import ComponentDef
 
 
-class TopologyContext(dict):
+class TopologyContext(dict[str, Any]):
     """Context handed to ``initialize(conf, context)``."""
 
     def __init__(self, topology_name: str, task_id: int, components: dict[str, ComponentDef], plan: Plan, worker: int):

@@ -21,6 +21,11 @@ from squall.topology.validate import resolve
 class TopologyType(type):
     """Collects specs in definition order (inherited ones first) and validates them."""
 
+    # What __new__ sets on each Topology subclass (declared for type checkers; see Topology).
+    _named_specs: dict[str, ComponentSpec]
+    components: dict[str, ComponentDef]
+    config: dict[str, Any]
+
     def __new__(mcs, name: str, bases: tuple[type, ...], ns: dict[str, Any]) -> TopologyType:
         cls = super().__new__(mcs, name, bases, ns)
         if not any(isinstance(b, TopologyType) for b in bases):
@@ -28,13 +33,13 @@ class TopologyType(type):
         named: dict[str, ComponentSpec] = {}
         for base in reversed(cls.__mro__[1:]):
             named.update(getattr(base, "_named_specs", {}))
-        stray = []
+        stray: list[tuple[str, Any]] = []
         for attr, value in ns.items():
             if isinstance(value, ComponentSpec):
                 named[attr] = value
             elif (isinstance(value, type) and issubclass(value, Component)) or isinstance(value, Component):
                 stray.append((attr, value))
-        config = {}
+        config: dict[str, Any] = {}
         for base in reversed(cls.__mro__):
             config.update(base.__dict__.get("config") or {})
         defs, problems = resolve(name, list(named.items()), stray)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from itertools import cycle
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import mmh3
 import msgpack
@@ -57,18 +57,14 @@ class Grouping:
         self.custom_obj = custom_obj
 
     @staticmethod
-    def fields(*names: str) -> Grouping:
+    def fields(*names: str | list[str] | tuple[str, ...]) -> Grouping:
         """Same values of these fields -> same task (in every process, on every machine)."""
-        if len(names) == 1 and isinstance(names[0], (list, tuple)):
-            names = tuple(names[0])
-        return Grouping(FIELDS, names)
+        return Grouping(FIELDS, _field_names(names))
 
     @staticmethod
-    def partial_key(*names: str) -> Grouping:
+    def partial_key(*names: str | list[str] | tuple[str, ...]) -> Grouping:
         """Storm's partial key grouping: each key goes to the less loaded of two candidate tasks."""
-        if len(names) == 1 and isinstance(names[0], (list, tuple)):
-            names = tuple(names[0])
-        return Grouping(PARTIAL_KEY, names)
+        return Grouping(PARTIAL_KEY, _field_names(names))
 
     @staticmethod
     def custom(grouping: CustomGrouping) -> Grouping:
@@ -101,6 +97,13 @@ class Grouping:
         if self.custom_obj is not None:
             d["class"] = f"{type(self.custom_obj).__module__}.{type(self.custom_obj).__qualname__}"
         return d
+
+
+def _field_names(names: tuple[str | list[str] | tuple[str, ...], ...]) -> tuple[str, ...]:
+    """``fields('a', 'b')``, or streamparse's ``fields(['a', 'b'])``."""
+    if len(names) == 1 and isinstance(names[0], (list, tuple)):
+        return tuple(names[0])
+    return cast("tuple[str, ...]", names)  # several names (validation reports one the stream does not declare)
 
 
 Grouping.SHUFFLE = Grouping(SHUFFLE)
@@ -159,7 +162,8 @@ class Picker:
         if mode == KEY:
             return [self.fn(values)]
         if mode == MANY:
-            return self.fn(values)
+            targets: list[int] = self.fn(values)
+            return targets
         if mode == FIXED:
             return [self.fn]
         raise AssertionError("a directed stream is routed by emit(direct_task=...)")

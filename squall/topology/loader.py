@@ -89,8 +89,8 @@ def load_topology(ref: str) -> Any:
         for part in cls_name.split("."):
             obj = getattr(obj, part, None)
             if obj is None:
-                found = [t.__name__ for t in _topologies_in(module)]
-                raise TopologyLoadError(f"{target!r} has no topology class {cls_name!r} (found: {found or 'none'})")
+                known = [t.__name__ for t in _topologies_in(module)]
+                raise TopologyLoadError(f"{target!r} has no topology class {cls_name!r} (found: {known or 'none'})")
         return obj
     found = _topologies_in(module)
     if not found:

@@ -52,7 +52,10 @@ class ComponentSpec:
 
     @property
     def label(self) -> str:
-        return self.name or getattr(self.component_cls, "__name__", repr(self.component_cls))
+        if self.name:
+            return self.name
+        label: str = getattr(self.component_cls, "__name__", repr(self.component_cls))
+        return label
 
     def __getitem__(self, stream: str) -> StreamId:
         return StreamId(self, stream)

@@ -41,11 +41,12 @@ class Spout(Component):
 class ReliableSpout(Spout):
     """Keeps every emitted message until it is acked and replays the failed ones.
 
-    Messages emitted with a ``tup_id`` are kept (without one, an emit is unreliable). ``max_fails`` (None: retry forever) bounds the replays: after
-    that many failures ``give_up(tup_id, values)`` is called (by default it logs an error) and the
-    message is counted in ``given_up`` -- never silently dropped. A finite ReliableSpout may raise
-    StopIteration from ``next_tuple`` when its source is empty: the run still waits for (and
-    replays) what is pending. Override ``ack``/``fail`` only with a call to ``super()``.
+    Messages emitted with a ``tup_id`` are kept (without one, an emit is unreliable). ``max_fails``
+    (None: retry forever) bounds the replays: after that many failures ``give_up(tup_id, values)``
+    is called (by default it logs an error) and the message is counted in ``given_up`` -- never
+    silently dropped. A finite ReliableSpout may raise StopIteration from ``next_tuple`` when its
+    source is empty: the run still waits for (and replays) what is pending. Override
+    ``ack``/``fail`` only with a call to ``super()``.
     """
 
     max_fails: ClassVar[int | None] = None

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Sequence
-from functools import lru_cache
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 TICK_STREAM = "__tick"
 SYSTEM_COMPONENT = "__system"
@@ -24,6 +24,13 @@ class Tuple(namedtuple("Tuple", ["id", "component", "stream", "task", "values"])
     """A tuple delivered to ``Bolt.process``: ``id, component, stream, task, values``."""
 
     __slots__ = ()
+
+    if TYPE_CHECKING:  # the fields' types, for type checkers (namedtuple() declares them as Any)
+        id: Any
+        component: str
+        stream: str
+        task: int
+        values: Any
 
     @property
     def is_tick(self) -> bool:
@@ -40,15 +47,15 @@ class Tuple(namedtuple("Tuple", ["id", "component", "stream", "task", "values"])
 _new = tuple.__new__
 
 
-@lru_cache(maxsize=None)
+@cache
 def values_class(component: str, stream: str, fields: tuple[str, ...]) -> type:
     """The namedtuple class of one (component, stream)'s values, named like pystorm's."""
     name = "".join(p.capitalize() for p in f"{component}_{stream}".replace("-", "_").split("_")) + "Tuple"
     safe = name if name.isidentifier() else "ValuesTuple"
     try:
-        return namedtuple(safe, fields)  # type: ignore[misc]
+        return namedtuple(safe, fields)
     except ValueError:  # a field that is not an identifier: positional access only
-        return namedtuple(safe, [f"_{i}" for i in range(len(fields))], rename=True)  # type: ignore[misc]
+        return namedtuple(safe, [f"_{i}" for i in range(len(fields))], rename=True)
 
 
 def make_tuple(
@@ -61,7 +68,7 @@ def make_tuple(
 ) -> Tuple:
     """Build one Tuple by hand, e.g. to unit-test a bolt's ``process``."""
     names = tuple(fields) if fields is not None else tuple(f"f{i}" for i in range(len(values)))
-    vals = _new(values_class(component, stream, names), tuple(values))
+    vals: tuple[Any, ...] = _new(values_class(component, stream, names), tuple(values))
     return Tuple(id, component, stream, task, vals)
 
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from squall.errors import Problem
@@ -21,8 +22,10 @@ from squall.topology.grouping import (
 from squall.topology.spec import ComponentDef, ComponentSpec, InputDef, StreamId
 from squall.topology.stream import DEFAULT_STREAM, Stream, normalize_outputs
 
+AddProblem = Callable[[Problem], None]
 
-def did_you_mean(word: str, choices: list[str]) -> str:
+
+def did_you_mean(word: object, choices: list[str]) -> str:
     if not isinstance(word, str):
         return ""
     close = difflib.get_close_matches(word, [c for c in choices if isinstance(c, str)], n=1, cutoff=0.6)
@@ -52,7 +55,7 @@ def _raw_inputs(spec: ComponentSpec) -> list[tuple[Any, Grouping | None]]:
 
 
 def resolve(
-    topology: str, named: list[tuple[str, ComponentSpec]], stray: list[tuple[str, Any]] = ()
+    topology: str, named: list[tuple[str, ComponentSpec]], stray: Sequence[tuple[str, Any]] = ()
 ) -> tuple[list[ComponentDef], list[Problem]]:
     """Validate ``named`` (attribute name, spec) pairs; return the resolved defs and all problems."""
     problems: list[Problem] = []
@@ -66,8 +69,33 @@ def resolve(
                 f"write {attr} = {getattr(value, '__name__', type(value).__name__)}.spec(...)",
             )
         )
+    name_of, named = _names(named, add)
+    kinds, outputs = _kinds_and_outputs(named, name_of, add)
 
-    # Names: attribute name unless spec(name=...) overrides it.
+    # Inputs.
+    all_names = list(outputs)
+    defs: list[ComponentDef] = []
+    n_spouts = 0
+    for _attr, spec in named:
+        name = name_of[id(spec)]
+        kind = kinds[name]
+        if kind == "spout":
+            n_spouts += 1
+        resolved = _inputs(name, kind, spec, name_of, outputs, all_names, add)
+        if kind is not None:
+            defs.append(_component_def(name, kind, spec, outputs[name], resolved))
+    if named and n_spouts == 0:
+        add(Problem(topology, "the topology has no spout", "add a Spout: word_spout = WordSpout.spec()"))
+    if not named and not stray:
+        add(Problem(topology, "the topology has no components", "declare them as class attributes: x = MySpout.spec()"))
+    return defs, problems
+
+
+def _names(
+    named: list[tuple[str, ComponentSpec]], add: AddProblem
+) -> tuple[dict[int, str], list[tuple[str, ComponentSpec]]]:
+    """Each spec's name (its attribute name unless spec(name=...) overrides it), by ``id(spec)``;
+    and ``named`` without a second attribute holding the same spec object."""
     name_of: dict[int, str] = {}
     seen: dict[str, str] = {}
     first_attr: dict[int, str] = {}
@@ -98,13 +126,16 @@ def resolve(
         if name.startswith("__"):
             add(Problem(name, "names starting with '__' are reserved for system components", "rename it"))
         name_of[id(spec)] = name
+    return name_of, [(attr, spec) for attr, spec in named if first_attr.get(id(spec)) == attr]
 
-    named = [(attr, spec) for attr, spec in named if first_attr.get(id(spec)) == attr]
 
-    # Kinds, parallelism, outputs.
+def _kinds_and_outputs(
+    named: list[tuple[str, ComponentSpec]], name_of: dict[int, str], add: AddProblem
+) -> tuple[dict[str, str | None], dict[str, dict[str, Stream]]]:
+    """Each component's kind (None: neither a Spout nor a Bolt) and declared streams; checks par and config."""
     outputs: dict[str, dict[str, Stream]] = {}
     kinds: dict[str, str | None] = {}
-    for attr, spec in named:
+    for _attr, spec in named:
         name = name_of[id(spec)]
         kind = _kind_of(spec.component_cls)
         kinds[name] = kind
@@ -127,59 +158,62 @@ def resolve(
         for text in output_problems:
             add(Problem(name, text, "declare outputs = ['field', ...] or [Stream([...], name='...'), ...]"))
         outputs[name] = streams
+    return kinds, outputs
 
-    # Inputs.
-    all_names = list(outputs)
-    defs: list[ComponentDef] = []
-    n_spouts = 0
-    for attr, spec in named:
-        name = name_of[id(spec)]
-        kind = kinds[name]
-        raw = _raw_inputs(spec)
-        if kind == "spout":
-            n_spouts += 1
-            if raw:
-                add(Problem(name, "a spout cannot have inputs", "remove inputs=..., or make it a Bolt"))
-            raw = []
-        elif kind == "bolt" and not raw:
+
+def _inputs(
+    name: str,
+    kind: str | None,
+    spec: ComponentSpec,
+    name_of: dict[int, str],
+    outputs: dict[str, dict[str, Stream]],
+    all_names: list[str],
+    add: AddProblem,
+) -> list[InputDef]:
+    """The resolved subscriptions of one component (a spout has none)."""
+    raw = _raw_inputs(spec)
+    if kind == "spout":
+        if raw:
+            add(Problem(name, "a spout cannot have inputs", "remove inputs=..., or make it a Bolt"))
+        raw = []
+    elif kind == "bolt" and not raw:
+        add(
+            Problem(
+                name,
+                "a bolt needs at least one input",
+                "pass inputs=[some_spout] (or a dict with groupings) to spec()",
+            )
+        )
+    resolved: list[InputDef] = []
+    for key, grouping in raw:
+        inp = _resolve_input(name, key, grouping, name_of, outputs, all_names, add)
+        if inp is None:
+            continue
+        if any((i.component, i.stream) == (inp.component, inp.stream) for i in resolved):
             add(
                 Problem(
                     name,
-                    "a bolt needs at least one input",
-                    "pass inputs=[some_spout] (or a dict with groupings) to spec()",
+                    f"subscribes twice to '{inp.component}' stream '{inp.stream}'",
+                    "keep one subscription per stream",
                 )
             )
-        resolved: list[InputDef] = []
-        for key, grouping in raw:
-            inp = _resolve_input(name, key, grouping, name_of, outputs, all_names, add)
-            if inp is not None:
-                if any((i.component, i.stream) == (inp.component, inp.stream) for i in resolved):
-                    add(
-                        Problem(
-                            name,
-                            f"subscribes twice to '{inp.component}' stream '{inp.stream}'",
-                            "keep one subscription per stream",
-                        )
-                    )
-                resolved.append(inp)
-        if kind is not None:
-            par = spec.par if isinstance(spec.par, int) and not isinstance(spec.par, bool) and spec.par > 0 else 1
-            defs.append(
-                ComponentDef(
-                    name=name,
-                    cls=spec.component_cls,
-                    kind=kind,
-                    par=par,
-                    config=dict(spec.config) if isinstance(spec.config, dict) else {},
-                    outputs=outputs[name],
-                    inputs=tuple(resolved),
-                )
-            )
-    if named and n_spouts == 0:
-        add(Problem(topology, "the topology has no spout", "add a Spout: word_spout = WordSpout.spec()"))
-    if not named and not stray:
-        add(Problem(topology, "the topology has no components", "declare them as class attributes: x = MySpout.spec()"))
-    return defs, problems
+        resolved.append(inp)
+    return resolved
+
+
+def _component_def(
+    name: str, kind: str, spec: ComponentSpec, outputs: dict[str, Stream], inputs: list[InputDef]
+) -> ComponentDef:
+    par = spec.par if isinstance(spec.par, int) and not isinstance(spec.par, bool) and spec.par > 0 else 1
+    return ComponentDef(
+        name=name,
+        cls=spec.component_cls,
+        kind=kind,
+        par=par,
+        config=dict(spec.config) if isinstance(spec.config, dict) else {},
+        outputs=outputs,
+        inputs=tuple(inputs),
+    )
 
 
 def _resolve_input(
@@ -189,8 +223,37 @@ def _resolve_input(
     name_of: dict[int, str],
     outputs: dict[str, dict[str, Stream]],
     all_names: list[str],
-    add: Any,
+    add: AddProblem,
 ) -> InputDef | None:
+    source = _source(consumer, key, name_of, outputs, all_names, add)
+    if source is None:
+        return None
+    src_name, stream = source
+    s = outputs[src_name][stream]
+    if grouping is None:
+        grouping = Grouping.DIRECT if s.direct else Grouping.SHUFFLE
+    if not isinstance(grouping, Grouping) or grouping.kind not in KINDS:
+        add(
+            Problem(
+                consumer,
+                f"input '{src_name}' stream '{stream}': {grouping!r} is not a Grouping",
+                "use Grouping.SHUFFLE, Grouping.fields('f'), Grouping.ALL, ...",
+            )
+        )
+        return None
+    _check_grouping(consumer, src_name, stream, s, grouping, add)
+    return InputDef(component=src_name, stream=stream, grouping=grouping)
+
+
+def _source(
+    consumer: str,
+    key: Any,
+    name_of: dict[int, str],
+    outputs: dict[str, dict[str, Stream]],
+    all_names: list[str],
+    add: AddProblem,
+) -> tuple[str, str] | None:
+    """The (component name, stream) an input key names, if the topology declares both."""
     stream = DEFAULT_STREAM
     source: Any = key
     if isinstance(key, StreamId):
@@ -241,18 +304,11 @@ def _resolve_input(
             )
         )
         return None
-    s = streams[stream]
-    if grouping is None:
-        grouping = Grouping.DIRECT if s.direct else Grouping.SHUFFLE
-    if not isinstance(grouping, Grouping) or grouping.kind not in KINDS:
-        add(
-            Problem(
-                consumer,
-                f"input '{src_name}' stream '{stream}': {grouping!r} is not a Grouping",
-                "use Grouping.SHUFFLE, Grouping.fields('f'), Grouping.ALL, ...",
-            )
-        )
-        return None
+    return src_name, stream
+
+
+def _check_grouping(consumer: str, src_name: str, stream: str, s: Stream, grouping: Grouping, add: AddProblem) -> None:
+    """Problems of ``grouping`` on stream ``s`` (fields it lacks, direct mismatches, custom objects)."""
     if grouping.kind in (FIELDS, PARTIAL_KEY):
         for f in grouping.field_names:
             if f not in s.fields:
@@ -272,7 +328,8 @@ def _resolve_input(
             Problem(
                 consumer,
                 f"Grouping.DIRECT on input '{src_name}' stream '{stream}', which is not declared direct",
-                f"declare Stream({list(s.fields)}, name='{stream}', direct=True) in {src_name}.outputs, or use another grouping",
+                f"declare Stream({list(s.fields)}, name='{stream}', direct=True) in {src_name}.outputs, "
+                "or use another grouping",
             )
         )
     if s.direct and grouping.kind != DIRECT:
@@ -293,4 +350,3 @@ def _resolve_input(
                     "implement both methods",
                 )
             )
-    return InputDef(component=src_name, stream=stream, grouping=grouping)

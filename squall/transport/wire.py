@@ -8,12 +8,13 @@ Control message: a msgpack map with a ``"t"`` (type) key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
 
 _packer = msgpack.Packer(use_bin_type=True, autoreset=True)
-pack = _packer.pack
+pack: Callable[[Any], bytes] = _packer.pack
 
 
 def unpack(payload: bytes) -> Any:

@@ -23,7 +23,12 @@ POLLIN = int(zmq.POLLIN)  # a plain int: `&` with the enum flag costs ~1 us per 
 
 class ZmqTransport:
     def __init__(
-        self, index: int, host: str = "127.0.0.1", hwm: int = 64, ctx: zmq.Context | None = None, incarnation: int = 0
+        self,
+        index: int,
+        host: str = "127.0.0.1",
+        hwm: int = 64,
+        ctx: zmq.Context[zmq.Socket[bytes]] | None = None,
+        incarnation: int = 0,
     ):
         self.index = index
         self.incarnation = incarnation
@@ -34,7 +39,7 @@ class ZmqTransport:
         port = self.pull.bind_to_random_port(f"tcp://{host}")
         self.address = f"tcp://{host}:{port}"
         self.hwm = hwm
-        self.push: dict[int, zmq.Socket] = {}
+        self.push: dict[int, zmq.Socket[bytes]] = {}
         self.overflow: dict[int, deque[bytes]] = {}
         self.peer_inc: dict[int, int] = {}
         self.sent: dict[int, int] = {}  # per peer, for its current incarnation
@@ -94,8 +99,8 @@ class ZmqTransport:
     def recv_ready(self, limit: int) -> list[bytes]:
         """Up to ``limit`` messages that have already arrived (never waits)."""
         pull = self.pull
-        out = []
-        while len(out) < limit and pull.get(zmq.EVENTS) & POLLIN:
+        out: list[bytes] = []
+        while len(out) < limit and pull.get(zmq.EVENTS) & POLLIN:  # type: ignore[operator]  # EVENTS is an int
             out.append(pull.recv(zmq.NOBLOCK))
         return out
 

@@ -1,5 +1,9 @@
 """Topologies for the guaranteed-processing tests (module level: workers import them)."""
 
+import glob
+import os
+import time
+
 from squall import Bolt, Grouping, ReliableSpout, Stream, Topology
 
 N = 3000
@@ -106,10 +110,6 @@ class FlakyTopo(Topology):
 
 # -- chaos: a durable source, a 3-stage topology, a sink that records what it saw ------------------
 
-import glob  # noqa: E402
-import os  # noqa: E402
-import time  # noqa: E402
-
 
 class DurableNumbers(ReliableSpout):
     """A replayable source: ids not yet acked (per the ack logs in ``test.dir``) are (re)emitted.
@@ -126,7 +126,9 @@ class DurableNumbers(ReliableSpout):
             with open(path) as f:
                 acked.update(int(x) for x in f.read().split())
         self.todo = iter([n for n in range(conf["test.n"]) if n not in acked])
-        self.log_file = open(os.path.join(d, f"acked-{context.task_id}-{os.getpid()}.log"), "a", buffering=1)
+        # Open for the task's lifetime (line-buffered; the worker's exit closes it), so not a `with`.
+        path = os.path.join(d, f"acked-{context.task_id}-{os.getpid()}.log")
+        self.log_file = open(path, "a", buffering=1)  # noqa: SIM115
         self.period = 1.0 / conf["test.rate"] if conf.get("test.rate") else 0.0  # paced: the run lasts
         self.due = time.monotonic()
 
@@ -150,7 +152,8 @@ class Recorder(Bolt):
     outputs = ["n"]
 
     def initialize(self, conf, context):
-        self.f = open(os.path.join(conf["test.dir"], f"seen-{context.task_id}-{os.getpid()}.log"), "a", buffering=1)
+        path = os.path.join(conf["test.dir"], f"seen-{context.task_id}-{os.getpid()}.log")
+        self.f = open(path, "a", buffering=1)  # noqa: SIM115 - open for the task's lifetime, like the spout's log
 
     def process(self, tup):
         self.f.write(f"{tup.values.n}\n")

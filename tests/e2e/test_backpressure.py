@@ -1,10 +1,12 @@
 """A bolt far slower than its spout: the spout is slowed down and memory stays flat."""
 
+import contextlib
 import io
 import threading
 import time
 
 import psutil
+import pytest
 import topologies as T
 
 from squall.local.coordinator import Coordinator
@@ -14,6 +16,7 @@ PEAK_RSS_BOUND_MB = 120  # measured ~41 MB (spout's worker) and ~31 MB (bolt's w
 GROWTH_BOUND_MB = 15  # RSS from t=10 s to the end
 
 
+@pytest.mark.slow
 def test_slow_bolt_slows_the_spout_and_memory_stays_flat():
     coord = Coordinator(
         T.BackpressureTopo, {"topology.workers": 2}, duration=DURATION, status_out=io.StringIO(), handle_signals=False
@@ -25,11 +28,9 @@ def test_slow_bolt_slows_the_spout_and_memory_stays_flat():
     start = time.monotonic()
     while th.is_alive():
         for i, h in list(coord.handles.items()):
-            try:
+            with contextlib.suppress(psutil.Error):
                 samples.setdefault(i, []).append((time.monotonic() - start, psutil.Process(h.pid).memory_info().rss))
-            except psutil.Error:
-                pass
-        time.sleep(0.5)
+        time.sleep(0.5)  # the RSS sampling period
     th.join()
     result = out["r"]
     assert result.reason == "stopped"

@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 
+import pytest
 import reliable_topologies as R
 
 from squall.local.coordinator import Coordinator
@@ -23,6 +24,8 @@ def read_ids(pattern):
     return ids
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(360)  # beyond the run's own bounds (timeout 240 s), so they report first
 def test_kill_workers_nothing_lost(tmp_path):
     import io
 
@@ -41,7 +44,7 @@ def test_kill_workers_nothing_lost(tmp_path):
     killed = []
     deadline = time.monotonic() + 60
     while len(killed) < KILLS and time.monotonic() < deadline and runner.is_alive():
-        time.sleep(0.8)
+        time.sleep(0.8)  # pacing: the kills are spread over the run (not a wait for some state)
         live = [h for i, h in coord.handles.items() if i not in coord.restart_at and h.poll() is None]
         if len(live) < len(coord.handles):
             continue  # wait until the last victim is back

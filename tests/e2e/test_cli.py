@@ -1,51 +1,46 @@
 """`squall run` as a user runs it: real processes, signals, dead workers, bad topologies."""
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import psutil
+from cli_process import gone
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 WORDCOUNT = ROOT / "examples" / "wordcount" / "topology.py"
+FOREVER = f"{HERE / 'topologies.py'}:ForeverTopo"
 
 
-def squall(*args, **kw):
-    return subprocess.Popen(
-        [sys.executable, "-m", "squall.cli", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=kw.pop("cwd", ROOT),
-        **kw,
-    )
+def tag_rate(line):
+    """The bolt's rate on a status line ('... | tag executed 871/s | ...'), or None on another line."""
+    m = re.search(r"\btag executed ([\d.]+)([kM]?)/s", line)
+    return float(m.group(1)) * {"": 1, "k": 1e3, "M": 1e6}[m.group(2)] if m else None
 
 
-def workers_of(proc, n, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        kids = psutil.Process(proc.pid).children()
-        if len(kids) >= n:
-            return kids
-        time.sleep(0.05)
-    raise AssertionError(f"no {n} workers started")
+def flowing(line):
+    """A status line on which the bolt executes tuples."""
+    rate = tag_rate(line)
+    return rate is not None and rate > 0
 
 
-def test_wordcount_runs_with_status_lines_and_logs():
-    p = squall("run", WORDCOUNT, "--duration", "3", "--stats-interval", "1")
-    out, err = p.communicate(timeout=60)
-    assert p.returncode == 0, err[-2000:]
-    assert "[squall" in out and "word_spout emitted" in out and "count_bolt executed" in out
-    assert "counted [" in err and "words [pid=" in err
-    assert "count_bolt:1 pid=" in err and "count_bolt:2 pid=" in err  # component:task and pid on every line
+def test_wordcount_runs_with_status_lines_and_logs(squall_cli):
+    p = squall_cli("run", WORDCOUNT, "--duration", "3", "--stats-interval", "1")
+    code, out, err = p.finish(timeout=60)
+    assert code == 0, err[-2000:]
+    status = [line for line in out.splitlines() if line.startswith("[squall")]
+    assert status, out
+    assert all("word_spout emitted" in line and "count_bolt executed" in line for line in status)
+    assert re.search(r"count_bolt:1 pid=\d+ \| counted \[[\d,]+\] words \[pid=\d+\]", err)
+    assert re.search(r"count_bolt:2 pid=\d+ \| counted \[[\d,]+\] words \[pid=\d+\]", err)  # component:task, pid
     assert "stopped after" in err
 
 
-def test_invalid_topology_refused_before_start(tmp_path):
+def test_invalid_topology_refused_before_start(tmp_path, squall_cli):
     bad = tmp_path / "bad.py"
     bad.write_text(
         "from squall import Bolt, Grouping, Spout, Topology\n"
@@ -56,9 +51,8 @@ def test_invalid_topology_refused_before_start(tmp_path):
         "    bolt = B.spec(inputs={spout: Grouping.fields('wrd')}, par=0)\n"
         "    other = B.spec(inputs=['spuot'])\n"
     )
-    p = squall("run", bad)
-    out, err = p.communicate(timeout=30)
-    assert p.returncode == 2
+    code, _out, err = squall_cli("run", bad).finish(timeout=30)
+    assert code == 2
     assert "3 problem(s)" in err
     assert "component 'bolt'" in err and "did you mean 'word'?" in err
     assert "par=0 is invalid" in err
@@ -66,101 +60,109 @@ def test_invalid_topology_refused_before_start(tmp_path):
     assert "starting topology" not in err
 
 
-def test_finite_topology_exits_zero_by_itself():
-    p = squall("run", f"{HERE / 'topologies.py'}:ParGtWorkersTopo", "--workers", "2")
-    out, err = p.communicate(timeout=60)
-    assert p.returncode == 0, err[-2000:]
+def test_finite_topology_exits_zero_by_itself(squall_cli):
+    p = squall_cli("run", f"{HERE / 'topologies.py'}:ParGtWorkersTopo", "--workers", "2")
+    code, _out, err = p.finish(timeout=60)
+    assert code == 0, err[-2000:]
     assert "completed after" in err
     assert "count: emitted 2,000 executed 2,000" in err
 
 
-def test_ctrl_c_stops_cleanly_without_orphans():
-    p = squall(
-        "run", f"{HERE / 'topologies.py'}:ForeverTopo", "--workers", "2", "--conf", "squall.drain.timeout.secs=5"
-    )
-    kids = workers_of(p, 2)
-    time.sleep(1.5)
+def test_ctrl_c_stops_cleanly_without_orphans(squall_cli):
+    p = squall_cli("run", FOREVER, "--workers", "2", "--stats-interval", "0.5", "--conf", "squall.drain.timeout.secs=5")
+    kids = p.workers(2)
+    p.wait_line(flowing, stream="out")  # running, tuples in flight
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=30)
-    assert p.returncode == 0, err[-2000:]
+    code, _out, err = p.finish(timeout=30)
+    assert code == 0, err[-2000:]
     assert "stopping (SIGINT)" in err and "stopped after" in err
-    time.sleep(0.2)
-    assert not [k for k in kids if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
+    assert gone(kids) == []
 
 
-def test_sigterm_stops_cleanly():
-    p = squall("run", f"{HERE / 'topologies.py'}:ForeverTopo", "--workers", "2")
-    workers_of(p, 2)
-    time.sleep(1.0)
+def test_sigterm_stops_cleanly(squall_cli):
+    p = squall_cli("run", FOREVER, "--workers", "2")
+    p.workers(2)
+    p.wait_line("is active")
     p.send_signal(signal.SIGTERM)
-    out, err = p.communicate(timeout=30)
-    assert p.returncode == 0 and "stopping (SIGTERM)" in err
+    code, _out, err = p.finish(timeout=30)
+    assert code == 0, err[-2000:]
+    assert "stopping (SIGTERM)" in err and "stopped after" in err
 
 
-def test_dead_worker_is_reported_and_restarted():
-    p = squall("run", f"{HERE / 'topologies.py'}:ForeverTopo", "--workers", "2", "--stats-interval", "0.5")
-    kids = workers_of(p, 2)
-    time.sleep(1.0)
-    os.kill(kids[1].pid, signal.SIGKILL)
-    deadline = time.monotonic() + 20
-    new = []
-    while time.monotonic() < deadline and not new:
-        new = [k for k in psutil.Process(p.pid).children() if k.pid not in {c.pid for c in kids}]
-        time.sleep(0.1)
-    assert new, "the dead worker was not restarted"
-    time.sleep(1.5)
+def test_dead_worker_is_reported_and_restarted(squall_cli):
+    p = squall_cli("run", FOREVER, "--workers", "2", "--stats-interval", "0.5")
+    kids = p.workers(2)
+    p.wait_line(flowing, stream="out")
+    victim = kids[1]
+    os.kill(victim.pid, signal.SIGKILL)
+    i = p.wait_line(f"(pid {victim.pid}, tasks ")
+    died = p.lines()[i]
+    m = re.search(rf"worker (\d) \(pid {victim.pid}, tasks ([^)]+)\) died: killed by SIGKILL", died)
+    assert m, died
+    hosted = {t.split(":")[0] for t in m.group(2).split(", ")}  # e.g. "tag:2, __acker:5"
+    assert hosted & {"numbers", "tag"} and hosted <= {"numbers", "tag", "__acker"}, died
+    assert "restarting it in" in died
+    p.wait_line(f"worker {m.group(1)} restarted", after=i)
+    # After the restart, a new status line shows the bolt executing.
+    p.wait_line(flowing, stream="out", after=len(p.lines("out")))
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=30)
-    assert p.returncode == 0, err[-3000:]
-    assert f"pid {kids[1].pid}" in err and "died: killed by SIGKILL" in err and "restarting it in" in err
-    assert "tasks " in err and ("tag:" in err or "numbers:" in err)
-    assert "worker 1 restarted" in err
-    rates = [line for line in out.splitlines() if "tag executed" in line]
-    assert rates and not rates[-1].split("tag executed ")[1].startswith("0/s")  # it runs again
+    code, _out, err = p.finish(timeout=30)
+    assert code == 0, err[-3000:]
+    assert "stopping (SIGINT)" in err
 
 
-def test_dead_worker_fails_the_run_when_restarts_are_off():
-    p = squall(
-        "run", f"{HERE / 'topologies.py'}:ForeverTopo", "--workers", "2", "--conf", "squall.worker.restart=false"
-    )
-    kids = workers_of(p, 2)
-    time.sleep(1.0)
+def test_dead_worker_fails_the_run_when_restarts_are_off(squall_cli):
+    p = squall_cli("run", FOREVER, "--workers", "2", "--conf", "squall.worker.restart=false")
+    kids = p.workers(2)
+    p.wait_line("is active")
     os.kill(kids[0].pid, signal.SIGKILL)
-    out, err = p.communicate(timeout=30)
-    assert p.returncode == 1
-    assert f"pid {kids[0].pid}" in err and "died: killed by SIGKILL" in err
+    code, _out, err = p.finish(timeout=30)
+    assert code == 1
+    assert re.search(rf"worker \d \(pid {kids[0].pid}, tasks [^)]+\) died: killed by SIGKILL", err), err[-2000:]
 
 
-def test_coordinator_killed_leaves_no_orphans():
-    p = squall("run", WORDCOUNT, "--workers", "2")
-    kids = workers_of(p, 2)
-    time.sleep(1.0)
+def test_coordinator_killed_leaves_no_orphans(squall_cli):
+    p = squall_cli("run", WORDCOUNT, "--workers", "2")
+    kids = p.workers(2)
+    p.wait_line("is active")
     p.kill()
-    p.communicate(timeout=10)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(k.is_running() and k.status() != psutil.STATUS_ZOMBIE for k in kids):
-        time.sleep(0.1)
-    assert not [k for k in kids if k.is_running() and k.status() != psutil.STATUS_ZOMBIE]
+    p.finish(timeout=10)
+    assert gone(kids) == []
 
 
-def test_conf_and_describe():
+def test_describe_prints_the_topology_as_json():
     p = subprocess.run(
         [sys.executable, "-m", "squall.cli", "describe", str(WORDCOUNT)],
+        check=False,
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=30,
     )
-    assert p.returncode == 0
-    assert '"fields": [\n' in p.stdout or '"word"' in p.stdout
-    p = squall("run", WORDCOUNT, "--duration", "1", "--conf", "topology.workers=abc")
-    out, err = p.communicate(timeout=30)
-    assert p.returncode == 2 and "topology.workers='abc'" in err
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["name"] == "WordCount"
+    comps = {c["name"]: c for c in d["components"]}
+    assert list(comps) == ["word_spout", "count_bolt"]
+    assert (comps["word_spout"]["type"], comps["word_spout"]["par"]) == ("spout", 1)
+    assert comps["word_spout"]["outputs"]["default"]["fields"] == ["word"]
+    assert (comps["count_bolt"]["type"], comps["count_bolt"]["par"]) == ("bolt", 2)
+    assert comps["count_bolt"]["inputs"] == [
+        {"component": "word_spout", "stream": "default", "grouping": {"type": "fields", "fields": ["word"]}}
+    ]
 
 
-def test_initialize_error_refuses_to_start_and_names_the_task():
-    p = squall("run", f"{HERE / 'topologies.py'}:BrokenInitTopo", "--workers", "2")
-    out, err = p.communicate(timeout=60)
-    assert p.returncode == 1
+def test_bad_conf_value_is_refused(squall_cli):
+    p = squall_cli("run", WORDCOUNT, "--duration", "1", "--conf", "topology.workers=abc")
+    code, _out, err = p.finish(timeout=30)
+    assert code == 2
+    assert "topology.workers='abc'" in err
+    assert "starting topology" not in err
+
+
+def test_initialize_error_refuses_to_start_and_names_the_task(squall_cli):
+    p = squall_cli("run", f"{HERE / 'topologies.py'}:BrokenInitTopo", "--workers", "2")
+    code, _out, err = p.finish(timeout=60)
+    assert code == 1
     assert "failed in initialize: ConnectionError: database is down" in err
     assert "in broken.initialize() (task" in err and "Traceback" in err

@@ -6,7 +6,7 @@ from pathlib import Path
 from squall.testing import complete_topology, read_tuples
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "wordcount"))
-from topology import WordCount  # noqa: E402
+from topology import WordCount
 
 
 def test_readme_testing_example():
@@ -36,6 +36,6 @@ def test_reliable_wordcount_example_counts_exactly(workers):
     for word, count in read_tuples(result, "count"):
         final[word] = max(final.get(word, 0), count)
     assert final == dict(expected)
-    spout = [t for t in result.tasks.values() if t["component"] == "sentences"][0]
+    spout = next(t for t in result.tasks.values() if t["component"] == "sentences")
     storms = sum("storm" in s for s in sentences)
     assert spout["acked"] == len(sentences) and spout["failed"] == storms

@@ -56,7 +56,7 @@ def test_parse_pairs_values():
 
 
 @pytest.mark.parametrize(
-    "text,value",
+    ("text", "value"),
     [
         ("1", 1),
         ("1.0", 1.0),
@@ -238,7 +238,7 @@ def test_par_greater_than_workers():
     assert all(any(plan.task_component[t] == "bolt" for t in ts) for ts in per_worker.values())
 
 
-@pytest.mark.parametrize("requested,expected", [(10, 3), (3, 3), (2, 2), (1, 1), (0, 1)])
+@pytest.mark.parametrize(("requested", "expected"), [(10, 3), (3, 3), (2, 2), (1, 1), (0, 1)])
 def test_workers_capped_to_number_of_tasks(requested, expected):
     plan = make_plan(components(spout=1, bolt=2), requested)
     assert plan.num_workers == expected

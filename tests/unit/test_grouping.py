@@ -56,7 +56,7 @@ def tasks_of(picker, values):
 # -- stable_hash ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value,expected", KNOWN_HASHES, ids=[repr(v) for v, _ in KNOWN_HASHES])
+@pytest.mark.parametrize(("value", "expected"), KNOWN_HASHES, ids=[repr(v) for v, _ in KNOWN_HASHES])
 def test_stable_hash_known_constants(value, expected):
     assert stable_hash(value) == expected
 

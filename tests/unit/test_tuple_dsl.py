@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
+
 import pytest
 
 import squall
@@ -42,7 +45,7 @@ def test_tuples_maker_builds_named_values():
     make = tuples_maker("word_spout", "default", 7, ("word", "count"))
     tups = list(make([("dog", 1), ["cat", 2]]))
     assert len(tups) == 2
-    for tup, (word, count) in zip(tups, [("dog", 1), ("cat", 2)]):
+    for tup, (word, count) in zip(tups, [("dog", 1), ("cat", 2)], strict=True):
         assert type(tup) is Tuple
         assert (tup.id, tup.component, tup.stream, tup.task) == (None, "word_spout", "default", 7)
         assert tup.values.word == tup.values[0] == word
@@ -121,7 +124,7 @@ def test_stream_declaration():
 
 
 @pytest.mark.parametrize(
-    "outputs,expected",
+    ("outputs", "expected"),
     [
         (None, {}),
         ([], {}),
@@ -143,7 +146,7 @@ def test_normalize_outputs(outputs, expected):
 
 
 @pytest.mark.parametrize(
-    "outputs,problem",
+    ("outputs", "problem"),
     [
         (5, "outputs must be a list of field names or Stream objects, got 5"),
         ({"word": 1}, "outputs must be a list of field names or Stream objects, got {'word': 1}"),
@@ -200,4 +203,6 @@ def test_public_api_is_pinned():
     assert squall.__all__ == sorted(squall.__all__)
     for name in squall.__all__:
         assert getattr(squall, name).__name__ == name
-    assert isinstance(squall.__version__, str)
+    assert re.fullmatch(r"\d+\.\d+\.\d+([ab]\d+|rc\d+)?(\.dev\d+)?", squall.__version__), squall.__version__
+    # the one place: the installed distribution takes its version from squall.__version__
+    assert importlib.metadata.version("squall") == squall.__version__
