@@ -20,6 +20,7 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 import zmq
@@ -42,6 +43,7 @@ from squall.transport.control import (
     SPOUTS_DONE,
     STATS,
     STOP,
+    StatsReply,
 )
 from squall.transport.wire import pack, unpack_control
 from squall.transport.zeromq import POLLIN, ZmqTransport
@@ -66,7 +68,7 @@ class WorkerProcess:
         self.final_round = 0  # the stats round of the BYE (sent with STOP)
         self.spouts_done_sent = False
 
-    def send(self, msg: dict[str, Any]) -> None:
+    def send(self, msg: Mapping[str, Any]) -> None:
         self.ctrl.send(pack(msg))
 
     def recv(self, timeout_ms: int) -> dict[str, Any] | None:
@@ -142,7 +144,7 @@ class WorkerProcess:
         if self.wait_for(ACTIVATE, DEACTIVATE)["t"] == ACTIVATE:
             self.worker.activate()
 
-    def stats(self, rnd: int, kind: str = STATS) -> dict[str, Any]:
+    def stats(self, rnd: int, kind: str = STATS) -> StatsReply:
         """This worker's counters, answering stats round ``rnd``."""
         w = self.worker
         assert w is not None
