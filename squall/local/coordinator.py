@@ -11,9 +11,10 @@ spouts, prints a status line every few seconds, notices dead workers, and ends t
   in-flight tuples drain (at most ``squall.drain.timeout.secs``), then the workers exit.
 
 Another thread (a web UI) may read ``statistics()`` (an immutable snapshot, replaced whole when a
-stats round is complete or the run's state changes) and call ``activate()``, ``deactivate()`` and
-``request_stop()``: they only enqueue a command that the coordinator's loop runs within ~0.1 s
-(ZeroMQ sockets are not thread-safe: only the loop's thread touches them).
+stats round is complete or the run's state changes), wait for the next one (``wait_statistics``)
+and call ``activate()``, ``deactivate()`` and ``request_stop()``: they only enqueue a command that
+the coordinator's loop runs within ~0.1 s once the topology is active (ZeroMQ sockets are not
+thread-safe: only the loop's thread touches them).
 """
 
 from __future__ import annotations
