@@ -57,19 +57,16 @@ def run(
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     result = coord.run()
-    kinds = {n: d.kind for n, d in coord.topology.components.items()}
     parts = []
-    for c, t in result.component_totals().items():
-        if c.startswith("__"):
-            continue
-        text = f"{c}: emitted {t['emitted']:,}"
-        if kinds.get(c) == "spout":
-            if t["acked"] or t["failed"]:
-                text += f" acked {t['acked']:,} failed {t['failed']:,}"
+    for c in result.statistics.user_components():
+        text = f"{c.name}: emitted {c.emitted:,}"
+        if c.kind == "spout":
+            if c.acked or c.failed:
+                text += f" acked {c.acked:,} failed {c.failed:,}"
         else:
-            text += f" executed {t['executed']:,}"
-        if t["errors"]:
-            text += f" errors {t['errors']:,}"
+            text += f" executed {c.executed:,}"
+        if c.errors:
+            text += f" errors {c.errors:,}"
         parts.append(text)
     summary = ", ".join(parts)
     click.echo(f"[squall] {result.reason} after {result.elapsed:.1f}s: {summary}", err=True)

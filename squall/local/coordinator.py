@@ -7,18 +7,26 @@ spouts, prints a status line every few seconds, notices dead workers, and ends t
 * **completed**: every spout is exhausted and nothing is in flight. It is detected by probing
   the workers: all idle, every message sent between two workers received, and the same counts
   in two probes in a row.
-* **stopped** (``--duration``, Ctrl-C, SIGTERM): spouts are deactivated, in-flight tuples drain
-  (at most ``squall.drain.timeout.secs``), then the workers exit.
+* **stopped** (``--duration``, Ctrl-C, SIGTERM, ``request_stop()``): spouts are deactivated,
+  in-flight tuples drain (at most ``squall.drain.timeout.secs``), then the workers exit.
+
+Another thread (a web UI) may read ``statistics()`` (an immutable snapshot, replaced whole when a
+stats round is complete or the run's state changes), wait for the next one (``wait_statistics``)
+and call ``activate()``, ``deactivate()`` and ``request_stop()``: they only enqueue a command that
+the coordinator's loop runs within ~0.1 s once the topology is active (ZeroMQ sockets are not
+thread-safe: only the loop's thread touches them).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import signal
 import sys
+import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from typing import Any, TextIO
 
 import zmq
@@ -31,10 +39,26 @@ from squall.local.launcher import (
     describe_exit,
 )
 from squall.local.result import RunResult, add_captured
+from squall.local.statistics import ErrorInfo, RunState, StatsBook, TopologyStatistics
 from squall.local.status import StatusLine
 from squall.topology.config import topology_conf
 from squall.topology.loader import load_topology, topology_ref
 from squall.topology.plan import make_plan
+from squall.transport.control import (
+    ACTIVATE,
+    BYE,
+    DEACTIVATE,
+    DRAIN,
+    FATAL,
+    HELLO,
+    PEER,
+    PEERS,
+    PROBE,
+    READY,
+    SPOUTS_DONE,
+    STATS,
+    STOP,
+)
 from squall.transport.wire import pack, unpack_control
 
 log = logging.getLogger("squall.run")
@@ -44,6 +68,7 @@ START_TIMEOUT = 120.0
 RESTART_BACKOFF = 0.2  # seconds before the first restart of a dead worker; doubles per crash
 RESTART_BACKOFF_MAX = 5.0
 RESTART_RESET_SECS = 30.0  # a worker that lived this long starts its backoff over
+_STOP = "request_stop"  # a command from another thread (activate and deactivate: named after their messages)
 
 
 class Coordinator:
@@ -86,12 +111,13 @@ class Coordinator:
         self.handle_signals = handle_signals
         self.kinds = {n: d.kind for n, d in self.topology.components.items()}
         self.handles: dict[int, WorkerHandle] = {}
-        self.stats: dict[int, dict[str, Any]] = {}
-        self.worker_info: dict[int, dict[str, Any]] = {}
-        self.errors: deque[dict[str, Any]] = deque(maxlen=1000)  # newest kept; error_count has them all
-        self.error_count = 0
-        self.stats_waiting: set[int] = set()
-        self.stats_round = False
+        self.book = StatsBook(self.conf["topology.name"], self.plan, self.kinds)
+        self.state = RunState.STARTING
+        self.message = ""
+        self.t0: float | None = None  # time.monotonic() when run() started
+        self.commands: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()  # from other threads
+        self._statistics = self.book.snapshot(self.state, 0.0)
+        self._published = threading.Condition()  # notified when a new snapshot is published
         self.captured: dict[str, dict[str, list[Any]]] = {}
         self.stop_requested: str | None = None
         self.signals = 0
@@ -104,6 +130,83 @@ class Coordinator:
         self.restart_enabled = bool(self.conf.get("squall.worker.restart", True))
         self.deactivated = False
         self.drain_sent = False
+
+    # -- what another thread may call -----------------------------------------------------------
+    def statistics(self) -> TopologyStatistics:
+        """The run's latest snapshot: immutable, replaced whole when a stats round completes or the state changes."""
+        return self._statistics
+
+    def wait_statistics(
+        self, after: TopologyStatistics | None = None, timeout: float | None = None
+    ) -> TopologyStatistics:
+        """The first snapshot published after ``after`` (at once if ``after`` is not the latest, or the run is
+        over); after ``timeout`` seconds, the latest. For a reader that follows the run (a UI, a test)."""
+        with self._published:
+            self._published.wait_for(lambda: self._statistics is not after or self._statistics.state.final, timeout)
+            return self._statistics
+
+    def activate(self) -> None:
+        """Resume the spouts after ``deactivate()``. Returns at once; ``statistics().state`` tells when it is done."""
+        self.commands.put((ACTIVATE, ""))
+
+    def deactivate(self) -> None:
+        """Stop calling the spouts' ``next_tuple`` (their ``deactivate()`` runs); bolts go on. Returns at once."""
+        self.commands.put((DEACTIVATE, ""))
+
+    def request_stop(self, reason: str = "requested") -> None:
+        """End the run as ``--duration`` does: deactivate, drain, stop (state ``stopped``). Returns at once."""
+        self.commands.put((_STOP, reason))
+
+    # -- state and statistics -------------------------------------------------------------------
+    def _uptime(self) -> float:
+        return 0.0 if self.t0 is None else time.monotonic() - self.t0
+
+    def _publish(self, status: bool = False) -> None:
+        """Replace the snapshot (one assignment: readers see the old one or the new one); ``status``: print it."""
+        snap = self.book.snapshot(self.state, self._uptime(), stop_reason=self.stop_requested, message=self.message)
+        with self._published:
+            self._statistics = snap
+            self._published.notify_all()
+        if status:
+            self.status.print(snap)
+
+    def _set_state(self, state: RunState) -> None:
+        if state is not self.state:
+            self.state = state
+            self._publish()
+
+    def _run_commands(self) -> None:
+        """Run what other threads (and signal handlers) asked for, in order."""
+        while True:
+            try:
+                cmd, arg = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            if cmd == _STOP:
+                if self.stop_requested is None:
+                    self.stop_requested = arg
+            elif cmd == DEACTIVATE and self.state is RunState.ACTIVE:
+                log.info("deactivating the spouts")
+                self._broadcast({"t": DEACTIVATE})
+                self.deactivated = True
+                self._set_state(RunState.INACTIVE)
+            elif cmd == ACTIVATE and self.state is RunState.INACTIVE:
+                log.info("activating the spouts")
+                self._broadcast({"t": ACTIVATE})
+                self.deactivated = False
+                self._set_state(RunState.ACTIVE)
+
+    def _stats_round(self) -> None:
+        """Ask every live worker for its counters; a round still unanswered is shown as it is (stale)."""
+        now = self._uptime()
+        if self.book.waiting:
+            self.book.close(now)
+            self._publish(status=True)
+        asked = [i for i, h in self.handles.items() if i not in self.restart_at and h.poll() is None]
+        if asked:
+            n = self.book.begin(asked, now)
+            for i in asked:
+                self._send(i, {"t": STATS, "round": n})
 
     # -- plumbing -------------------------------------------------------------------------------
     def _send(self, index: int, msg: dict[str, Any]) -> None:
@@ -140,17 +243,9 @@ class Coordinator:
             self.restarts[i] += 1
             self.restart_at[i] = now + delay
             self.spouts_done.discard(i)
-            self.errors.append(
-                {
-                    "component": "-",
-                    "task": -1,
-                    "time": time.time(),
-                    "where": f"worker {i}",
-                    "error": what,
-                    "traceback": "",
-                }
-            )
-            self.error_count += 1
+            self.book.add_error(ErrorInfo("-", -1, i, time.time(), f"worker {i}", what))
+            round_complete = self.book.worker_died(i, self._uptime())
+            self._publish(status=round_complete)
             log.error("%s; restarting it in %.1fs (restart #%d)", what, delay, self.restarts[i])
 
     def _restart_due(self) -> None:
@@ -168,23 +263,25 @@ class Coordinator:
 
     def _restart(self, i: int) -> None:
         self._start_worker(i)
-        hello = self._wait_one(i, "hello")
+        hello = self._wait_one(i, HELLO)
         self.addresses[i] = hello["address"]
-        self._send(i, {"t": "peers", "peers": self._peers()})
+        self.book.worker_hello(i, hello.get("host", ""))
+        self._send(i, {"t": PEERS, "peers": self._peers()})
         for j in self.handles:
             if j != i:
-                self._send(j, {"t": "peer", "index": i, "address": hello["address"], "inc": self.incarnation[i]})
-        self._wait_one(i, "ready")
-        if not self.deactivated:
-            self._send(i, {"t": "activate"})
+                self._send(j, {"t": PEER, "index": i, "address": hello["address"], "inc": self.incarnation[i]})
+        self._wait_one(i, READY)
+        self._send(i, {"t": DEACTIVATE if self.deactivated else ACTIVATE})
         if self.drain_sent:
-            self._send(i, {"t": "drain"})
+            self._send(i, {"t": DRAIN})
+        self._publish()
         log.info("worker %d restarted (pid %d, incarnation %d)", i, self.handles[i].pid, self.incarnation[i])
 
     def _start_worker(self, i: int) -> None:
         self.incarnation[i] = self.incarnation.get(i, -1) + 1
         self.handles[i] = self.launcher.start(i, dict(self.spec, index=i, incarnation=self.incarnation[i]))
         self.started_at[i] = time.monotonic()
+        self.book.worker_started(i, self.incarnation[i], self.handles[i].pid)
 
     def _peers(self) -> dict[str, list[Any]]:
         return {str(i): [a, self.incarnation[i]] for i, a in self.addresses.items()}
@@ -196,7 +293,7 @@ class Coordinator:
         self.signals += 1
         name = signal.Signals(signum).name
         if self.signals == 1:
-            self.stop_requested = name
+            self.commands.put((_STOP, name))  # SimpleQueue.put is safe in a signal handler
         else:
             log.warning("second %s: killing the workers now", name)
             for h in self.handles.values():
@@ -205,30 +302,17 @@ class Coordinator:
 
     def _handle(self, index: int, msg: dict[str, Any]) -> None:
         kind = msg["t"]
-        if kind in ("stats", "bye"):
-            self.stats_waiting.discard(index)
-            for t, st in msg.get("tasks", {}).items():
-                self.stats[int(t)] = st
-            self.worker_info[index] = {
-                "rss": msg.get("rss"),
-                "peak_rss": msg.get("peak_rss"),
-                "queued": msg.get("queued", 0),
-                "pid": self.handles[index].pid,
-            }
-            new_errors = msg.get("errors", [])
-            self.error_count += len(new_errors)
-            self.errors.extend(new_errors)
-            if kind == "stats" and self.stats_round and not self.stats_waiting:
-                self.stats_round = False
-                self._print_status()
+        if kind in (STATS, BYE):
+            if self.book.record(index, msg, self._uptime()):
+                self._publish(status=kind == STATS)
             for comp, stream, vals in msg.get("captured", []):
                 add_captured(self.captured, comp, stream, vals)
-        elif kind == "fatal":
+        elif kind == FATAL:
             raise WorkerError(
                 f"worker {index} (tasks {self._tasks_of(index)}) failed in {msg['where']}: "
                 f"{msg['error']}\n{msg.get('traceback', '')}"
             )
-        elif kind == "spouts_done":
+        elif kind == SPOUTS_DONE:
             self.spouts_done.add(index)
 
     def _wait_all(self, kind: str, timeout: float, indices: set[int] | None = None) -> dict[int, dict[str, Any]]:
@@ -253,13 +337,13 @@ class Coordinator:
             index, msg = r
             if index in want and msg["t"] == kind:
                 got[index] = msg
-            elif msg["t"] != "probe":
+            elif msg["t"] != PROBE:
                 self._handle(index, msg)
         return got
 
     # -- the run --------------------------------------------------------------------------------
     def run(self) -> RunResult:
-        start = time.monotonic()
+        start = self.t0 = time.monotonic()
         ctx = zmq.Context()
         self.sock = ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
@@ -270,7 +354,7 @@ class Coordinator:
         if self.handle_signals:
             for s in (signal.SIGINT, signal.SIGTERM):
                 old_handlers[s] = signal.signal(s, self._on_signal)
-        reason, code, message = "error", 1, ""
+        final = RunState.FAILED
         try:
             self.spec = {
                 "coordinator": f"tcp://127.0.0.1:{port}",
@@ -287,30 +371,31 @@ class Coordinator:
             )
             for i in range(self.plan.num_workers):
                 self._start_worker(i)
-            hellos = self._wait_all("hello", START_TIMEOUT)
+            hellos = self._wait_all(HELLO, START_TIMEOUT)
             self.addresses = {i: m["address"] for i, m in hellos.items()}
-            self._broadcast({"t": "peers", "peers": self._peers()})
-            self._wait_all("ready", START_TIMEOUT)
-            self._broadcast({"t": "activate"})
+            for i, m in hellos.items():
+                self.book.worker_hello(i, m.get("host", ""))
+            self._broadcast({"t": PEERS, "peers": self._peers()})
+            self._wait_all(READY, START_TIMEOUT)
+            self._broadcast({"t": ACTIVATE})
+            self._set_state(RunState.ACTIVE)
             log.info("topology %s is active", self.conf["topology.name"])
-            reason = self._supervise(start)
-            code = 0 if reason in ("completed", "stopped") else 1
+            final = self._supervise(start)
         except WorkerError as exc:
-            message = str(exc)
-            log.error("%s", message)
-            reason, code = "error", 1
+            self.message = str(exc)
+            log.error("%s", self.message)
+            final = RunState.FAILED
         except KeyboardInterrupt:
-            reason, code, message = "killed", 130, "killed by a second signal"
+            final, self.message = RunState.KILLED, "killed by a second signal"
         finally:
             self._shutdown()
             for s, h in old_handlers.items():
                 signal.signal(s, h)
             self.sock.close()
             ctx.term()
-        elapsed = time.monotonic() - start
-        return RunResult(
-            reason, code, elapsed, dict(self.stats), list(self.errors), self.captured, dict(self.worker_info), message
-        )
+        self.state = final
+        self._publish()
+        return RunResult(self._statistics, self.captured)
 
     def _check_time(self, elapsed: float) -> None:
         """Request a stop once the run's duration or timeout has passed (unless one is requested already)."""
@@ -320,16 +405,18 @@ class Coordinator:
             elif self.timeout is not None and elapsed >= self.timeout:
                 self.stop_requested = "timeout"
 
-    def _supervise(self, start: float) -> str:
+    def _supervise(self, start: float) -> RunState:
+        """Run until the topology completes or a stop ends it; returns the final state."""
         interval = float(self.conf.get("squall.stats.interval.secs") or 5)
         next_status = time.monotonic() + interval
         began = time.monotonic()
         drain_deadline: float | None = None
         replies: dict[int | str, Any]  # probe replies by worker index, and "_pending" while a round is open
         probe_n, probe_due, replies, previous = 0, 0.0, {}, None
-        outcome = "completed"
+        outcome = RunState.COMPLETED
         while True:
             now = time.monotonic()
+            self._run_commands()
             self._check_workers()
             if self.restart_at:
                 self._restart_due()
@@ -338,33 +425,30 @@ class Coordinator:
             self._check_time(now - began)
             if self.stop_requested is not None and drain_deadline is None:
                 log.info("stopping (%s): deactivating spouts, draining in-flight tuples", self.stop_requested)
-                outcome = "timeout" if self.stop_requested == "timeout" else "stopped"
-                self._broadcast({"t": "deactivate"})
+                outcome = RunState.FAILED if self.stop_requested == "timeout" else RunState.STOPPED
+                self._broadcast({"t": DEACTIVATE})
                 self.deactivated = True
                 drain_deadline = now + float(self.conf.get("squall.drain.timeout.secs") or 10)
             finishing = drain_deadline is not None or len(self.spouts_done) == len(self.handles)
             if finishing and not self.drain_sent:
-                self._broadcast({"t": "drain"})
+                self._broadcast({"t": DRAIN})
                 self.drain_sent = True
+                self._set_state(RunState.DRAINING)
             if drain_deadline is not None and now > drain_deadline:
                 log.warning("drain timeout: stopping with tuples still in flight")
                 return outcome
             if finishing and now >= probe_due and not replies.get("_pending") and not self.restart_at:
                 probe_n += 1
                 replies = {"_pending": True}
-                self._broadcast({"t": "probe", "n": probe_n})
+                self._broadcast({"t": PROBE, "n": probe_n})
             if now >= next_status:
                 next_status = now + interval
-                if self.stats_round:  # a worker did not answer the last round: print what we have
-                    self._print_status()
-                self.stats_waiting = set(self.handles)
-                self.stats_round = True
-                self._broadcast({"t": "stats"})
+                self._stats_round()
             r = self._recv(20 if finishing else 100)
             if r is None:
                 continue
             index, msg = r
-            if msg["t"] == "probe":
+            if msg["t"] == PROBE:
                 if msg["n"] != probe_n:
                     continue
                 replies[index] = msg
@@ -403,18 +487,14 @@ class Coordinator:
                 return None
         return tuple(sorted(sent.items())), tuple(sorted(inc.items()))
 
-    def _print_status(self) -> None:
-        queued = sum(w.get("queued", 0) for w in self.worker_info.values())
-        last = self.errors[-1] if self.errors else None
-        self.status.print(self.stats, queued, self.error_count, self.kinds, last)
-
     def _shutdown(self) -> None:
-        """Ask every live worker to stop, collect its last counters, make sure none is left."""
+        """Ask every live worker to stop, collect its last counters (the final round), make sure none is left."""
         self.restart_at.clear()
         live = {i for i, h in self.handles.items() if h.poll() is None}
+        final_round = self.book.begin(live, self._uptime())
         for i in live:
             with contextlib.suppress(zmq.ZMQError):
-                self._send(i, {"t": "stop"})
+                self._send(i, {"t": STOP, "round": final_round})
         deadline = time.monotonic() + 10
         byes: set[int] = set()
         exited_at: float | None = None
@@ -430,12 +510,14 @@ class Coordinator:
             if r is None:
                 continue
             index, msg = r
-            if msg["t"] == "bye":
+            if msg["t"] == BYE:
                 byes.add(index)
             try:
                 self._handle(index, msg)
             except WorkerError as exc:
                 log.error("%s", exc)
+        if self.book.waiting:  # a worker said no bye: its last numbers stay, marked stale
+            self.book.close(self._uptime())
         for h in self.handles.values():
             try:
                 h.wait(timeout=max(0.1, deadline - time.monotonic()))

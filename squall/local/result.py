@@ -1,35 +1,65 @@
-"""What a finished run reports: how it ended and the final counters (``RunResult``)."""
+"""What a finished run reports (``RunResult``): a view of its final statistics snapshot, and captured tuples."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+from squall.local.statistics import RunState, TopologyStatistics
+
+EXIT_CODES = {RunState.COMPLETED: 0, RunState.STOPPED: 0, RunState.KILLED: 130, RunState.FAILED: 1}
 
 
 @dataclass
 class RunResult:
-    """How a run ended, with the final counters."""
+    """How a run ended, with the final counters: everything but ``captured`` is read from ``statistics``."""
 
-    reason: str  # completed | stopped | error | timeout
-    exit_code: int
-    elapsed: float
-    tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    statistics: TopologyStatistics
     captured: dict[str, dict[str, list[tuple[Any, ...]]]] = field(default_factory=dict)
-    workers: dict[int, dict[str, Any]] = field(default_factory=dict)
-    message: str = ""
+
+    @property
+    def reason(self) -> str:
+        """completed | stopped | error | timeout | killed"""
+        return self.statistics.outcome
+
+    @property
+    def state(self) -> RunState:
+        return self.statistics.state
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES.get(self.statistics.state, 1)
+
+    @property
+    def elapsed(self) -> float:
+        return self.statistics.uptime
+
+    @property
+    def message(self) -> str:
+        return self.statistics.message
+
+    @cached_property
+    def tasks(self) -> dict[int, dict[str, Any]]:
+        """Per task: its counters as a dict (``TaskStats.to_dict()``)."""
+        return {t: ts.to_dict() for t, ts in self.statistics.tasks.items()}
+
+    @cached_property
+    def errors(self) -> list[dict[str, Any]]:
+        """The recent errors, oldest first: component, task, worker, time, where, error, traceback."""
+        return [e.to_dict() for e in self.statistics.errors]
+
+    @cached_property
+    def workers(self) -> dict[int, dict[str, Any]]:
+        """Per worker index: pid, host, incarnation, restarts, rss, peak_rss, queued..."""
+        return {w.index: w.to_dict() for w in self.statistics.workers}
 
     def component_totals(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for st in self.tasks.values():
-            c = out[st["component"]]
-            c["emitted"] += sum(st.get("emitted", {}).values())
-            c["executed"] += st.get("executed", 0)
-            c["errors"] += st.get("errors", 0)
-            c["acked"] += st.get("acked", 0)
-            c["failed"] += st.get("failed", 0)
-        return {k: dict(v) for k, v in out.items()}
+        """Per component (ackers included): emitted, transferred, executed, acked, failed, errors."""
+        return {
+            name: {k: getattr(c, k) for k in ("emitted", "transferred", "executed", "acked", "failed", "errors")}
+            for name, c in self.statistics.components.items()
+        }
 
 
 def add_captured(into: dict[str, dict[str, list[Any]]], component: str, stream: str, values: list[Any]) -> None:

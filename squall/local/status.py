@@ -1,10 +1,10 @@
-"""The status line ``squall run`` prints every few seconds: rates per component from counters."""
+"""The status line ``squall run`` prints every few seconds: rates per component between two snapshots."""
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict
-from typing import Any, TextIO
+from typing import TextIO
+
+from squall.local.statistics import ComponentStats, TopologyStatistics
 
 
 def _human(n: float) -> str:
@@ -14,56 +14,44 @@ def _human(n: float) -> str:
     return f"{n:.0f}"
 
 
+def render(prev: TopologyStatistics | None, cur: TopologyStatistics) -> str:
+    """One status line: per user component, its rate since ``prev`` (None: since the start)."""
+    dt = max(cur.sampled - (prev.sampled if prev is not None else 0.0), 1e-6)
+    before = prev.components if prev is not None else {}
+    parts = []
+    for c in cur.user_components():
+        last = before.get(c.name)
+
+        def rate(key: str, c: ComponentStats = c, last: ComponentStats | None = last) -> str:
+            return _human((getattr(c, key) - (getattr(last, key) if last is not None else 0)) / dt)
+
+        if c.kind == "spout":
+            part = f"{c.name} emitted {rate('emitted')}/s"
+            if c.acked or c.failed:
+                failed = c.failed - (last.failed if last is not None else 0)
+                part += f" acked {rate('acked')}/s failed {failed:,}"
+            if c.complete_latency_ms is not None and c.complete_latency_ms.p99:
+                part += f" p99 {c.complete_latency_ms.p99:.1f}ms"
+            parts.append(part)
+        else:
+            parts.append(f"{c.name} executed {rate('executed')}/s")
+    line = f"[squall {cur.uptime:6.1f}s] " + " | ".join(parts) + f" | queued {cur.queued:,} | errors {cur.error_count}"
+    if cur.error_count and cur.errors:
+        e = cur.errors[-1]
+        line += f" (last: {e.component}:{e.task} {e.error[:80]})"
+    stale = [str(w.index) for w in cur.workers if w.stale]
+    if stale:
+        line += f" | no answer from worker(s) {', '.join(stale)}"
+    return line
+
+
 class StatusLine:
-    """Rates per component from cumulative counters, printed every interval."""
+    """Prints a status line for each snapshot it is shown, with rates since the previous one."""
 
     def __init__(self, out: TextIO):
         self.out = out
-        self.last: dict[str, dict[str, Any]] = {}  # the totals printed last, per component
-        self.last_time = time.monotonic()
-        self.start = self.last_time
+        self.last: TopologyStatistics | None = None
 
-    def print(
-        self,
-        tasks: dict[int, dict[str, Any]],
-        queued: int,
-        errors: int,
-        kinds: dict[str, str],
-        last_error: dict[str, Any] | None = None,
-    ) -> None:
-        now = time.monotonic()
-        dt = max(now - self.last_time, 1e-6)
-        totals: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
-        for st in tasks.values():
-            t = totals[st["component"]]
-            t["emitted"] += sum(st.get("emitted", {}).values())
-            t["executed"] += st.get("executed", 0)
-            t["acked"] += st.get("acked", 0)
-            t["failed"] += st.get("failed", 0)
-            lat = st.get("complete_latency_ms")
-            if lat:
-                t["p99"] = max(t["p99"], lat["p99"])
-        parts = []
-        for comp in sorted(totals, key=lambda c: (kinds.get(c) != "spout", c)):
-            if comp.startswith("__"):
-                continue  # system components (ackers) are not the user's
-            t = totals[comp]
-            last = self.last.get(comp, {})
-            if kinds.get(comp) == "spout":
-                part = f"{comp} emitted {_human((t['emitted'] - last.get('emitted', 0)) / dt)}/s"
-                if t["acked"] or t["failed"]:
-                    part += (
-                        f" acked {_human((t['acked'] - last.get('acked', 0)) / dt)}/s"
-                        f" failed {t['failed'] - last.get('failed', 0):,}"
-                    )
-                if t["p99"]:
-                    part += f" p99 {t['p99']:.1f}ms"
-                parts.append(part)
-            else:
-                parts.append(f"{comp} executed {_human((t['executed'] - last.get('executed', 0)) / dt)}/s")
-            self.last[comp] = dict(t)
-        self.last_time = now
-        line = f"[squall {now - self.start:6.1f}s] " + " | ".join(parts) + f" | queued {queued:,} | errors {errors}"
-        if errors and last_error:
-            line += f" (last: {last_error['component']}:{last_error['task']} {last_error['error'][:80]})"
-        print(line, file=self.out, flush=True)
+    def print(self, snapshot: TopologyStatistics) -> None:
+        print(render(self.last, snapshot), file=self.out, flush=True)
+        self.last = snapshot

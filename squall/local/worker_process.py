@@ -1,11 +1,13 @@
 """Entry point of a worker process: ``python -m squall.local.worker_process`` (spec in $SQUALL_WORKER_SPEC).
 
-Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps):
+Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps; kinds in ``squall.transport.control``):
 
-    worker -> coordinator: hello{address, inc} · ready · fatal{error} · spouts_done · stats{...} (when asked)
-                           probe{n, idle, done, inc, sent, received} · bye{stats, captured, errors}
-    coordinator -> worker: peers{peers} · peer{index, address, inc} (a restarted peer) · activate
-                           deactivate · drain · probe{n} · stats · stop
+    worker -> coordinator: hello{pid, host, address, inc} · ready · fatal{error} · spouts_done
+                           stats{round, inc, tasks, ...} (when asked) · probe{n, idle, done, inc, sent, received}
+                           bye{round, ... as stats, captured}
+    coordinator -> worker: peers{peers} · peer{index, address, inc} (a restarted peer) · activate or
+                           deactivate (after ready: start with the spouts on or off) · drain · probe{n}
+                           stats{round} · stop{round}
 """
 
 from __future__ import annotations
@@ -14,41 +16,41 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 import zmq
 
 from squall.local import logs
+from squall.local.statistics import peak_rss_bytes, rss_bytes
 from squall.runtime.worker import Worker
 from squall.topology.loader import load_topology
+from squall.transport.control import (
+    ACTIVATE,
+    BYE,
+    DEACTIVATE,
+    DRAIN,
+    FATAL,
+    HELLO,
+    PEER,
+    PEERS,
+    PROBE,
+    READY,
+    SPOUTS_DONE,
+    STATS,
+    STOP,
+    StatsReply,
+)
 from squall.transport.wire import pack, unpack_control
 from squall.transport.zeromq import POLLIN, ZmqTransport
 
 log = logging.getLogger("squall.runtime.worker")
 
 CONTROL_EVERY = 0.005  # seconds between control-socket checks while busy
-
-
-def rss_bytes() -> int | None:
-    """This process's resident set size; None where it cannot be read (not Linux, and no psutil)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:  # pragma: no cover - not Linux
-        try:
-            import psutil  # optional: not a runtime dependency
-        except ImportError:
-            return None
-        return int(psutil.Process().memory_info().rss)
-
-
-def peak_rss_bytes() -> int:
-    import resource
-
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 class WorkerProcess:
@@ -63,9 +65,10 @@ class WorkerProcess:
         self.parent = os.getppid()
         self.worker: Worker | None = None
         self.stopping = False
+        self.final_round = 0  # the stats round of the BYE (sent with STOP)
         self.spouts_done_sent = False
 
-    def send(self, msg: dict[str, Any]) -> None:
+    def send(self, msg: Mapping[str, Any]) -> None:
         self.ctrl.send(pack(msg))
 
     def recv(self, timeout_ms: int) -> dict[str, Any] | None:
@@ -74,18 +77,19 @@ class WorkerProcess:
             return msg
         return None
 
-    def wait_for(self, kind: str, timeout: float = 120.0) -> dict[str, Any]:
+    def wait_for(self, *kinds: str, timeout: float = 120.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             msg = self.recv(200)
             if msg is None:
                 self.check_parent()
                 continue
-            if msg["t"] == "stop":
+            if msg["t"] == STOP:
+                self.final_round = int(msg.get("round", 0))
                 self.finish(0)
-            if msg["t"] == kind:
+            if msg["t"] in kinds:
                 return msg
-        log.error("worker %d: no %r from the coordinator in %.0fs; exiting", self.index, kind, timeout)
+        log.error("worker %d: no %s from the coordinator in %.0fs; exiting", self.index, " or ".join(kinds), timeout)
         sys.exit(3)
 
     def check_parent(self) -> None:
@@ -96,7 +100,7 @@ class WorkerProcess:
     def fatal(self, where: str, exc: BaseException) -> None:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         log.error("worker %d: %s failed:\n%s", self.index, where, text.rstrip())
-        self.send({"t": "fatal", "where": where, "error": f"{type(exc).__name__}: {exc}", "traceback": text})
+        self.send({"t": FATAL, "where": where, "error": f"{type(exc).__name__}: {exc}", "traceback": text})
         self.ctrl.close(linger=2000)
         sys.exit(3)
 
@@ -121,30 +125,35 @@ class WorkerProcess:
         assert self.worker is not None
         self.send(
             {
-                "t": "hello",
+                "t": HELLO,
                 "index": self.index,
                 "pid": os.getpid(),
+                "host": socket.gethostname(),
                 "address": transport.address,
                 "tasks": self.worker.tasks(),
                 "inc": transport.incarnation,
             }
         )
-        peers = self.wait_for("peers")["peers"]
+        peers = self.wait_for(PEERS)["peers"]
         transport.connect({int(k): (addr, inc) for k, (addr, inc) in peers.items()})
         try:
             self.worker.setup()
         except Exception as exc:
             self.fatal("initialize", exc)
-        self.send({"t": "ready"})
-        self.wait_for("activate")
-        self.worker.activate()
+        self.send({"t": READY})
+        # DEACTIVATE instead: restarted while the run is inactive or stopping, it starts with its spouts off
+        if self.wait_for(ACTIVATE, DEACTIVATE)["t"] == ACTIVATE:
+            self.worker.activate()
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self, rnd: int, kind: str = STATS) -> StatsReply:
+        """This worker's counters, answering stats round ``rnd``."""
         w = self.worker
         assert w is not None
         return {
-            "t": "stats",
+            "t": kind,
             "index": self.index,
+            "inc": w.transport.incarnation if w.transport is not None else int(self.spec.get("incarnation", 0)),
+            "round": rnd,
             "time": time.time(),
             "tasks": {str(k): v for k, v in w.task_stats().items()},
             "queued": w.queued(),
@@ -157,11 +166,11 @@ class WorkerProcess:
         w = self.worker
         assert w is not None
         kind = msg["t"]
-        if kind == "probe":
+        if kind == PROBE:
             c = w.transport.counters() if w.transport else {"inc": 0, "sent": {}, "received": {}}
             self.send(
                 {
-                    "t": "probe",
+                    "t": PROBE,
                     "n": msg["n"],
                     "idle": w.idle(),
                     "done": w.spouts_done,
@@ -170,18 +179,19 @@ class WorkerProcess:
                     "received": c["received"],
                 }
             )
-        elif kind == "peer":  # a restarted peer: a new incarnation at a new address
+        elif kind == PEER:  # a restarted peer: a new incarnation at a new address
             if w.transport is not None:
                 w.transport.connect({int(msg["index"]): (msg["address"], int(msg["inc"]))})
-        elif kind == "deactivate":
+        elif kind == DEACTIVATE:
             w.deactivate()
-        elif kind == "activate":
+        elif kind == ACTIVATE:
             w.activate()
-        elif kind == "drain":
+        elif kind == DRAIN:
             w.draining = True
-        elif kind == "stats":
-            self.send(self.stats())
-        elif kind == "stop":
+        elif kind == STATS:
+            self.send(self.stats(int(msg.get("round", 0))))
+        elif kind == STOP:
+            self.final_round = int(msg.get("round", 0))
             self.stopping = True
 
     def loop(self) -> None:
@@ -201,9 +211,9 @@ class WorkerProcess:
                 next_ctrl = now + CONTROL_EVERY
                 while ctrl.get(zmq.EVENTS) & POLLIN:  # type: ignore[operator]  # EVENTS is an int
                     self.handle(unpack_control(ctrl.recv()))
-                if not self.spouts_done_sent and w.spouts_done:
+                if not self.spouts_done_sent and w.spouts_exhausted:
                     self.spouts_done_sent = True
-                    self.send({"t": "spouts_done"})
+                    self.send({"t": SPOUTS_DONE})
                 if now >= next_parent:
                     next_parent = now + 1.0
                     self.check_parent()
@@ -217,8 +227,7 @@ class WorkerProcess:
             w.deactivate()
             if w.transport is not None and w.remote_channels:
                 w.flush()
-            bye = self.stats()
-            bye["t"] = "bye"
+            bye = self.stats(self.final_round, BYE)
             if w.captured is not None:
                 bye["captured"] = [[c, s, vals] for (c, s), vals in w.captured.items()]
             try:

@@ -236,6 +236,11 @@ class Worker:
         """No local spout will emit again (exhausted or deactivated) or waits for a tree."""
         return all(s.done for s in self.spouts)
 
+    @property
+    def spouts_exhausted(self) -> bool:
+        """Every local spout is exhausted and waits for no tree: not merely deactivated (it may resume)."""
+        return all(s.exhausted and s.done for s in self.spouts)
+
     # -- the loop -------------------------------------------------------------------------------
     def step(self) -> int:
         """One turn of the loop; returns how much work it did (0 = idle)."""

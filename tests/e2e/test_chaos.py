@@ -1,6 +1,7 @@
 """Kill -9 worker processes while a reliable topology runs: nothing is lost."""
 
 import glob
+import itertools
 import os
 import random
 import signal
@@ -32,7 +33,13 @@ def test_kill_workers_nothing_lost(tmp_path):
     # Paced at 15k messages/s so that the run lasts long enough for the kills (~7 s undisturbed).
     coord = Coordinator(
         R.ChaosTopo,
-        {"topology.workers": 2, "test.dir": str(tmp_path), "test.n": N, "test.rate": 15000},
+        {
+            "topology.workers": 2,
+            "test.dir": str(tmp_path),
+            "test.n": N,
+            "test.rate": 15000,
+            "squall.stats.interval.secs": 0.2,
+        },
         timeout=240,
         status_out=io.StringIO(),
         handle_signals=False,
@@ -42,9 +49,11 @@ def test_kill_workers_nothing_lost(tmp_path):
     runner.start()
     rng = random.Random(7)
     killed = []
+    snapshots = []  # what a UI would have shown: a restarted worker's counts must not go back
     deadline = time.monotonic() + 60
     while len(killed) < KILLS and time.monotonic() < deadline and runner.is_alive():
         time.sleep(0.8)  # pacing: the kills are spread over the run (not a wait for some state)
+        snapshots.append(coord.statistics())
         live = [h for i, h in coord.handles.items() if i not in coord.restart_at and h.poll() is None]
         if len(live) < len(coord.handles):
             continue  # wait until the last victim is back
@@ -66,3 +75,8 @@ def test_kill_workers_nothing_lost(tmp_path):
     spout = [st for st in result.tasks.values() if st["component"] == "numbers"]
     assert spout and all(st["pending"] == 0 for st in spout)  # nothing pending
     assert sum("died: killed by SIGKILL" in e["error"] for e in result.errors) == KILLS
+    snapshots.append(result.statistics)
+    for before, after in itertools.pairwise(snapshots):
+        for name, c in after.components.items():
+            assert c.emitted >= before.components[name].emitted and c.acked >= before.components[name].acked
+    assert sum(w.restarts for w in result.statistics.workers) == KILLS

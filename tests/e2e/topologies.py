@@ -357,3 +357,25 @@ class TaskIdsTopo(Topology):
     numbers = NumberSpout.spec()
     ids = TaskIdsBolt.spec(inputs=[numbers])
     sink = TagBolt.spec(inputs={ids["out"]: Grouping.fields("n")}, par=3)
+
+
+class PacedForeverSpout(Spout):
+    """Emits 1, 2, 3, ... tracked (with a tup_id) forever, pausing 1 ms every 50 tuples."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.n = 0
+
+    def next_tuple(self):
+        self.n += 1
+        if self.n % 50 == 0:
+            time.sleep(0.001)
+        self.emit([self.n], tup_id=self.n)
+
+
+class StatsTopo(Topology):
+    """On 2 workers: a spout task and bolt tasks in each, tuples crossing between them, acking on."""
+
+    numbers = PacedForeverSpout.spec(par=2)
+    tag = TagBolt.spec(inputs=[numbers], par=3)
