@@ -31,10 +31,11 @@ from squall.local.launcher import (
 )
 from squall.local.result import RunResult, add_captured
 from squall.local.status import StatusLine
-from squall.topology.config import topology_conf
+from squall.topology.config import hosts, topology_conf
 from squall.topology.loader import load_topology, topology_ref
 from squall.topology.plan import make_plan
 from squall.transport.wire import pack, unpack_control
+from squall.transport.zeromq import bind_random_port, tcp_endpoint
 
 log = logging.getLogger("squall.run")
 
@@ -263,7 +264,8 @@ class Coordinator:
         self.sock = ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted worker takes over its identity
-        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+        bind_host, advertise_host = hosts(self.conf)
+        port = bind_random_port(self.sock, bind_host)
         self.spouts_done: set[int] = set()
         old_handlers = {}
         if self.handle_signals:
@@ -272,7 +274,7 @@ class Coordinator:
         reason, code, message = "error", 1, ""
         try:
             self.spec = {
-                "coordinator": f"tcp://127.0.0.1:{port}",
+                "coordinator": tcp_endpoint(advertise_host, port),
                 "topology": self.ref,
                 "conf": self.conf,
                 "sys_path": [p for p in sys.path if p],

@@ -23,9 +23,10 @@ import zmq
 
 from squall.local import logs
 from squall.runtime.worker import Worker
+from squall.topology.config import hosts
 from squall.topology.loader import load_topology
 from squall.transport.wire import pack, unpack_control
-from squall.transport.zeromq import POLLIN, ZmqTransport
+from squall.transport.zeromq import POLLIN, ZmqTransport, connect_endpoint
 
 log = logging.getLogger("squall.runtime.worker")
 
@@ -56,7 +57,7 @@ class WorkerProcess:
         self.ctrl = self.ctx.socket(zmq.DEALER)
         self.ctrl.setsockopt(zmq.IDENTITY, f"w{self.index}".encode())
         self.ctrl.setsockopt(zmq.LINGER, 2000)
-        self.ctrl.connect(spec["coordinator"])
+        connect_endpoint(self.ctrl, spec["coordinator"])
         self.parent = os.getppid()
         self.worker: Worker | None = None
         self.stopping = False
@@ -104,9 +105,11 @@ class WorkerProcess:
         conf = spec["conf"]
         try:
             topology = load_topology(spec["topology"])
+            bind_host, advertise_host = hosts(conf)
             transport = ZmqTransport(
                 self.index,
-                host=conf.get("squall.bind.host") or "127.0.0.1",
+                host=bind_host,
+                advertise=advertise_host,
                 hwm=int(conf.get("squall.transfer.hwm") or 64),
                 ctx=self.ctx,
                 incarnation=int(spec.get("incarnation", 0)),
@@ -187,7 +190,7 @@ class WorkerProcess:
         poller = zmq.Poller()
         poller.register(ctrl, zmq.POLLIN)
         if w.transport is not None:
-            poller.register(w.transport.pull, zmq.POLLIN)
+            poller.register(w.transport.pollable(), zmq.POLLIN)
         next_ctrl = 0.0
         next_parent = time.monotonic() + 1.0
         while not self.stopping:

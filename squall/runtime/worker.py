@@ -28,8 +28,8 @@ from squall.topology.plan import Plan, make_plan
 from squall.topology.spec import ComponentDef
 from squall.topology.spout import Spout
 from squall.topology.stream import Stream
+from squall.transport.base import Transport
 from squall.transport.wire import encode_batch, find_unencodable, unpack
-from squall.transport.zeromq import ZmqTransport
 
 log = logging.getLogger("squall.runtime.worker")
 
@@ -51,7 +51,7 @@ class Worker:
         conf: dict[str, Any],
         index: int = 0,
         plan: Plan | None = None,
-        transport: ZmqTransport | None = None,
+        transport: Transport | None = None,
     ):
         self.topology = topology
         self.name = conf.get("topology.name") or topology.__name__
