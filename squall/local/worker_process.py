@@ -1,4 +1,18 @@
-"""Entry point of a worker process: ``python -m squall.local.worker_process`` (spec in $SQUALL_WORKER_SPEC).
+"""A worker process: ``WorkerProcess(spec).run()``, or ``python -m squall.local.worker_process`` (spec in
+``$SQUALL_WORKER_SPEC``, what ``SubprocessLauncher`` starts).
+
+``WorkerProcess`` needs only its spec: no environment variable, no parent process, no signal
+handler (a Ray actor constructs it directly and calls ``run()``, which returns the exit status).
+The spec is a JSON-able dict:
+
+    index, incarnation   this worker's number and restart count
+    coordinator          the coordinator's control address (``tcp://host:port``)
+    topology             the topology reference (``file.py:Class`` or ``module:Class``); nothing is pickled
+    conf                 the effective topology config (hosts: ``squall.bind.host``, ``squall.advertise.host``)
+    sys_path             entries to put in front of ``sys.path`` before loading the topology
+    log_level            used by ``main()`` only (``run()`` leaves logging to its host)
+    watch_parent         true: exit when the parent process changes (the coordinator died); set by
+                         ``SubprocessLauncher``, absent for a worker that is not the coordinator's child
 
 Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps):
 
@@ -58,7 +72,8 @@ class WorkerProcess:
         self.ctrl.setsockopt(zmq.IDENTITY, f"w{self.index}".encode())
         self.ctrl.setsockopt(zmq.LINGER, 2000)
         connect_endpoint(self.ctrl, spec["coordinator"])
-        self.parent = os.getppid()
+        #: the coordinator's pid when it is our parent (``watch_parent``); None: nothing to watch
+        self.parent: int | None = os.getppid() if spec.get("watch_parent") else None
         self.worker: Worker | None = None
         self.stopping = False
         self.spouts_done_sent = False
@@ -86,7 +101,8 @@ class WorkerProcess:
         sys.exit(3)
 
     def check_parent(self) -> None:
-        if os.getppid() != self.parent:
+        """With ``watch_parent``: exit at once if the coordinator (our parent) went away."""
+        if self.parent is not None and os.getppid() != self.parent:
             log.error("worker %d: the coordinator went away; exiting", self.index)
             os._exit(4)
 
@@ -96,6 +112,20 @@ class WorkerProcess:
         self.send({"t": "fatal", "where": where, "error": f"{type(exc).__name__}: {exc}", "traceback": text})
         self.ctrl.close(linger=2000)
         sys.exit(3)
+
+    def run(self) -> int:
+        """Start, serve until the coordinator says stop, clean up; return the exit status.
+
+        0 after a clean stop; 3 if the topology could not be loaded or ``initialize`` raised
+        (the coordinator was told why) or the coordinator stopped answering while starting.
+        Runs in the calling thread.
+        """
+        try:
+            self.start()
+            self.loop()
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else 1
+        return 0
 
     def start(self) -> None:
         spec = self.spec
@@ -245,9 +275,7 @@ def main() -> None:
     spec = json.loads(os.environ["SQUALL_WORKER_SPEC"])
     logs.setup(spec.get("log_level", "INFO"))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C and stops us cleanly
-    proc = WorkerProcess(spec)
-    proc.start()
-    proc.loop()
+    sys.exit(WorkerProcess(spec).run())
 
 
 if __name__ == "__main__":
