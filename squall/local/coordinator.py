@@ -29,7 +29,7 @@ from squall.local.launcher import (
     WorkerHandle,
     describe_exit,
 )
-from squall.local.result import RunResult, add_captured
+from squall.local.result import RunResult
 from squall.local.status import StatusLine
 from squall.topology.config import hosts, topology_conf
 from squall.topology.loader import load_topology, topology_ref
@@ -58,18 +58,16 @@ class Coordinator:
         launcher: Launcher | None = None,
         log_level: str = "INFO",
         status_out: TextIO | None = None,
-        capture: bool = False,
-        mocked_sources: dict[str, list[Any]] | None = None,
+        hooks: str | None = None,
+        hooks_data: Any = None,
         timeout: float | None = None,
         handle_signals: bool = True,
     ):
         self.topology = load_topology(topology) if isinstance(topology, str) else topology
         self.ref = topology if isinstance(topology, str) else topology_ref(self.topology)
         overrides = dict(overrides or {})
-        if capture:
-            overrides["squall.capture"] = True
-        if mocked_sources:
-            overrides["squall.mocked.sources"] = {k: [list(v) for v in vals] for k, vals in mocked_sources.items()}
+        #: ``module:function`` building each worker's ``WorkerHooks`` from ``hooks_data`` (JSON-able)
+        self.hooks = {"factory": hooks, "data": hooks_data} if hooks else None
         self.conf = topology_conf(self.topology.config, overrides)
         self.conf.setdefault("topology.name", None)
         if not self.conf["topology.name"]:
@@ -92,7 +90,7 @@ class Coordinator:
         self.error_count = 0
         self.stats_waiting: set[int] = set()
         self.stats_round = False
-        self.captured: dict[str, dict[str, list[Any]]] = {}
+        self.hook_reports: list[Any] = []
         self.stop_requested: str | None = None
         self.signals = 0
         self.spec: dict[str, Any] = {}
@@ -221,8 +219,8 @@ class Coordinator:
             if kind == "stats" and self.stats_round and not self.stats_waiting:
                 self.stats_round = False
                 self._print_status()
-            for comp, stream, vals in msg.get("captured", []):
-                add_captured(self.captured, comp, stream, vals)
+            if "hooks" in msg:
+                self.hook_reports.append(msg["hooks"])
         elif kind == "fatal":
             raise WorkerError(
                 f"worker {index} (tasks {self._tasks_of(index)}) failed in {msg['where']}: "
@@ -280,6 +278,8 @@ class Coordinator:
                 "sys_path": [p for p in sys.path if p],
                 "log_level": self.log_level,
             }
+            if self.hooks is not None:
+                self.spec["hooks"] = self.hooks
             log.info(
                 "starting topology %s: %d worker(s), %d task(s)",
                 self.conf["topology.name"],
@@ -310,7 +310,14 @@ class Coordinator:
             ctx.term()
         elapsed = time.monotonic() - start
         return RunResult(
-            reason, code, elapsed, dict(self.stats), list(self.errors), self.captured, dict(self.worker_info), message
+            reason,
+            code,
+            elapsed,
+            dict(self.stats),
+            list(self.errors),
+            workers=dict(self.worker_info),
+            message=message,
+            hook_reports=self.hook_reports,
         )
 
     def _supervise(self, start: float) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from squall.local.result import RunResult, add_captured
+from squall.local.result import RunResult
+from squall.runtime.hooks import WorkerHooks
 from squall.runtime.worker import Worker
 from squall.topology.config import topology_conf
 from squall.topology.loader import load_topology
@@ -20,23 +21,19 @@ def run_in_process(
     *,
     duration: float | None = None,
     timeout: float | None = 60.0,
-    capture: bool = False,
-    mocked_sources: dict[str, list[Any]] | None = None,
+    hooks: WorkerHooks | None = None,
 ) -> RunResult:
     """Run a whole topology in this process and thread (one worker): fast, for tests.
 
     Ends when every spout is exhausted and every tuple processed, or after ``duration`` seconds.
+    ``hooks`` go to the Worker as they are; their ``report()`` ends up in ``hook_reports``.
     """
     topology = load_topology(topology) if isinstance(topology, str) else topology
     overrides = dict(overrides or {})
     overrides["topology.workers"] = 1
-    if capture:
-        overrides["squall.capture"] = True
-    if mocked_sources:
-        overrides["squall.mocked.sources"] = mocked_sources
     conf = topology_conf(topology.config, overrides)
     conf["topology.name"] = conf.get("topology.name") or topology.__name__
-    worker = Worker(topology, conf, 0)
+    worker = Worker(topology, conf, 0, hooks=hooks)
     start = time.monotonic()
     worker.setup()
     worker.activate()
@@ -65,14 +62,12 @@ def run_in_process(
     while worker.step():
         pass
     worker.close()
-    captured: dict[str, dict[str, list[Any]]] = {}
-    for (comp, stream), vals in (worker.captured or {}).items():
-        add_captured(captured, comp, stream, vals)
+    report = hooks.report() if hooks is not None else None
     return RunResult(
         reason,
         0 if reason != "timeout" else 1,
         time.monotonic() - start,
         worker.task_stats(),
         list(worker.errors.recent),
-        captured,
+        hook_reports=[] if report is None else [report],
     )

@@ -16,9 +16,12 @@ class RunResult:
     elapsed: float
     tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    #: component -> stream -> emitted values; filled by ``squall.testing`` from the hook reports
     captured: dict[str, dict[str, list[tuple[Any, ...]]]] = field(default_factory=dict)
     workers: dict[int, dict[str, Any]] = field(default_factory=dict)
     message: str = ""
+    #: what each worker's hooks reported when it stopped (``WorkerHooks.report``), in arrival order
+    hook_reports: list[Any] = field(default_factory=list)
 
     def component_totals(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -30,7 +33,3 @@ class RunResult:
             c["acked"] += st.get("acked", 0)
             c["failed"] += st.get("failed", 0)
         return {k: dict(v) for k, v in out.items()}
-
-
-def add_captured(into: dict[str, dict[str, list[Any]]], component: str, stream: str, values: list[Any]) -> None:
-    into.setdefault(component, {}).setdefault(stream, []).extend(tuple(v) for v in values)

@@ -13,17 +13,21 @@ The spec is a JSON-able dict:
     log_level            used by ``main()`` only (``run()`` leaves logging to its host)
     watch_parent         true: exit when the parent process changes (the coordinator died); set by
                          ``SubprocessLauncher``, absent for a worker that is not the coordinator's child
+    hooks                optional ``{"factory": "module:function", "data": ...}``: the worker calls
+                         ``factory(data)`` for its ``runtime.hooks.WorkerHooks`` (test doubles); its
+                         ``report()`` goes back in ``bye``
 
 Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps):
 
     worker -> coordinator: hello{address, inc} · ready · fatal{error} · spouts_done · stats{...} (when asked)
-                           probe{n, idle, done, inc, sent, received} · bye{stats, captured, errors}
+                           probe{n, idle, done, inc, sent, received} · bye{stats, hooks, errors}
     coordinator -> worker: peers{peers} · peer{index, address, inc} (a restarted peer) · activate
                            deactivate · drain · probe{n} · stats · stop
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -36,6 +40,7 @@ from typing import Any
 import zmq
 
 from squall.local import logs
+from squall.runtime.hooks import WorkerHooks
 from squall.runtime.worker import Worker
 from squall.topology.config import hosts
 from squall.topology.loader import load_topology
@@ -75,6 +80,7 @@ class WorkerProcess:
         #: the coordinator's pid when it is our parent (``watch_parent``); None: nothing to watch
         self.parent: int | None = os.getppid() if spec.get("watch_parent") else None
         self.worker: Worker | None = None
+        self.hooks: WorkerHooks | None = None
         self.stopping = False
         self.spouts_done_sent = False
 
@@ -134,6 +140,10 @@ class WorkerProcess:
                 sys.path.insert(0, entry)
         conf = spec["conf"]
         try:
+            self.hooks = resolve_hooks(spec.get("hooks"))
+        except Exception as exc:
+            self.fatal("loading the hooks", exc)
+        try:
             topology = load_topology(spec["topology"])
             bind_host, advertise_host = hosts(conf)
             transport = ZmqTransport(
@@ -144,7 +154,7 @@ class WorkerProcess:
                 ctx=self.ctx,
                 incarnation=int(spec.get("incarnation", 0)),
             )
-            self.worker = Worker(topology, conf, self.index, transport=transport)
+            self.worker = Worker(topology, conf, self.index, transport=transport, hooks=self.hooks)
         except Exception as exc:
             self.fatal("loading the topology", exc)
         assert self.worker is not None
@@ -248,19 +258,20 @@ class WorkerProcess:
                 w.flush()
             bye = self.stats()
             bye["t"] = "bye"
-            if w.captured is not None:
-                bye["captured"] = [[c, s, vals] for (c, s), vals in w.captured.items()]
+            report = self.hooks.report() if self.hooks is not None else None
+            if report is not None:
+                bye["hooks"] = report
             try:
                 self.send(bye)
-            except (TypeError, ValueError) as exc:  # captured values that msgpack cannot encode
-                bye.pop("captured", None)
+            except (TypeError, ValueError) as exc:  # a report (e.g. captured values) msgpack cannot encode
+                bye.pop("hooks", None)
                 bye["errors"].append(
                     {
                         "component": "-",
                         "task": -1,
                         "time": time.time(),
-                        "where": "capture",
-                        "error": f"captured values cannot be sent back: {exc}",
+                        "where": "hooks",
+                        "error": f"the hooks' report (e.g. captured values) cannot be sent back: {exc}",
                         "traceback": "",
                     }
                 )
@@ -269,6 +280,19 @@ class WorkerProcess:
         self.ctrl.close(linger=2000)
         self.ctx.term()
         sys.exit(code)
+
+
+def resolve_hooks(entry: dict[str, Any] | None) -> WorkerHooks | None:
+    """The hooks of a spec's ``hooks`` entry: import ``module:function`` and call it with ``data``."""
+    if not entry:
+        return None
+    ref = entry["factory"]
+    module, sep, name = str(ref).partition(":")
+    if not sep or not module or not name:
+        raise ValueError(f"hooks factory {ref!r} is not a 'module:function' reference")
+    factory = getattr(importlib.import_module(module), name)
+    hooks: WorkerHooks = factory(entry.get("data"))
+    return hooks
 
 
 def main() -> None:

@@ -385,3 +385,18 @@ class SocketsTopo(Topology):
     numbers = NumberSpout.spec()
     where = SocketsBolt.spec(inputs=[numbers], par=2)
     sink = TagBolt.spec(inputs={where: Grouping.fields("n")}, par=2)
+
+
+class SetBolt(Bolt):
+    """Passes n on, and emits a set (not msgpack-encodable) on a stream nobody consumes."""
+
+    outputs = [Stream(["n"]), Stream(["s"], name="sets")]
+
+    def process(self, tup):
+        self.emit([tup.values.n])
+        self.emit([{tup.values.n}], stream="sets")
+
+
+class SetTopo(Topology):
+    numbers = NumberSpout.spec()
+    sets = SetBolt.spec(inputs=[numbers], par=2)
