@@ -7,6 +7,11 @@ Spouts named in ``mocked_sources`` are replaced by a spout emitting those values
 the spout's tasks) and then exhausted; other spouts run as written and must end by raising
 StopIteration. Every tuple each component emits is captured, per stream. ``workers=1`` (the
 default) runs in this process in milliseconds; ``workers=N`` runs real worker processes.
+
+Mocked sources and capture reach the workers as hooks (``HarnessHooks``, a
+``runtime.hooks.WorkerHooks``): given directly to the in-process worker, and to worker
+processes as the reference ``squall.testing:worker_hooks`` plus plain data (the mocked values),
+never pickled; each worker sends its captured values back when it stops.
 """
 
 from __future__ import annotations
@@ -18,9 +23,67 @@ from squall.errors import SquallError
 from squall.local.coordinator import Coordinator
 from squall.local.inprocess import run_in_process
 from squall.local.result import RunResult
+from squall.runtime.hooks import WorkerHooks
+from squall.topology.spout import Spout
 from squall.topology.tuple import Tuple, make_tuple
 
-__all__ = ["complete_topology", "read_tuples", "run_topology", "make_tuple", "multiset", "Tuple"]
+__all__ = [
+    "complete_topology",
+    "read_tuples",
+    "run_topology",
+    "make_tuple",
+    "multiset",
+    "Tuple",
+    "MockedSpout",
+    "HarnessHooks",
+]
+
+
+class MockedSpout(Spout):
+    """Emits a fixed list of values, one per ``next_tuple``, then is exhausted (a mocked source)."""
+
+    def __init__(self, items: list[Any]):
+        self._it = iter(items)
+
+    def next_tuple(self) -> None:
+        self.emit(list(next(self._it)))
+
+
+class HarnessHooks(WorkerHooks):
+    """The test doubles of ``run_topology``: mocked sources and capture of every emitted tuple.
+
+    ``mocked_sources`` maps a spout's name to the values it emits instead of running (task ``i``
+    of ``n`` emits items ``i, i + n, ...``). With ``capture``, ``report()`` returns
+    ``[[component, stream, [values, ...]], ...]`` for everything the worker's tasks emitted.
+    """
+
+    def __init__(self, mocked_sources: dict[str, list[Any]] | None = None, capture: bool = False):
+        self.mocked = dict(mocked_sources or {})
+        self.capturing = capture
+        self.captured: dict[tuple[str, str], list[Any]] = {}
+
+    def make_spout(self, component: str, task: int, index: int, n_tasks: int) -> Spout | None:
+        items = self.mocked.get(component)
+        return None if items is None else MockedSpout(list(items)[index::n_tasks])
+
+    def capture(self, component: str, task: int, stream: str) -> list[Any] | None:
+        return self.captured.setdefault((component, stream), []) if self.capturing else None
+
+    def report(self) -> Any:
+        return [[c, s, vals] for (c, s), vals in self.captured.items()] if self.capturing else None
+
+
+def worker_hooks(data: dict[str, Any]) -> HarnessHooks:
+    """``squall.testing:worker_hooks``: what a worker process builds its hooks with, from plain data."""
+    return HarnessHooks(data.get("mocked_sources"), bool(data.get("capture")))
+
+
+def _captured(reports: list[Any]) -> dict[str, dict[str, list[tuple[Any, ...]]]]:
+    out: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
+    for report in reports:
+        for component, stream, values in report or []:
+            out.setdefault(component, {}).setdefault(stream, []).extend(tuple(v) for v in values)
+    return out
 
 
 def run_topology(
@@ -36,18 +99,21 @@ def run_topology(
     """Run ``topology`` until its spouts are exhausted and all tuples processed (or ``duration``)."""
     overrides = dict(conf or {})
     overrides.setdefault("squall.stats.interval.secs", 60)
+    doubles = bool(mocked_sources or capture)
     if workers == 1:
-        return run_in_process(
-            topology, overrides, capture=capture, mocked_sources=mocked_sources, timeout=timeout, duration=duration
-        )
+        hooks = HarnessHooks(mocked_sources, capture) if doubles else None
+        result = run_in_process(topology, overrides, hooks=hooks, timeout=timeout, duration=duration)
+        result.captured = _captured(result.hook_reports)
+        return result
     overrides["topology.workers"] = workers
     import io
 
+    mocked = {name: [list(v) for v in values] for name, values in (mocked_sources or {}).items()}
     coord = Coordinator(
         topology,
         overrides,
-        capture=capture,
-        mocked_sources=mocked_sources,
+        hooks="squall.testing:worker_hooks" if doubles else None,
+        hooks_data={"mocked_sources": mocked, "capture": capture},
         timeout=timeout,
         duration=duration,
         status_out=io.StringIO(),
@@ -56,6 +122,7 @@ def run_topology(
     result = coord.run()
     if result.reason == "error":
         raise SquallError(f"topology run failed: {result.message}")
+    result.captured = _captured(result.hook_reports)
     return result
 
 

@@ -38,10 +38,10 @@ from squall.local.launcher import (
     WorkerHandle,
     describe_exit,
 )
-from squall.local.result import RunResult, add_captured
+from squall.local.result import RunResult
 from squall.local.statistics import ErrorInfo, RunState, StatsBook, TopologyStatistics
 from squall.local.status import StatusLine
-from squall.topology.config import topology_conf
+from squall.topology.config import hosts, topology_conf
 from squall.topology.loader import load_topology, topology_ref
 from squall.topology.plan import make_plan
 from squall.transport.control import (
@@ -60,6 +60,7 @@ from squall.transport.control import (
     STOP,
 )
 from squall.transport.wire import pack, unpack_control
+from squall.transport.zeromq import bind_random_port, tcp_endpoint
 
 log = logging.getLogger("squall.run")
 
@@ -83,18 +84,16 @@ class Coordinator:
         launcher: Launcher | None = None,
         log_level: str = "INFO",
         status_out: TextIO | None = None,
-        capture: bool = False,
-        mocked_sources: dict[str, list[Any]] | None = None,
+        hooks: str | None = None,
+        hooks_data: Any = None,
         timeout: float | None = None,
         handle_signals: bool = True,
     ):
         self.topology = load_topology(topology) if isinstance(topology, str) else topology
         self.ref = topology if isinstance(topology, str) else topology_ref(self.topology)
         overrides = dict(overrides or {})
-        if capture:
-            overrides["squall.capture"] = True
-        if mocked_sources:
-            overrides["squall.mocked.sources"] = {k: [list(v) for v in vals] for k, vals in mocked_sources.items()}
+        #: ``module:function`` building each worker's ``WorkerHooks`` from ``hooks_data`` (JSON-able)
+        self.hooks = {"factory": hooks, "data": hooks_data} if hooks else None
         self.conf = topology_conf(self.topology.config, overrides)
         self.conf.setdefault("topology.name", None)
         if not self.conf["topology.name"]:
@@ -118,7 +117,7 @@ class Coordinator:
         self.commands: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()  # from other threads
         self._statistics = self.book.snapshot(self.state, 0.0)
         self._published = threading.Condition()  # notified when a new snapshot is published
-        self.captured: dict[str, dict[str, list[Any]]] = {}
+        self.hook_reports: list[Any] = []  # what each worker's hooks reported in its bye
         self.stop_requested: str | None = None
         self.signals = 0
         self.spec: dict[str, Any] = {}
@@ -305,8 +304,8 @@ class Coordinator:
         if kind in (STATS, BYE):
             if self.book.record(index, msg, self._uptime()):
                 self._publish(status=kind == STATS)
-            for comp, stream, vals in msg.get("captured", []):
-                add_captured(self.captured, comp, stream, vals)
+            if "hooks" in msg:
+                self.hook_reports.append(msg["hooks"])
         elif kind == FATAL:
             raise WorkerError(
                 f"worker {index} (tasks {self._tasks_of(index)}) failed in {msg['where']}: "
@@ -348,7 +347,8 @@ class Coordinator:
         self.sock = ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted worker takes over its identity
-        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+        bind_host, advertise_host = hosts(self.conf)
+        port = bind_random_port(self.sock, bind_host)
         self.spouts_done: set[int] = set()
         old_handlers = {}
         if self.handle_signals:
@@ -357,12 +357,14 @@ class Coordinator:
         final = RunState.FAILED
         try:
             self.spec = {
-                "coordinator": f"tcp://127.0.0.1:{port}",
+                "coordinator": tcp_endpoint(advertise_host, port),
                 "topology": self.ref,
                 "conf": self.conf,
                 "sys_path": [p for p in sys.path if p],
                 "log_level": self.log_level,
             }
+            if self.hooks is not None:
+                self.spec["hooks"] = self.hooks
             log.info(
                 "starting topology %s: %d worker(s), %d task(s)",
                 self.conf["topology.name"],
@@ -395,7 +397,7 @@ class Coordinator:
             ctx.term()
         self.state = final
         self._publish()
-        return RunResult(self._statistics, self.captured)
+        return RunResult(self._statistics, hook_reports=self.hook_reports)
 
     def _check_time(self, elapsed: float) -> None:
         """Request a stop once the run's duration or timeout has passed (unless one is requested already)."""

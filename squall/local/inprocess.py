@@ -10,8 +10,9 @@ import socket
 import time
 from typing import Any
 
-from squall.local.result import RunResult, add_captured
+from squall.local.result import RunResult
 from squall.local.statistics import RunState, StatsBook, peak_rss_bytes, rss_bytes
+from squall.runtime.hooks import WorkerHooks
 from squall.runtime.worker import Worker
 from squall.topology.config import topology_conf
 from squall.topology.loader import load_topology
@@ -23,23 +24,19 @@ def run_in_process(
     *,
     duration: float | None = None,
     timeout: float | None = 60.0,
-    capture: bool = False,
-    mocked_sources: dict[str, list[Any]] | None = None,
+    hooks: WorkerHooks | None = None,
 ) -> RunResult:
     """Run a whole topology in this process and thread (one worker): fast, for tests.
 
     Ends when every spout is exhausted and every tuple processed, or after ``duration`` seconds.
+    ``hooks`` go to the Worker as they are; their ``report()`` ends up in ``hook_reports``.
     """
     topology = load_topology(topology) if isinstance(topology, str) else topology
     overrides = dict(overrides or {})
     overrides["topology.workers"] = 1
-    if capture:
-        overrides["squall.capture"] = True
-    if mocked_sources:
-        overrides["squall.mocked.sources"] = mocked_sources
     conf = topology_conf(topology.config, overrides)
     conf["topology.name"] = conf.get("topology.name") or topology.__name__
-    worker = Worker(topology, conf, 0)
+    worker = Worker(topology, conf, 0, hooks=hooks)
     book = StatsBook(conf["topology.name"], worker.plan, {n: d.kind for n, d in topology.components.items()})
     book.worker_started(0, 0, os.getpid())
     book.worker_hello(0, socket.gethostname())
@@ -71,9 +68,7 @@ def run_in_process(
     while worker.step():
         pass
     worker.close()
-    captured: dict[str, dict[str, list[Any]]] = {}
-    for (comp, stream), vals in (worker.captured or {}).items():
-        add_captured(captured, comp, stream, vals)
+    report = hooks.report() if hooks is not None else None
     # One stats round, answered by the one worker: the same snapshot type as a Coordinator's.
     rnd = book.begin([0], time.monotonic() - start)
     answer = {
@@ -86,4 +81,7 @@ def run_in_process(
         "errors": worker.errors.take_new(),
     }
     book.record(0, answer, time.monotonic() - start)
-    return RunResult(book.snapshot(state, time.monotonic() - start, stop_reason=stop_reason), captured)
+    return RunResult(
+        book.snapshot(state, time.monotonic() - start, stop_reason=stop_reason),
+        hook_reports=[] if report is None else [report],
+    )

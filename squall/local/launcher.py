@@ -1,9 +1,10 @@
 """Who starts worker processes. The seam between the runtime and the machine(s).
 
 ``SubprocessLauncher`` starts ``python -m squall.local.worker_process`` on this machine. A cluster
-launcher (Ray) will start the same worker entry point as actors; transport, routing and
-executors do not care who launched them. The worker receives a JSON spec and finds its
-coordinator through the control address in it.
+launcher (Ray) will construct ``WorkerProcess(spec)`` inside actors and call ``run()``: no
+environment variable, no parent process. Transport, routing and executors do not care who
+launched them. The worker receives a JSON-able spec and finds its coordinator through the control
+address in it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,32 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
+@runtime_checkable
 class WorkerHandle(Protocol):
+    """The coordinator's handle on one started worker, whatever runs it.
+
+    ``subprocess.Popen`` is one (``SubprocessLauncher``). A launcher whose workers are not local
+    children (Ray actors, threads) provides the same four methods and ``pid``:
+
+    * ``pid``: the worker's OS process id, used in messages and logs only (the coordinator never
+      signals it; it calls ``terminate``/``kill``). ``0`` when there is none to give: the worker
+      is not an OS process of its own, or runs on another machine and its pid is not known.
+    * ``poll()``: ``None`` while the worker may still be running; once it is known to have ended,
+      its exit status: ``0`` for a clean stop, a positive status, or ``-N`` for "killed by signal
+      N" (``describe_exit`` turns it into words). A handle that cannot learn an exit status (an
+      actor that died with its node) returns ``1``. ``poll`` must not block: the coordinator
+      calls it on every turn of its loop, and a non-``None`` answer makes it restart the worker
+      (or end the run).
+    * ``terminate()``: ask the worker to stop now (SIGTERM or the equivalent); it may not obey.
+      ``kill()``: stop it without asking. Both return at once; neither may raise for a worker
+      that already ended.
+    * ``wait(timeout)``: block until the worker ended and return ``poll()``'s answer; raise
+      (any exception, e.g. ``subprocess.TimeoutExpired``) if it did not within ``timeout`` seconds.
+    """
+
     pid: int
 
     def poll(self) -> int | None: ...
@@ -29,7 +52,17 @@ class WorkerHandle(Protocol):
     def wait(self, timeout: float | None = None) -> int: ...
 
 
+@runtime_checkable
 class Launcher(Protocol):
+    """Starts workers. ``start`` returns at once; the worker then connects to the coordinator.
+
+    The worker runs ``squall.local.worker_process.WorkerProcess(spec).run()`` wherever the launcher
+    puts it: ``spec`` is a JSON-able dict (keys in ``squall.local.worker_process``) with ``index``
+    and ``incarnation`` set. A launcher may add keys: ``SubprocessLauncher`` sets
+    ``watch_parent`` because its workers are children of the coordinator; a launcher on another
+    machine sets that machine's ``squall.bind.host`` / ``squall.advertise.host`` in ``spec["conf"]``.
+    """
+
     def start(self, index: int, spec: dict[str, Any]) -> WorkerHandle: ...
 
 
@@ -43,11 +76,13 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 class SubprocessLauncher:
-    """Starts each worker as a child process of the coordinator."""
+    """Starts each worker as a child process of the coordinator (``python -m squall.local.worker_process``,
+    the spec in ``$SQUALL_WORKER_SPEC``). A child exits if the coordinator dies: by
+    ``PR_SET_PDEATHSIG`` on Linux, and by ``watch_parent`` (it checks its parent pid every second)."""
 
     def start(self, index: int, spec: dict[str, Any]) -> WorkerHandle:
         env = dict(os.environ)
-        env["SQUALL_WORKER_SPEC"] = json.dumps(spec)
+        env["SQUALL_WORKER_SPEC"] = json.dumps(dict(spec, watch_parent=True))
         return subprocess.Popen(
             [sys.executable, "-m", "squall.local.worker_process"],
             env=env,

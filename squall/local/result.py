@@ -16,7 +16,10 @@ class RunResult:
     """How a run ended, with the final counters: everything but ``captured`` is read from ``statistics``."""
 
     statistics: TopologyStatistics
+    #: component -> stream -> emitted values; filled by ``squall.testing`` from the hook reports
     captured: dict[str, dict[str, list[tuple[Any, ...]]]] = field(default_factory=dict)
+    #: what each worker's hooks reported when it stopped (``WorkerHooks.report``), in arrival order
+    hook_reports: list[Any] = field(default_factory=list)
 
     @property
     def reason(self) -> str:
@@ -60,7 +63,3 @@ class RunResult:
             name: {k: getattr(c, k) for k in ("emitted", "transferred", "executed", "acked", "failed", "errors")}
             for name, c in self.statistics.components.items()
         }
-
-
-def add_captured(into: dict[str, dict[str, list[Any]]], component: str, stream: str, values: list[Any]) -> None:
-    into.setdefault(component, {}).setdefault(stream, []).extend(tuple(v) for v in values)

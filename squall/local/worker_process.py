@@ -1,10 +1,27 @@
-"""Entry point of a worker process: ``python -m squall.local.worker_process`` (spec in $SQUALL_WORKER_SPEC).
+"""A worker process: ``WorkerProcess(spec).run()``, or ``python -m squall.local.worker_process`` (spec in
+``$SQUALL_WORKER_SPEC``, what ``SubprocessLauncher`` starts).
+
+``WorkerProcess`` needs only its spec: no environment variable, no parent process, no signal
+handler (a Ray actor constructs it directly and calls ``run()``, which returns the exit status).
+The spec is a JSON-able dict:
+
+    index, incarnation   this worker's number and restart count
+    coordinator          the coordinator's control address (``tcp://host:port``)
+    topology             the topology reference (``file.py:Class`` or ``module:Class``); nothing is pickled
+    conf                 the effective topology config (hosts: ``squall.bind.host``, ``squall.advertise.host``)
+    sys_path             entries to put in front of ``sys.path`` before loading the topology
+    log_level            used by ``main()`` only (``run()`` leaves logging to its host)
+    watch_parent         true: exit when the parent process changes (the coordinator died); set by
+                         ``SubprocessLauncher``, absent for a worker that is not the coordinator's child
+    hooks                optional ``{"factory": "module:function", "data": ...}``: the worker calls
+                         ``factory(data)`` for its ``runtime.hooks.WorkerHooks`` (test doubles); its
+                         ``report()`` goes back in ``bye``
 
 Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps; kinds in ``squall.transport.control``):
 
     worker -> coordinator: hello{pid, host, address, inc} · ready · fatal{error} · spouts_done
                            stats{round, inc, tasks, ...} (when asked) · probe{n, idle, done, inc, sent, received}
-                           bye{round, ... as stats, captured}
+                           bye{round, ... as stats, hooks}
     coordinator -> worker: peers{peers} · peer{index, address, inc} (a restarted peer) · activate or
                            deactivate (after ready: start with the spouts on or off) · drain · probe{n}
                            stats{round} · stop{round}
@@ -12,6 +29,7 @@ Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps; kinds in ``s
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -27,7 +45,9 @@ import zmq
 
 from squall.local import logs
 from squall.local.statistics import peak_rss_bytes, rss_bytes
+from squall.runtime.hooks import WorkerHooks
 from squall.runtime.worker import Worker
+from squall.topology.config import hosts
 from squall.topology.loader import load_topology
 from squall.transport.control import (
     ACTIVATE,
@@ -46,7 +66,7 @@ from squall.transport.control import (
     StatsReply,
 )
 from squall.transport.wire import pack, unpack_control
-from squall.transport.zeromq import POLLIN, ZmqTransport
+from squall.transport.zeromq import POLLIN, ZmqTransport, connect_endpoint
 
 log = logging.getLogger("squall.runtime.worker")
 
@@ -61,9 +81,11 @@ class WorkerProcess:
         self.ctrl = self.ctx.socket(zmq.DEALER)
         self.ctrl.setsockopt(zmq.IDENTITY, f"w{self.index}".encode())
         self.ctrl.setsockopt(zmq.LINGER, 2000)
-        self.ctrl.connect(spec["coordinator"])
-        self.parent = os.getppid()
+        connect_endpoint(self.ctrl, spec["coordinator"])
+        #: the coordinator's pid when it is our parent (``watch_parent``); None: nothing to watch
+        self.parent: int | None = os.getppid() if spec.get("watch_parent") else None
         self.worker: Worker | None = None
+        self.hooks: WorkerHooks | None = None
         self.stopping = False
         self.final_round = 0  # the stats round of the BYE (sent with STOP)
         self.spouts_done_sent = False
@@ -93,7 +115,8 @@ class WorkerProcess:
         sys.exit(3)
 
     def check_parent(self) -> None:
-        if os.getppid() != self.parent:
+        """With ``watch_parent``: exit at once if the coordinator (our parent) went away."""
+        if self.parent is not None and os.getppid() != self.parent:
             log.error("worker %d: the coordinator went away; exiting", self.index)
             os._exit(4)
 
@@ -104,6 +127,20 @@ class WorkerProcess:
         self.ctrl.close(linger=2000)
         sys.exit(3)
 
+    def run(self) -> int:
+        """Start, serve until the coordinator says stop, clean up; return the exit status.
+
+        0 after a clean stop; 3 if the topology could not be loaded or ``initialize`` raised
+        (the coordinator was told why) or the coordinator stopped answering while starting.
+        Runs in the calling thread.
+        """
+        try:
+            self.start()
+            self.loop()
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else 1
+        return 0
+
     def start(self) -> None:
         spec = self.spec
         for entry in reversed(spec.get("sys_path", [])):
@@ -111,15 +148,21 @@ class WorkerProcess:
                 sys.path.insert(0, entry)
         conf = spec["conf"]
         try:
+            self.hooks = resolve_hooks(spec.get("hooks"))
+        except Exception as exc:
+            self.fatal("loading the hooks", exc)
+        try:
             topology = load_topology(spec["topology"])
+            bind_host, advertise_host = hosts(conf)
             transport = ZmqTransport(
                 self.index,
-                host=conf.get("squall.bind.host") or "127.0.0.1",
+                host=bind_host,
+                advertise=advertise_host,
                 hwm=int(conf.get("squall.transfer.hwm") or 64),
                 ctx=self.ctx,
                 incarnation=int(spec.get("incarnation", 0)),
             )
-            self.worker = Worker(topology, conf, self.index, transport=transport)
+            self.worker = Worker(topology, conf, self.index, transport=transport, hooks=self.hooks)
         except Exception as exc:
             self.fatal("loading the topology", exc)
         assert self.worker is not None
@@ -201,7 +244,7 @@ class WorkerProcess:
         poller = zmq.Poller()
         poller.register(ctrl, zmq.POLLIN)
         if w.transport is not None:
-            poller.register(w.transport.pull, zmq.POLLIN)
+            poller.register(w.transport.pollable(), zmq.POLLIN)
         next_ctrl = 0.0
         next_parent = time.monotonic() + 1.0
         while not self.stopping:
@@ -228,19 +271,20 @@ class WorkerProcess:
             if w.transport is not None and w.remote_channels:
                 w.flush()
             bye = self.stats(self.final_round, BYE)
-            if w.captured is not None:
-                bye["captured"] = [[c, s, vals] for (c, s), vals in w.captured.items()]
+            report = self.hooks.report() if self.hooks is not None else None
+            if report is not None:
+                bye["hooks"] = report
             try:
                 self.send(bye)
-            except (TypeError, ValueError) as exc:  # captured values that msgpack cannot encode
-                bye.pop("captured", None)
+            except (TypeError, ValueError) as exc:  # a report (e.g. captured values) msgpack cannot encode
+                bye.pop("hooks", None)
                 bye["errors"].append(
                     {
                         "component": "-",
                         "task": -1,
                         "time": time.time(),
-                        "where": "capture",
-                        "error": f"captured values cannot be sent back: {exc}",
+                        "where": "hooks",
+                        "error": f"the hooks' report (e.g. captured values) cannot be sent back: {exc}",
                         "traceback": "",
                     }
                 )
@@ -251,13 +295,24 @@ class WorkerProcess:
         sys.exit(code)
 
 
+def resolve_hooks(entry: dict[str, Any] | None) -> WorkerHooks | None:
+    """The hooks of a spec's ``hooks`` entry: import ``module:function`` and call it with ``data``."""
+    if not entry:
+        return None
+    ref = entry["factory"]
+    module, sep, name = str(ref).partition(":")
+    if not sep or not module or not name:
+        raise ValueError(f"hooks factory {ref!r} is not a 'module:function' reference")
+    factory = getattr(importlib.import_module(module), name)
+    hooks: WorkerHooks = factory(entry.get("data"))
+    return hooks
+
+
 def main() -> None:
     spec = json.loads(os.environ["SQUALL_WORKER_SPEC"])
     logs.setup(spec.get("log_level", "INFO"))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C and stops us cleanly
-    proc = WorkerProcess(spec)
-    proc.start()
-    proc.loop()
+    sys.exit(WorkerProcess(spec).run())
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ One thread runs a loop (``step``): take arrived batches from other workers, let 
 burst, drain local channels into their bolts (tuples passed by reference), flush remote
 channels as one msgpack message per peer when a batch is full or the flush interval passed,
 deliver tick tuples. The Worker knows nothing about who started it: ``squall.local.worker_process`` runs
-it in a subprocess with a control socket, ``squall.testing`` runs it inside the caller.
+it in a subprocess with a control socket, ``squall.testing`` runs it inside the caller. Test doubles
+come in as ``hooks`` (``runtime.hooks.WorkerHooks``), never through the config.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from squall.runtime.acker import ACK_STREAM, CTL_STREAM, SYSTEM_STREAMS, AckerExecutor
 from squall.runtime.bolt_executor import BoltExecutor
 from squall.runtime.error_log import ErrorLog
+from squall.runtime.hooks import WorkerHooks
 from squall.runtime.router import Channel, Consumer, StreamRouter
 from squall.runtime.spout_executor import SpoutExecutor
 from squall.runtime.tuples import tuples_maker
@@ -26,22 +28,11 @@ from squall.topology.context import TopologyContext
 from squall.topology.grouping import make_picker
 from squall.topology.plan import Plan, make_plan
 from squall.topology.spec import ComponentDef
-from squall.topology.spout import Spout
 from squall.topology.stream import Stream
+from squall.transport.base import Transport
 from squall.transport.wire import encode_batch, find_unencodable, unpack
-from squall.transport.zeromq import ZmqTransport
 
 log = logging.getLogger("squall.runtime.worker")
-
-
-class MockedSpout(Spout):
-    """Emits a fixed list of values, then is exhausted (``squall.testing``'s mocked sources)."""
-
-    def __init__(self, items: list[Any]):
-        self._it = iter(items)
-
-    def next_tuple(self) -> None:
-        self.emit(list(next(self._it)))
 
 
 class Worker:
@@ -51,7 +42,8 @@ class Worker:
         conf: dict[str, Any],
         index: int = 0,
         plan: Plan | None = None,
-        transport: ZmqTransport | None = None,
+        transport: Transport | None = None,
+        hooks: WorkerHooks | None = None,
     ):
         self.topology = topology
         self.name = conf.get("topology.name") or topology.__name__
@@ -69,7 +61,7 @@ class Worker:
         self.local_channels: list[Channel] = []
         self.remote_channels: dict[int, list[Channel]] = defaultdict(list)
         self.remote_makers: dict[tuple[int, str], Any] = {}
-        self.captured: dict[tuple[str, str], list[Any]] | None = {} if conf.get("squall.capture") else None
+        self.hooks = hooks  # test doubles (squall.testing): mocked spouts, capture
         self.batch_size = int(conf.get("topology.transfer.batch.size") or 1000)
         self.flush_secs = float(conf.get("topology.batch.flush.interval.millis") or 1) / 1000.0
         self.burst_n = int(conf.get("squall.spout.burst") or 100)
@@ -89,7 +81,6 @@ class Worker:
 
         Raises whatever ``initialize`` raises, with the component and task attached as a note.
         """
-        mocked = self.conf.get("squall.mocked.sources") or {}
         max_pending = self.conf.get("topology.max.spout.pending")
         for task in self.tasks():
             if task in self.plan.acker_tasks:
@@ -103,11 +94,11 @@ class Worker:
                 self.executors[task] = ex
                 continue
             comp = self.components[self.plan.task_component[task]]
-            if comp.name in mocked:
+            instance: Any = None
+            if self.hooks is not None and comp.kind == "spout":
                 tasks = self.plan.component_tasks[comp.name]
-                items = list(mocked[comp.name])[tasks.index(task) :: len(tasks)]
-                instance: Any = MockedSpout(items)
-            else:
+                instance = self.hooks.make_spout(comp.name, task, tasks.index(task), len(tasks))
+            if instance is None:
                 instance = comp.cls()
             instance.task_id = task
             instance.component_name = comp.name
@@ -197,9 +188,7 @@ class Worker:
                     else None
                 )
                 consumers.append(Consumer(d.name, picker, chans, tchans))
-        capture = None
-        if self.captured is not None:
-            capture = self.captured.setdefault((comp.name, stream.name), [])
+        capture = self.hooks.capture(comp.name, task, stream.name) if self.hooks is not None else None
         return StreamRouter(comp.name, task, stream, consumers, capture=capture)
 
     def _channel(

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from squall.topology.component import Component
+from squall.topology.component import Component, not_running
 from squall.topology.tuple import Tuple
 
 
 class Bolt(Component):
     """Receives tuples in ``process(tup)`` and may ``emit`` new ones.
 
-    ``self.emit(values, stream=None, anchors=None, direct_task=None, need_task_ids=False)``.
+    ``self.emit(values, stream=None, anchors=None, direct_task=None, need_task_ids=False)``
+    (see ``Bolt.emit``).
     Switches, as in streamparse: ``auto_ack`` acks each tuple after ``process`` returns,
     ``auto_anchor`` anchors emits made inside ``process`` to the tuple being processed,
     ``auto_fail`` fails the tuple when ``process`` raises (the error is reported and the task
@@ -29,11 +31,51 @@ class Bolt(Component):
     def process_tick(self, tup: Tuple) -> None:
         """Handle a tick tuple (``topology.tick.tuple.freq.secs``)."""
 
+    def emit(
+        self,
+        values: Sequence[Any],
+        stream: str | None = None,
+        anchors: Sequence[Any] | None = None,
+        direct_task: int | None = None,
+        need_task_ids: bool = False,
+    ) -> list[int] | None:
+        """Emit a tuple from this bolt.
+
+        :param values: the tuple's values, one per field of ``stream`` (a list or tuple). Inside a
+            worker they are passed by reference: do not change them after emitting. Values that
+            go to another worker must be msgpack-encodable (None, bool, int, float, str, bytes,
+            and lists, tuples and dicts of those).
+        :param stream: the name of the output stream; None: ``"default"``.
+        :param anchors: the input tuples (or their ids) the new tuple belongs to: it joins their
+            trees, so they complete only once it is processed too, and fail if it fails. None:
+            with ``auto_anchor``, the tuple being processed (or, in ``process_batch``, the
+            batch); an empty list: unanchored (never replayed).
+        :param direct_task: on a direct stream, the task id of the consumer that gets the tuple
+            (required there, refused elsewhere).
+        :param need_task_ids: return the ids of the tasks the tuple was sent to.
+        :returns: the list of receiving task ids when ``need_task_ids`` is true, else None.
+        :raises EmitError: the number of values does not match the stream's fields, the stream
+            is not declared, ``direct_task`` is missing or wrong, or the bolt is not running in
+            a topology (the runtime gives each running instance its own ``emit``).
+        """
+        raise not_running(self, "emit")
+
     def ack(self, tup: Tuple) -> None:
-        """Mark ``tup`` as fully processed by this bolt (no-op when nothing is tracked)."""
+        """Mark ``tup`` as fully processed by this bolt (``auto_ack`` does it after ``process``).
+
+        :param tup: a tuple this task received (or its id).
+        :returns: None. Without tracking (an untracked tuple, ``topology.acker.executors=0``)
+            only the ``acked`` count changes; outside a running topology this does nothing, so
+            a bolt can be unit-tested with ``make_tuple``.
+        """
 
     def fail(self, tup: Tuple) -> None:
-        """Mark ``tup`` as failed: its spout tuple will be failed (and may be replayed)."""
+        """Mark ``tup`` as failed: its tree fails and the spout's ``fail(tup_id)`` is called (it may replay it).
+
+        :param tup: a tuple this task received (or its id).
+        :returns: None. ``auto_fail`` does it when ``process`` raises. Outside a running topology
+            this does nothing.
+        """
 
     def cleanup(self) -> None:
         """The worker is stopping gracefully (Storm's ``cleanup``): flush and release resources.

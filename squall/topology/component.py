@@ -1,7 +1,9 @@
 """What Spout and Bolt share: ``spec()``, ``initialize``, ``outputs``, ``self.logger``, ``self.emit``.
 
-The runtime gives each task instance its own ``emit`` (an instance attribute bound to the task's
-router), so ``self.emit(...)`` is one direct call with no lookup through the class.
+``Spout.emit`` and ``Bolt.emit`` are the documented signatures (what ``help()`` and editors
+show); called on an instance no worker runs, they raise. The runtime gives each task instance
+its own ``emit`` (an instance attribute bound to the task's router, with the same parameters),
+so ``self.emit(...)`` is one direct call with no lookup through the class.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
+from squall.errors import EmitError
 from squall.topology.spec import ComponentSpec
 
 
@@ -47,13 +50,14 @@ class Component:
         """pystorm's ``log``: write to this task's logger."""
         self.logger.log(logging.getLevelName(level.upper()), message)
 
-    def _emit_unbound(self, *args: Any, **kwargs: Any) -> Any:
-        from squall.errors import EmitError
+    def emit(self, *args: Any, **kwargs: Any) -> Any:
+        """Emit a tuple: see ``Spout.emit`` and ``Bolt.emit`` for the arguments."""
+        raise not_running(self, "emit")
 
-        msg = (
-            f"{type(self).__name__}.emit() was called outside a running topology; "
-            "run it with `squall run` or squall.testing, or call initialize() through them"
-        )
-        raise EmitError(msg)
 
-    emit = _emit_unbound
+def not_running(component: Component, method: str) -> Exception:
+    """The error of a runtime method (``emit``) called on an instance no worker runs."""
+    return EmitError(
+        f"{type(component).__name__}.{method}() was called outside a running topology; "
+        "run it with `squall run` or squall.testing, or call initialize() through them"
+    )

@@ -27,7 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "squall.spout.burst": 100,  # next_tuple() calls per spout task per loop turn
     "squall.drain.timeout.secs": 10,  # how long a stop waits for in-flight tuples
     "squall.stats.interval.secs": 5,
-    "squall.bind.host": "127.0.0.1",
+    "squall.bind.host": "127.0.0.1",  # the coordinator's and workers' sockets listen here
+    "squall.advertise.host": None,  # the address others connect to; None: the bind host
     "squall.worker.restart": True,  # restart a worker process that dies (with backoff)
 }
 
@@ -46,6 +47,34 @@ NUMBER_KEYS = {
     "squall.drain.timeout.secs",
     "squall.stats.interval.secs",
 }
+
+
+#: Bind hosts that listen on every interface: other processes cannot connect to them as such.
+WILDCARD_HOSTS = {"0.0.0.0", "::", "*"}
+
+
+def hosts(conf: dict[str, Any]) -> tuple[str, str]:
+    """``(bind host, advertise host)`` from ``squall.bind.host`` and ``squall.advertise.host``.
+
+    Sockets bind to the first; the addresses sent to other processes use the second, which is
+    the bind host unless set. A wildcard bind host (``0.0.0.0``, ``::``) needs an advertise host.
+    """
+    bind = conf.get("squall.bind.host") or DEFAULTS["squall.bind.host"]
+    advertise = conf.get("squall.advertise.host") or None
+    if not isinstance(bind, str):
+        raise ConfigError(f"squall.bind.host={bind!r}: expected a host address (e.g. 127.0.0.1)")
+    if advertise is not None and (not isinstance(advertise, str) or advertise in WILDCARD_HOSTS):
+        raise ConfigError(
+            f"squall.advertise.host={advertise!r}: expected the address other processes reach this machine at"
+        )
+    if advertise is None:
+        if bind in WILDCARD_HOSTS:
+            raise ConfigError(
+                f"squall.bind.host={bind} listens on every interface, which no other process can connect to: "
+                "set squall.advertise.host to this machine's reachable address"
+            )
+        advertise = bind
+    return bind, advertise
 
 
 def parse_value(text: str) -> Any:
@@ -86,6 +115,7 @@ def check(conf: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"{key}={v!r}: expected a non-negative number (or null)")
     if conf.get("topology.workers") == 0:
         raise ConfigError("topology.workers=0: expected at least 1 worker (or null for one per CPU core)")
+    hosts(conf)
     return conf
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from squall.topology.component import Component
+from squall.topology.component import Component, not_running
 
 
 class Spout(Component):
     """A source of tuples.
 
     The runtime calls ``next_tuple()`` over and over; each call emits zero or more tuples with
-    ``self.emit(values, tup_id=None, stream=None, direct_task=None, need_task_ids=False)``.
+    ``self.emit(values, tup_id=None, stream=None, direct_task=None, need_task_ids=False)``
+    (see ``Spout.emit``).
     ``next_tuple`` must not block for long: it shares its thread with the worker's other tasks.
     Raising ``StopIteration`` means the spout is exhausted (a finite source): once every spout is
     exhausted and every tuple processed, ``squall run`` drains and exits 0.
@@ -20,6 +22,35 @@ class Spout(Component):
     def next_tuple(self) -> None:
         """Emit the next tuple(s). Raise StopIteration when there will never be more."""
         raise StopIteration
+
+    def emit(
+        self,
+        values: Sequence[Any],
+        tup_id: Any = None,
+        stream: str | None = None,
+        direct_task: int | None = None,
+        need_task_ids: bool = False,
+    ) -> list[int] | None:
+        """Emit a tuple from this spout.
+
+        :param values: the tuple's values, one per field of ``stream`` (a list or tuple). Inside a
+            worker they are passed by reference: do not change them after emitting. Values that
+            go to another worker must be msgpack-encodable (None, bool, int, float, str, bytes,
+            and lists, tuples and dicts of those).
+        :param tup_id: a message id (any hashable value). The tuple then starts a tree that is
+            tracked: ``ack(tup_id)`` is called once every tuple of the tree was processed,
+            ``fail(tup_id)`` if one failed or the tree timed out
+            (``topology.message.timeout.secs``). None: not tracked, never acked or failed.
+        :param stream: the name of the output stream; None: ``"default"``.
+        :param direct_task: on a direct stream, the task id of the consumer that gets the tuple
+            (required there, refused elsewhere).
+        :param need_task_ids: return the ids of the tasks the tuple was sent to.
+        :returns: the list of receiving task ids when ``need_task_ids`` is true, else None.
+        :raises EmitError: the number of values does not match the stream's fields, the stream
+            is not declared, ``direct_task`` is missing or wrong, or the spout is not running in
+            a topology (the runtime gives each running instance its own ``emit``).
+        """
+        raise not_running(self, "emit")
 
     def ack(self, tup_id: Any) -> None:
         """The tuple tree started by ``emit(..., tup_id=tup_id)`` was fully processed."""
@@ -70,7 +101,9 @@ class ReliableSpout(Spout):
         stream: str | None = None,
         direct_task: int | None = None,
         need_task_ids: bool = False,
-    ) -> Any:
+    ) -> list[int] | None:
+        """``Spout.emit``; a message with a ``tup_id`` is also kept until it is acked and replayed
+        (emitted again with the same arguments) when it fails."""
         if tup_id is None:  # an unreliable emit: not kept, never replayed
             return self._raw_emit(values, None, stream, direct_task, need_task_ids)
         self._state()[0][tup_id] = (values, stream, direct_task)
@@ -100,5 +133,5 @@ class ReliableSpout(Spout):
         """Called once per message that failed ``max_fails`` times. Override to dead-letter it."""
         self.logger.error("giving up on message %r after %d failures: %r", tup_id, self.max_fails, values)
 
-    def _raw_emit(self, *args: Any) -> Any:  # replaced by the runtime
-        return Spout.emit(self, *args)
+    def _raw_emit(self, *args: Any) -> list[int] | None:  # replaced by the runtime
+        return Spout.emit(self, *args)  # raises: not running

@@ -102,4 +102,4 @@ class StatsReply(TypedDict, total=False):
     rss: int | None
     peak_rss: int
     errors: list[dict[str, Any]]  # new since the last reply: component, task, time, where, error, traceback
-    captured: list[list[Any]]  # BYE only, with squall.capture: [component, stream, [values...]]
+    hooks: Any  # BYE only, with test hooks: what WorkerHooks.report() returned (e.g. captured tuples)

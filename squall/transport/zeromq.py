@@ -21,11 +21,39 @@ import zmq
 POLLIN = int(zmq.POLLIN)  # a plain int: `&` with the enum flag costs ~1 us per call
 
 
+def tcp_endpoint(host: str, port: int | None = None) -> str:
+    """``tcp://host[:port]``, with an IPv6 address in brackets."""
+    h = f"[{host}]" if ":" in host else host
+    return f"tcp://{h}" if port is None else f"tcp://{h}:{port}"
+
+
+def bind_random_port(sock: zmq.Socket[bytes], host: str) -> int:
+    """Bind ``sock`` to a free port on ``host`` (an IPv4 or IPv6 address, or a wildcard)."""
+    if ":" in host:
+        sock.setsockopt(zmq.IPV6, 1)
+    return int(sock.bind_to_random_port(tcp_endpoint(host)))
+
+
+def connect_endpoint(sock: zmq.Socket[bytes], endpoint: str) -> None:
+    """Connect ``sock`` to a ``tcp://`` endpoint made by ``tcp_endpoint``."""
+    if endpoint.startswith("tcp://["):
+        sock.setsockopt(zmq.IPV6, 1)
+    sock.connect(endpoint)
+
+
 class ZmqTransport:
+    """The ``transport.base.Transport`` of Squall: ZeroMQ PUSH/PULL over TCP.
+
+    The PULL socket binds to ``host`` (``squall.bind.host``) on a random port; ``address`` is
+    what peers connect to: the same port on ``advertise`` (``squall.advertise.host``; by default
+    ``host`` itself).
+    """
+
     def __init__(
         self,
         index: int,
-        host: str = "127.0.0.1",
+        host: str,
+        advertise: str | None = None,
         hwm: int = 64,
         ctx: zmq.Context[zmq.Socket[bytes]] | None = None,
         incarnation: int = 0,
@@ -36,8 +64,8 @@ class ZmqTransport:
         self.pull = self.ctx.socket(zmq.PULL)
         self.pull.setsockopt(zmq.RCVHWM, hwm)
         self.pull.setsockopt(zmq.LINGER, 0)
-        port = self.pull.bind_to_random_port(f"tcp://{host}")
-        self.address = f"tcp://{host}:{port}"
+        port = bind_random_port(self.pull, host)
+        self.address = tcp_endpoint(advertise or host, port)
         self.hwm = hwm
         self.push: dict[int, zmq.Socket[bytes]] = {}
         self.overflow: dict[int, deque[bytes]] = {}
@@ -59,7 +87,7 @@ class ZmqTransport:
             s = self.ctx.socket(zmq.PUSH)
             s.setsockopt(zmq.SNDHWM, self.hwm)
             s.setsockopt(zmq.LINGER, 2000)
-            s.connect(addr)
+            connect_endpoint(s, addr)
             self.push[peer] = s
             self.overflow[peer] = deque()
             self.peer_inc[peer] = inc
@@ -121,6 +149,9 @@ class ZmqTransport:
             "overflow": self.n_overflow,
             "dropped": self.dropped,
         }
+
+    def pollable(self) -> zmq.Socket[bytes]:
+        return self.pull
 
     def close(self) -> None:
         for s in self.push.values():

@@ -379,3 +379,46 @@ class StatsTopo(Topology):
 
     numbers = PacedForeverSpout.spec(par=2)
     tag = TagBolt.spec(inputs=[numbers], par=3)
+
+
+class SocketsBolt(Bolt):
+    """Passes n on; on its first tuple reports the TCP sockets of its worker and of the coordinator."""
+
+    outputs = [Stream(["n"]), Stream(["task", "listen", "established", "coordinator_listen"], name="sockets")]
+
+    def initialize(self, conf, context):
+        self.reported = False
+
+    def process(self, tup):
+        if not self.reported:
+            import psutil
+
+            self.reported = True
+            own = psutil.Process().net_connections(kind="tcp")
+            parent = psutil.Process(os.getppid()).net_connections(kind="tcp")
+            listen = [list(c.laddr) for c in own if c.status == psutil.CONN_LISTEN]
+            established = [[*c.laddr, *c.raddr] for c in own if c.status == psutil.CONN_ESTABLISHED]
+            coordinator = [list(c.laddr) for c in parent if c.status == psutil.CONN_LISTEN]
+            self.emit([self.task_id, listen, established, coordinator], stream="sockets")
+        self.emit([tup.values.n])
+
+
+class SocketsTopo(Topology):
+    numbers = NumberSpout.spec()
+    where = SocketsBolt.spec(inputs=[numbers], par=2)
+    sink = TagBolt.spec(inputs={where: Grouping.fields("n")}, par=2)
+
+
+class SetBolt(Bolt):
+    """Passes n on, and emits a set (not msgpack-encodable) on a stream nobody consumes."""
+
+    outputs = [Stream(["n"]), Stream(["s"], name="sets")]
+
+    def process(self, tup):
+        self.emit([tup.values.n])
+        self.emit([{tup.values.n}], stream="sets")
+
+
+class SetTopo(Topology):
+    numbers = NumberSpout.spec()
+    sets = SetBolt.spec(inputs=[numbers], par=2)

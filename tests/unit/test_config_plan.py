@@ -14,6 +14,7 @@ from squall.topology.config import (
     NUMBER_KEYS,
     check,
     component_conf,
+    hosts,
     parse_pairs,
     parse_value,
     topology_conf,
@@ -170,6 +171,41 @@ def test_topology_conf_checks_overrides():
         topology_conf({}, parse_pairs(["topology.max.spout.pending=lots"]))
     with pytest.raises(ConfigError, match=r"topology\.message\.timeout\.secs=-1"):
         topology_conf({"topology.message.timeout.secs": -1})
+
+
+# -- hosts ------------------------------------------------------------------------------------
+
+
+def test_hosts_default_to_loopback_and_advertise_the_bind_host():
+    assert DEFAULTS["squall.advertise.host"] is None
+    assert hosts(topology_conf({})) == ("127.0.0.1", "127.0.0.1")
+    assert hosts({"squall.bind.host": "127.0.0.2"}) == ("127.0.0.2", "127.0.0.2")
+    assert hosts({"squall.bind.host": None}) == ("127.0.0.1", "127.0.0.1")
+
+
+def test_hosts_advertise_separately():
+    conf = {"squall.bind.host": "0.0.0.0", "squall.advertise.host": "127.0.0.3"}
+    assert hosts(conf) == ("0.0.0.0", "127.0.0.3")
+    assert hosts({"squall.bind.host": "127.0.0.2", "squall.advertise.host": "127.0.0.4"}) == ("127.0.0.2", "127.0.0.4")
+
+
+@pytest.mark.parametrize("wildcard", ["0.0.0.0", "::", "*"])
+def test_wildcard_bind_without_advertise_host_is_refused(wildcard):
+    with pytest.raises(ConfigError, match=r"squall\.bind\.host=.* set squall\.advertise\.host"):
+        check({"squall.bind.host": wildcard})
+    with pytest.raises(ConfigError, match=r"squall\.advertise\.host"):
+        topology_conf({}, parse_pairs([f"squall.bind.host={wildcard}"]))
+
+
+@pytest.mark.parametrize("bad", ["0.0.0.0", "::", 7, ["127.0.0.2"]])
+def test_advertise_host_must_be_an_address(bad):
+    with pytest.raises(ConfigError, match=re.escape(f"squall.advertise.host={bad!r}")):
+        check({"squall.bind.host": "127.0.0.2", "squall.advertise.host": bad})
+
+
+def test_bind_host_must_be_a_string():
+    with pytest.raises(ConfigError, match=r"squall\.bind\.host=5"):
+        check({"squall.bind.host": 5})
 
 
 # -- plan -------------------------------------------------------------------------------------
