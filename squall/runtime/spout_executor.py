@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from squall.runtime.acker import TASK_BITS, RotatingMap
+from squall.runtime.acker import LATENCY_SAMPLE_MASK, LATENCY_SAMPLE_SHIFT, ROOT_RANDOM_BITS, TASK_BITS, RotatingMap
 from squall.runtime.executor import TaskExecutor
 from squall.topology.spout import Spout
 
@@ -53,6 +53,10 @@ class SpoutExecutor(TaskExecutor):
         home_buf = self.ack_bufs[home] if self.ack_bufs else None
         rand = random.getrandbits
         now = time.monotonic
+        # acker.make_root and acker.is_latency_sampled, inlined below (a call per tuple is measurable);
+        # tests/unit/test_hotpath_props.py runs this emit against them.
+        random_bits, task_bits = ROOT_RANDOM_BITS, TASK_BITS
+        sample_shift, sample_mask = LATENCY_SAMPLE_SHIFT, LATENCY_SAMPLE_MASK
 
         def emit(
             values: Sequence[Any],
@@ -66,7 +70,7 @@ class SpoutExecutor(TaskExecutor):
                     to_ack.append(tup_id)
                     tasks = None
                 else:
-                    root = ((rand(40) * n_ackers + home) << TASK_BITS) | task  # acker.make_root, inline
+                    root = ((rand(random_bits) * n_ackers + home) << task_bits) | task  # make_root
                     if stream is None and first is not None and direct_task is None and not need_task_ids:
                         # One target: the tuple's id is its root. No announcement: the bolt that
                         # acks it tells this spout (no children) or announces its children.
@@ -81,7 +85,7 @@ class SpoutExecutor(TaskExecutor):
                         home_buf.append(xor)
                     pending.buckets[0][root] = tup_id  # RotatingMap.put, inline
                     pending.size += 1
-                    if not (root >> 24) & 15:
+                    if not (root >> sample_shift) & sample_mask:  # is_latency_sampled(root)
                         started[root] = now()
                     return tasks
             if stream is None and fast is not None and direct_task is None and not need_task_ids:
@@ -154,12 +158,13 @@ class SpoutExecutor(TaskExecutor):
         started = self.started
         ack = self.instance.ack
         now = time.monotonic()
+        sample_shift, sample_mask = LATENCY_SAMPLE_SHIFT, LATENCY_SAMPLE_MASK
         acked = 0
         for root in roots:
             tup_id = pop(root)
             if tup_id is None:
                 continue  # already failed by timeout
-            if not (root >> 24) & 15:
+            if not (root >> sample_shift) & sample_mask:  # is_latency_sampled(root), inline
                 t0 = started.pop(root, None)
                 if t0 is not None:
                     self.latencies.append(now - t0)
