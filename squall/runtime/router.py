@@ -46,7 +46,7 @@ class Channel:
         "transferred",
         "local",
         "peer",
-        "make",
+        "deliver",
     )
 
     def __init__(self, src_task: int, stream: str, dest_task: int, local: bool, peer: int, tracked: bool = False):
@@ -61,7 +61,8 @@ class Channel:
         self.transferred = 0
         self.local = local
         self.peer = peer
-        self.make: Any = None  # builds Tuples from a batch of values (local channels)
+        #: ``deliver(values, ids)``: hands a batch to the target task (local channels; bound by the worker)
+        self.deliver: Callable[[list[Any], list[Any] | None], None] | None = None
 
     def take(self) -> list[Any]:
         """Return the buffered values and empty the buffer in place (the router holds the list)."""
@@ -74,10 +75,13 @@ class Channel:
             self.router.emitted += n  # type: ignore[union-attr]
         return batch
 
-    def take_ids(self) -> list[Any]:
+    def take_ids(self) -> list[Any] | None:
+        """Return the message ids parallel to the last ``take()`` (None: an untracked channel)."""
         ids = self.ids
-        batch = ids[:]  # type: ignore[index]
-        ids.clear()  # type: ignore[union-attr]
+        if ids is None:
+            return None
+        batch = ids[:]
+        ids.clear()
         return batch
 
 
