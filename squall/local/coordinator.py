@@ -31,7 +31,7 @@ from squall.local.launcher import (
 )
 from squall.local.result import RunResult, add_captured
 from squall.local.status import StatusLine
-from squall.topology.config import topology_conf
+from squall.topology.config import runtime_settings, topology_conf
 from squall.topology.loader import load_topology, topology_ref
 from squall.topology.plan import make_plan
 from squall.transport.wire import pack, unpack_control
@@ -77,6 +77,7 @@ class Coordinator:
             self.topology.components, self.conf["topology.workers"], self.conf.get("topology.acker.executors")
         )
         self.conf["topology.workers"] = self.plan.num_workers
+        self.settings = runtime_settings(self.conf)
         self.duration = duration
         self.timeout = timeout
         self.launcher = launcher or SubprocessLauncher()
@@ -100,7 +101,7 @@ class Coordinator:
         self.restarts: dict[int, int] = defaultdict(int)
         self.restart_at: dict[int, float] = {}
         self.started_at: dict[int, float] = {}
-        self.restart_enabled = bool(self.conf.get("squall.worker.restart", True))
+        self.restart_enabled = self.settings.worker_restart
         self.deactivated = False
         self.drain_sent = False
 
@@ -312,7 +313,7 @@ class Coordinator:
         )
 
     def _supervise(self, start: float) -> str:
-        interval = float(self.conf.get("squall.stats.interval.secs") or 5)
+        interval = self.settings.stats_interval_secs
         next_status = time.monotonic() + interval
         began = time.monotonic()
         drain_deadline: float | None = None
@@ -335,7 +336,7 @@ class Coordinator:
                 outcome = "timeout" if self.stop_requested == "timeout" else "stopped"
                 self._broadcast({"t": "deactivate"})
                 self.deactivated = True
-                drain_deadline = now + float(self.conf.get("squall.drain.timeout.secs") or 10)
+                drain_deadline = now + self.settings.drain_timeout_secs  # 0: stop right away
             finishing = drain_deadline is not None or len(self.spouts_done) == len(self.handles)
             if finishing and not self.drain_sent:
                 self._broadcast({"t": "drain"})

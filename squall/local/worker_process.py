@@ -23,6 +23,7 @@ import zmq
 
 from squall.local import logs
 from squall.runtime.worker import Worker
+from squall.topology.config import runtime_settings
 from squall.topology.loader import load_topology
 from squall.transport.wire import pack, unpack_control
 from squall.transport.zeromq import POLLIN, ZmqTransport
@@ -103,11 +104,12 @@ class WorkerProcess:
                 sys.path.insert(0, entry)
         conf = spec["conf"]
         try:
+            settings = runtime_settings(conf)
             topology = load_topology(spec["topology"])
             transport = ZmqTransport(
                 self.index,
-                host=conf.get("squall.bind.host") or "127.0.0.1",
-                hwm=int(conf.get("squall.transfer.hwm") or 64),
+                host=settings.bind_host,
+                hwm=settings.transfer_hwm,
                 ctx=self.ctx,
                 incarnation=int(spec.get("incarnation", 0)),
             )

@@ -27,7 +27,7 @@ class SpoutExecutor(TaskExecutor):
         self.to_ack: list[Any] = []  # tup_ids to ack right after emit: tracking is off
         self.pending = RotatingMap()  # root -> tup_id
         self.started: dict[int, float] = {}  # root -> emit time, for 1 tree in 16 (complete latency)
-        self.max_pending = max_pending or 0
+        self.max_pending = 0 if max_pending is None else max_pending  # 0: unbounded (Storm's meaning)
         self.home_acker = home_acker  # roots are drawn so that root % n_ackers picks an acker in this worker
         self.timed_out = 0
         self.latencies: deque[float] = deque(maxlen=4096)  # complete latency samples (s)

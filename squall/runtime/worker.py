@@ -22,7 +22,7 @@ from squall.runtime.router import Channel, Consumer, StreamRouter
 from squall.runtime.spout_executor import SpoutExecutor
 from squall.runtime.tuples import tuples_maker
 from squall.topology.bolt import Bolt
-from squall.topology.config import component_conf
+from squall.topology.config import component_conf, runtime_settings
 from squall.topology.context import TopologyContext
 from squall.topology.grouping import make_picker
 from squall.topology.plan import Plan, make_plan
@@ -73,14 +73,15 @@ class Worker:
         #: (dest, src, stream, tracked) -> ``deliver(values, ids)`` for batches from other workers
         self.inbound: dict[tuple[int, int, str, bool], Callable[[Any, Any], None]] = {}
         self.captured: dict[tuple[str, str], list[Any]] | None = {} if conf.get("squall.capture") else None
-        self.batch_size = int(conf.get("topology.transfer.batch.size") or 1000)
-        self.flush_secs = float(conf.get("topology.batch.flush.interval.millis") or 1) / 1000.0
-        self.burst_n = int(conf.get("squall.spout.burst") or 100)
+        self.settings = settings = runtime_settings(conf)
+        self.batch_size = settings.batch_size
+        self.flush_secs = settings.flush_secs  # 0: flush every turn
+        self.burst_n = settings.spout_burst
         self.last_flush = time.monotonic()
         self.next_tick = float("inf")
         self.draining = False
-        timeout = conf.get("topology.message.timeout.secs")
-        self.rotate_secs = float(timeout) / 2 if timeout and self.tracking else float("inf")
+        timeout = settings.message_timeout_secs
+        self.rotate_secs = timeout / 2 if timeout is not None and self.tracking else float("inf")
         self.next_rotate = time.monotonic() + self.rotate_secs
 
     # -- setup ----------------------------------------------------------------------------------
@@ -152,7 +153,7 @@ class Worker:
                     ack_bufs=ack_bufs,
                     ctl_bufs=ctl_bufs,
                     done_bufs=done_bufs,
-                    tick_secs=tick or None,
+                    tick_secs=tick or None,  # None or 0: no ticks
                 )
                 self.bolts[task] = ex
                 self.next_tick = min(self.next_tick, ex.next_tick)
