@@ -41,7 +41,7 @@ from squall.local.launcher import (
 from squall.local.result import RunResult
 from squall.local.statistics import ErrorInfo, RunState, StatsBook, TopologyStatistics
 from squall.local.status import StatusLine
-from squall.topology.config import hosts, topology_conf
+from squall.topology.config import runtime_settings, topology_conf
 from squall.topology.loader import load_topology, topology_ref
 from squall.topology.plan import make_plan
 from squall.transport.control import (
@@ -102,6 +102,7 @@ class Coordinator:
             self.topology.components, self.conf["topology.workers"], self.conf.get("topology.acker.executors")
         )
         self.conf["topology.workers"] = self.plan.num_workers
+        self.settings = runtime_settings(self.conf)
         self.duration = duration
         self.timeout = timeout
         self.launcher = launcher or SubprocessLauncher()
@@ -126,7 +127,7 @@ class Coordinator:
         self.restarts: dict[int, int] = defaultdict(int)
         self.restart_at: dict[int, float] = {}
         self.started_at: dict[int, float] = {}
-        self.restart_enabled = bool(self.conf.get("squall.worker.restart", True))
+        self.restart_enabled = self.settings.worker_restart
         self.deactivated = False
         self.drain_sent = False
 
@@ -347,7 +348,7 @@ class Coordinator:
         self.sock = ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted worker takes over its identity
-        bind_host, advertise_host = hosts(self.conf)
+        bind_host, advertise_host = self.settings.bind_host, self.settings.advertise_host
         port = bind_random_port(self.sock, bind_host)
         self.spouts_done: set[int] = set()
         old_handlers = {}
@@ -409,7 +410,7 @@ class Coordinator:
 
     def _supervise(self, start: float) -> RunState:
         """Run until the topology completes or a stop ends it; returns the final state."""
-        interval = float(self.conf.get("squall.stats.interval.secs") or 5)
+        interval = self.settings.stats_interval_secs
         next_status = time.monotonic() + interval
         began = time.monotonic()
         drain_deadline: float | None = None
@@ -430,7 +431,7 @@ class Coordinator:
                 outcome = RunState.FAILED if self.stop_requested == "timeout" else RunState.STOPPED
                 self._broadcast({"t": DEACTIVATE})
                 self.deactivated = True
-                drain_deadline = now + float(self.conf.get("squall.drain.timeout.secs") or 10)
+                drain_deadline = now + self.settings.drain_timeout_secs  # 0: stop right away
             finishing = drain_deadline is not None or len(self.spouts_done) == len(self.handles)
             if finishing and not self.drain_sent:
                 self._broadcast({"t": DRAIN})

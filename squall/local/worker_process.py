@@ -47,7 +47,7 @@ from squall.local import logs
 from squall.local.statistics import peak_rss_bytes, rss_bytes
 from squall.runtime.hooks import WorkerHooks
 from squall.runtime.worker import Worker
-from squall.topology.config import hosts
+from squall.topology.config import runtime_settings
 from squall.topology.loader import load_topology
 from squall.transport.control import (
     ACTIVATE,
@@ -152,13 +152,13 @@ class WorkerProcess:
         except Exception as exc:
             self.fatal("loading the hooks", exc)
         try:
+            settings = runtime_settings(conf)
             topology = load_topology(spec["topology"])
-            bind_host, advertise_host = hosts(conf)
             transport = ZmqTransport(
                 self.index,
-                host=bind_host,
-                advertise=advertise_host,
-                hwm=int(conf.get("squall.transfer.hwm") or 64),
+                host=settings.bind_host,
+                advertise=settings.advertise_host,
+                hwm=settings.transfer_hwm,
                 ctx=self.ctx,
                 incarnation=int(spec.get("incarnation", 0)),
             )

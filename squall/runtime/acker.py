@@ -8,10 +8,16 @@ keeps one 64-bit value: the XOR of every edge id created or acked in its tree. T
 constant memory per pending spout tuple, whatever the tree's size. (A false zero needs two
 random 64-bit sums to collide: Storm estimates once in 50 million years at 10k acks/s.)
 
-A root id also says where its tree lives: its low 16 bits are the spout task, and
-``(root >> 16) % n_ackers`` its acker (``make_root``), so the acker needs no INIT message to
-learn whom to tell, and a spout draws roots whose acker is in its own worker (the spout's own
-messages never cross processes; only acks from remote bolts do).
+A root id also says where its tree lives: its low ``TASK_BITS`` (16) bits are the spout task,
+and ``(root >> TASK_BITS) % n_ackers`` its acker (``make_root``, ``acker_of``), so the acker needs
+no INIT message to learn whom to tell, and a spout draws roots whose acker is in its own worker
+(the spout's own messages never cross processes; only acks from remote bolts do). Bits
+``LATENCY_SAMPLE_SHIFT`` and up are random, so ``is_latency_sampled`` picks 1 tree in 16 for the
+complete-latency figure without a counter.
+
+The spout (``SpoutExecutor``) and the bolts (``BoltExecutor.execute_tracked``) compute these
+per tuple inline, from the constants below; ``tests/unit/test_hotpath_props.py`` runs those
+copies against the functions here.
 
 Messages, batched through the same channels as user tuples, on two system streams:
 
@@ -25,7 +31,7 @@ No tuple object per ack and compact msgpack arrays: acking costs a few appends p
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from squall.topology.plan import ACKER_COMPONENT, TASK_BITS
@@ -34,16 +40,28 @@ FAIL, FAILED = 2, 2
 ACK_STREAM = "__ack"
 CTL_STREAM = "__ackctl"
 SYSTEM_STREAMS = (ACK_STREAM, CTL_STREAM)
-TASK_MASK = (1 << TASK_BITS) - 1
+TASK_MASK = (1 << TASK_BITS) - 1  # root & TASK_MASK: the spout task of the tree
+ROOT_RANDOM_BITS = 40  # random bits per root: with 16 task bits and n_ackers <= 256, a root fits in 64 bits
+LATENCY_SAMPLE_SHIFT = TASK_BITS + 8  # bits of the random part (above the acker choice for <= 256 ackers)...
+LATENCY_SAMPLE_MASK = 15  # ...that are all 0 for 1 tree in 16: those trees' complete latency is measured
 
 
 def make_root(random40: int, acker_index: int, n_ackers: int, spout_task: int) -> int:
-    """A root id for ``spout_task``'s tree whose acker is ``acker_index`` (40 random bits)."""
+    """A root id for ``spout_task``'s tree whose acker is ``acker_index`` (``ROOT_RANDOM_BITS`` random bits).
+
+    The spout draws ``random40 = random.getrandbits(ROOT_RANDOM_BITS)``. Its emit inlines this.
+    """
     return ((random40 * n_ackers + acker_index) << TASK_BITS) | spout_task
 
 
 def acker_of(root: int, n_ackers: int) -> int:
+    """Index (in task order) of the acker task that tracks ``root``'s tree. Bolts inline this."""
     return (root >> TASK_BITS) % n_ackers
+
+
+def is_latency_sampled(root: int) -> bool:
+    """True for the 1 tree in 16 whose complete latency the spout records. The spout inlines this."""
+    return not (root >> LATENCY_SAMPLE_SHIFT) & LATENCY_SAMPLE_MASK
 
 
 class RotatingMap:
@@ -103,26 +121,49 @@ class XorLedger:
 
     def ack(self, root: int, val: int) -> bool:
         """Fold ``val`` into the tree; True when it completes (and is forgotten)."""
-        if not val:
-            return False
+        return bool(self.fold((root, val)))
+
+    def fold(self, flat: Sequence[int]) -> list[int]:
+        """Fold ``root, val, root, val, ...`` into the trees; return the roots that completed, in order.
+
+        THE acker rule (``ack`` and ``AckerExecutor.execute_acks`` both run it): a value XORs into
+        its root's entry; an entry that becomes 0 is a completed tree and is forgotten; a first value
+        of 0 (a no-op) creates nothing. Every message moves its tree to the newest bucket (its timeout
+        restarts). Written for speed: one dict lookup per message while only the newest bucket holds
+        trees (the common case); the older buckets are searched only for a root not found there.
+        """
         pending = self.pending
-        newest = pending.buckets[0]
-        v = newest.get(root)
-        if v is None:
-            v = pending.pop(root)  # an older bucket, or nothing
+        buckets = pending.buckets
+        newest = buckets[0]
+        older = [b for b in buckets[1:] if b]
+        done: list[int] = []
+        it = iter(flat)
+        for root, val in zip(it, it):  # noqa: B905 - (root, value) pairs of a flat list, even by construction
+            v = newest.get(root)
             if v is None:
-                newest[root] = val
-                pending.size += 1
-                return False
-            pending.size += 1
-        x = v ^ val
-        if x:
-            newest[root] = x
-            return False
-        newest.pop(root, None)
-        pending.size -= 1
-        self.completed += 1
-        return True
+                for b in older:
+                    v = b.pop(root, None)
+                    if v is not None:
+                        break
+                else:  # a new tree (or a late message of a forgotten one)
+                    if val:
+                        newest[root] = val
+                    continue
+                x = v ^ val  # found in an older bucket (and taken out of it)
+                if x:
+                    newest[root] = x
+                else:
+                    done.append(root)
+                continue
+            x = v ^ val
+            if x:
+                newest[root] = x
+            else:
+                del newest[root]
+                done.append(root)
+        pending.size = sum(map(len, buckets))
+        self.completed += len(done)
+        return done
 
     def fail(self, root: int) -> None:
         """The tree failed: forget it (late acks for it start an entry that expires)."""
@@ -150,42 +191,12 @@ class AckerExecutor:
         self.acked = self.failed = self.error_count = 0
 
     def execute_acks(self, flat: list[int], n: int) -> None:
-        """``root, xor`` pairs: announcements and acks."""
-        ledger = self.ledger
-        pending = ledger.pending
-        newest = pending.buckets[0]
-        ack = ledger.ack
+        """``root, xor`` pairs: announcements and acks. Completed trees go to their spout tasks."""
         bufs = self.spout_acks
-        older = pending.buckets[1:]
-        if any(older):
-            it = iter(flat)
-            for root, val in zip(it, it):  # noqa: B905 - (root, value) pairs of a flat list, even by construction
-                if ack(root, val):
-                    buf = bufs.get(root & TASK_MASK)
-                    if buf is not None:
-                        buf.append(root)
-            self.executed += n // 2
-            return
-        # Only the newest bucket holds trees (the common case): all inline, one dict.
-        it = iter(flat)
-        completed = 0
-        for root, val in zip(it, it):  # noqa: B905 - (root, value) pairs, as above
-            v = newest.get(root)
-            if v is None:
-                if val:
-                    newest[root] = val
-                continue
-            x = v ^ val
-            if x:
-                newest[root] = x
-                continue
-            del newest[root]
-            completed += 1
+        for root in self.ledger.fold(flat):
             buf = bufs.get(root & TASK_MASK)
             if buf is not None:
                 buf.append(root)
-        pending.size = len(newest)
-        ledger.completed += completed
         self.executed += n // 2
 
     def execute(self, batch: Iterable[tuple[int, int]], n: int) -> None:

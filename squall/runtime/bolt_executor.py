@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from squall.runtime.acker import FAIL, TASK_MASK
+from squall.runtime.acker import FAIL, TASK_MASK, acker_of
 from squall.runtime.executor import TaskExecutor
 from squall.topology.bolt import BatchingBolt, Bolt
 from squall.topology.plan import TASK_BITS
@@ -102,7 +102,7 @@ class BoltExecutor(TaskExecutor):
         if mid is None or self.ack_bufs is None:
             return
         x = self.children.pop(mid, 0)
-        bufs, n = self.ack_bufs, self.n_ackers
+        bufs, n = self.ack_bufs, self.n_ackers  # bufs[(root >> TASK_BITS) % n]: acker_of(root, n), inline
         if type(mid) is int:  # first hop: done, or its children now stand for the tree
             if x:
                 buf = bufs[(mid >> TASK_BITS) % n]
@@ -125,7 +125,7 @@ class BoltExecutor(TaskExecutor):
         self.children.pop(mid, None)
         bufs, n = self.ctl_bufs, self.n_ackers
         for root in (mid,) if type(mid) is int else mid[0::2]:
-            bufs[(root >> TASK_BITS) % n].append((FAIL, root))  # type: ignore[index]
+            bufs[acker_of(root, n)].append((FAIL, root))  # type: ignore[index]
 
     def execute(self, tuples: Iterable[Tuple], n: int) -> None:
         """Run ``process`` over untracked tuples; an exception is reported and the loop goes on."""
@@ -162,7 +162,7 @@ class BoltExecutor(TaskExecutor):
                     done_bufs[mid & TASK_MASK].append(mid)  # type: ignore[index]
                 elif type(mid) is tuple and len(mid) == 2:  # one root: the common case, inline
                     root = mid[0]
-                    buf = bufs[(root >> TASK_BITS) % n_ackers]  # type: ignore[index]
+                    buf = bufs[(root >> TASK_BITS) % n_ackers]  # type: ignore[index]  # acker_of, inline
                     buf.append(root)
                     buf.append(mid[1] ^ children.pop(mid, 0) if children else mid[1])
                 else:

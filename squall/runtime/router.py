@@ -9,6 +9,11 @@ decision and one ``list.append``: no lock, no syscall, no counter.
 Counting is per batch: a channel's length is added to ``transferred`` when it is drained or
 flushed. Emits on the fast paths (one consumer, one target per tuple) are counted from the
 channel too; only the general path counts emits one by one.
+
+The compiled senders (``_compile*``) inline the grouping's choice where a call per tuple would
+be measurable: the single-field fields grouping's ``stable_hash(v) % n`` (with its shortcut for
+str, as ``grouping._key_fn``) appears once per sender. ``tests/unit/test_hotpath_props.py`` runs
+every compiled sender against ``Picker.pick`` and fails when a new sender is not covered.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ class Channel:
         "transferred",
         "local",
         "peer",
-        "make",
+        "deliver",
     )
 
     def __init__(self, src_task: int, stream: str, dest_task: int, local: bool, peer: int, tracked: bool = False):
@@ -56,7 +61,8 @@ class Channel:
         self.transferred = 0
         self.local = local
         self.peer = peer
-        self.make: Any = None  # builds Tuples from a batch of values (local channels)
+        #: ``deliver(values, ids)``: hands a batch to the target task (local channels; bound by the worker)
+        self.deliver: Callable[[list[Any], list[Any] | None], None] | None = None
 
     def take(self) -> list[Any]:
         """Return the buffered values and empty the buffer in place (the router holds the list)."""
@@ -69,10 +75,13 @@ class Channel:
             self.router.emitted += n  # type: ignore[union-attr]
         return batch
 
-    def take_ids(self) -> list[Any]:
+    def take_ids(self) -> list[Any] | None:
+        """Return the message ids parallel to the last ``take()`` (None: an untracked channel)."""
         ids = self.ids
-        batch = ids[:]  # type: ignore[index]
-        ids.clear()  # type: ignore[union-attr]
+        if ids is None:
+            return None
+        batch = ids[:]
+        ids.clear()
         return batch
 
 
@@ -155,7 +164,7 @@ class StreamRouter:
         if mode == KEY and c.picker.key_index is not None:
             i, n = c.picker.key_index, len(bufs)
 
-            def send_key1(values: Sequence[Any]) -> None:  # fields grouping on one field, hashed inline
+            def send_key1(values: Sequence[Any]) -> None:  # fields grouping on one field: Picker.pick, inline
                 if len(values) != arity:
                     raise bad(values)
                 v = values[i]

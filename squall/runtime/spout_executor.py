@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from squall.runtime.acker import RotatingMap
+from squall.runtime.acker import LATENCY_SAMPLE_MASK, LATENCY_SAMPLE_SHIFT, ROOT_RANDOM_BITS, RotatingMap
 from squall.runtime.executor import TaskExecutor
 from squall.topology.plan import TASK_BITS
 from squall.topology.spout import Spout
@@ -28,7 +28,7 @@ class SpoutExecutor(TaskExecutor):
         self.to_ack: list[Any] = []  # tup_ids to ack right after emit: tracking is off
         self.pending = RotatingMap()  # root -> tup_id
         self.started: dict[int, float] = {}  # root -> emit time, for 1 tree in 16 (complete latency)
-        self.max_pending = max_pending or 0
+        self.max_pending = 0 if max_pending is None else max_pending  # 0: unbounded (Storm's meaning)
         self.home_acker = home_acker  # roots are drawn so that root % n_ackers picks an acker in this worker
         self.timed_out = 0
         self.latencies: deque[float] = deque(maxlen=4096)  # complete latency samples (s)
@@ -55,6 +55,10 @@ class SpoutExecutor(TaskExecutor):
         home_buf = self.ack_bufs[home] if self.ack_bufs else None
         rand = random.getrandbits
         now = time.monotonic
+        # acker.make_root and acker.is_latency_sampled, inlined below (a call per tuple is measurable);
+        # tests/unit/test_hotpath_props.py runs this emit against them.
+        random_bits, task_bits = ROOT_RANDOM_BITS, TASK_BITS
+        sample_shift, sample_mask = LATENCY_SAMPLE_SHIFT, LATENCY_SAMPLE_MASK
 
         def emit(
             values: Sequence[Any],
@@ -68,7 +72,7 @@ class SpoutExecutor(TaskExecutor):
                     to_ack.append(tup_id)
                     tasks = None
                 else:
-                    root = ((rand(40) * n_ackers + home) << TASK_BITS) | task  # acker.make_root, inline
+                    root = ((rand(random_bits) * n_ackers + home) << task_bits) | task  # make_root
                     if stream is None and first is not None and direct_task is None and not need_task_ids:
                         # One target: the tuple's id is its root. No announcement: the bolt that
                         # acks it tells this spout (no children) or announces its children.
@@ -83,7 +87,7 @@ class SpoutExecutor(TaskExecutor):
                         home_buf.append(xor)
                     pending.buckets[0][root] = tup_id  # RotatingMap.put, inline
                     pending.size += 1
-                    if not (root >> 24) & 15:
+                    if not (root >> sample_shift) & sample_mask:  # is_latency_sampled(root)
                         started[root] = now()
                     return tasks
             if stream is None and fast is not None and direct_task is None and not need_task_ids:
@@ -156,12 +160,13 @@ class SpoutExecutor(TaskExecutor):
         started = self.started
         ack = self.instance.ack
         now = time.monotonic()
+        sample_shift, sample_mask = LATENCY_SAMPLE_SHIFT, LATENCY_SAMPLE_MASK
         acked = 0
         for root in roots:
             tup_id = pop(root)
             if tup_id is None:
                 continue  # already failed by timeout
-            if not (root >> 24) & 15:
+            if not (root >> sample_shift) & sample_mask:  # is_latency_sampled(root), inline
                 t0 = started.pop(root, None)
                 if t0 is not None:
                     self.latencies.append(now - t0)

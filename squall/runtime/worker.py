@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from squall.runtime.acker import ACK_STREAM, CTL_STREAM, SYSTEM_STREAMS, AckerExecutor
@@ -23,7 +24,7 @@ from squall.runtime.router import Channel, Consumer, StreamRouter
 from squall.runtime.spout_executor import SpoutExecutor
 from squall.runtime.tuples import tuples_maker
 from squall.topology.bolt import Bolt
-from squall.topology.config import component_conf
+from squall.topology.config import component_conf, runtime_settings
 from squall.topology.context import TopologyContext
 from squall.topology.grouping import make_picker
 from squall.topology.plan import Plan, make_plan
@@ -60,16 +61,19 @@ class Worker:
         self.executors: dict[int, Any] = {}  # every local task's executor: where channels deliver
         self.local_channels: list[Channel] = []
         self.remote_channels: dict[int, list[Channel]] = defaultdict(list)
-        self.remote_makers: dict[tuple[int, str], Any] = {}
+        self.makers: dict[tuple[int, str], Any] = {}  # (src task, stream) -> its tuples_maker
+        #: (dest, src, stream, tracked) -> ``deliver(values, ids)`` for batches from other workers
+        self.inbound: dict[tuple[int, int, str, bool], Callable[[Any, Any], None]] = {}
         self.hooks = hooks  # test doubles (squall.testing): mocked spouts, capture
-        self.batch_size = int(conf.get("topology.transfer.batch.size") or 1000)
-        self.flush_secs = float(conf.get("topology.batch.flush.interval.millis") or 1) / 1000.0
-        self.burst_n = int(conf.get("squall.spout.burst") or 100)
+        self.settings = settings = runtime_settings(conf)
+        self.batch_size = settings.batch_size
+        self.flush_secs = settings.flush_secs  # 0: flush every turn
+        self.burst_n = settings.spout_burst
         self.last_flush = time.monotonic()
         self.next_tick = float("inf")
         self.draining = False
-        timeout = conf.get("topology.message.timeout.secs")
-        self.rotate_secs = float(timeout) / 2 if timeout and self.tracking else float("inf")
+        timeout = settings.message_timeout_secs
+        self.rotate_secs = timeout / 2 if timeout is not None and self.tracking else float("inf")
         self.next_rotate = time.monotonic() + self.rotate_secs
 
     # -- setup ----------------------------------------------------------------------------------
@@ -140,11 +144,13 @@ class Worker:
                     ack_bufs=ack_bufs,
                     ctl_bufs=ctl_bufs,
                     done_bufs=done_bufs,
-                    tick_secs=tick or None,
+                    tick_secs=tick or None,  # None or 0: no ticks
                 )
                 self.bolts[task] = ex
                 self.next_tick = min(self.next_tick, ex.next_tick)
             self.executors[task] = ex
+        for ch in self.local_channels:  # every sink exists now: bind each channel's delivery once
+            ch.deliver = self._delivery(ch.dest_task, ch.src_task, ch.stream, ch.ids is not None)
         for task, ex in self.executors.items():
             if task in self.plan.acker_tasks:
                 continue
@@ -178,12 +184,9 @@ class Worker:
                     stream=stream.name,
                     context=context,
                 )
-                chans = [self._channel(task, stream.name, t, comp.name, stream.fields) for t in picker.targets]
+                chans = [self._channel(task, stream.name, t) for t in picker.targets]
                 tchans = (
-                    [
-                        self._channel(task, stream.name, t, comp.name, stream.fields, tracked=True)
-                        for t in picker.targets
-                    ]
+                    [self._channel(task, stream.name, t, tracked=True) for t in picker.targets]
                     if self.tracking
                     else None
                 )
@@ -191,25 +194,60 @@ class Worker:
         capture = self.hooks.capture(comp.name, task, stream.name) if self.hooks is not None else None
         return StreamRouter(comp.name, task, stream, consumers, capture=capture)
 
-    def _channel(
-        self,
-        src: int,
-        stream: str,
-        dest: int,
-        component: str | None = None,
-        fields: tuple[str, ...] = (),
-        tracked: bool = False,
-    ) -> Channel:
-        """A new channel from task ``src`` to task ``dest``; ``component`` None: system messages."""
+    def _channel(self, src: int, stream: str, dest: int, tracked: bool = False) -> Channel:
+        """A new channel from task ``src`` to task ``dest`` (its delivery is bound once every task exists)."""
         w = self.plan.task_worker[dest]
         ch = Channel(src, stream, dest, local=(w == self.index), peer=w, tracked=tracked)
         if ch.local:
-            if component is not None:
-                ch.make = tuples_maker(component, stream, src, fields)
             self.local_channels.append(ch)
         else:
             self.remote_channels[w].append(ch)
         return ch
+
+    def _maker(self, src: int, stream: str) -> Any:
+        """The tuples_maker for task ``src``'s ``stream`` (one per pair, shared by its channels)."""
+        make = self.makers.get((src, stream))
+        if make is None:
+            comp = self.components[self.plan.task_component[src]]
+            make = self.makers[(src, stream)] = tuples_maker(comp.name, stream, src, comp.outputs[stream].fields)
+        return make
+
+    def _delivery(self, dest: int, src: int, stream: str, tracked: bool) -> Callable[[Any, Any], None]:
+        """``deliver(values, ids)``: how a batch of task ``src``'s ``stream`` reaches local task ``dest``.
+
+        Chosen once per channel (local) or per (dest, src, stream, tracked) key (inbound), never per
+        batch: acker messages go to ``execute_acks`` as they are, acker control (FAIL, FAILED) to
+        ``execute``, user tuples are built in C and go to a bolt's ``execute`` or ``execute_tracked``.
+        """
+        sink = self.executors[dest]
+        if stream == ACK_STREAM:
+            execute_acks = sink.execute_acks
+
+            def deliver_acks(values: Any, ids: Any) -> None:
+                execute_acks(values, len(values))
+
+            return deliver_acks
+        if stream == CTL_STREAM:
+            execute_ctl = sink.execute
+
+            def deliver_ctl(values: Any, ids: Any) -> None:
+                execute_ctl(values, len(values))
+
+            return deliver_ctl
+        make = self._maker(src, stream)
+        if tracked:
+            execute_tracked = sink.execute_tracked
+
+            def deliver_tracked(values: Any, ids: Any) -> None:
+                execute_tracked(make(values, ids), len(values))
+
+            return deliver_tracked
+        execute = sink.execute
+
+        def deliver(values: Any, ids: Any) -> None:
+            execute(make(values), len(values))
+
+        return deliver
 
     # -- lifecycle --------------------------------------------------------------------------------
     def activate(self) -> None:
@@ -266,22 +304,13 @@ class Worker:
 
     def drain_local(self, rounds: int = 8) -> int:
         total = 0
-        sinks = self.executors
         for _ in range(rounds):
             moved = 0
             for ch in self.local_channels:
                 if ch.buf:
                     batch = ch.take()
-                    n = len(batch)
-                    make = ch.make
-                    if make is None:  # acker messages and acker notifications
-                        sink = sinks[ch.dest_task]
-                        (sink.execute_acks if ch.stream == ACK_STREAM else sink.execute)(batch, n)
-                    elif ch.ids is None:
-                        sinks[ch.dest_task].execute(make(batch), n)
-                    else:
-                        sinks[ch.dest_task].execute_tracked(make(batch, ch.take_ids()), n)
-                    moved += n
+                    ch.deliver(batch, ch.take_ids())  # type: ignore[misc]
+                    moved += len(batch)
             if not moved:
                 break
             total += moved
@@ -355,25 +384,17 @@ class Worker:
         sender, sender_inc, target_inc, groups = unpack(payload)
         if not self.transport.accept(sender, sender_inc, target_inc):  # type: ignore[union-attr]
             return 1
-        sinks = self.executors
+        inbound = self.inbound
         n_total = 0
-        for group in groups:
-            dest, src, stream, values = group[:4]
-            n = len(values)
-            n_total += n
-            if stream in SYSTEM_STREAMS:
-                sink = sinks[dest]
-                (sink.execute_acks if stream == ACK_STREAM else sink.execute)(values, n)
-                continue
-            make = self.remote_makers.get((src, stream))
-            if make is None:
-                comp = self.components[self.plan.task_component[src]]
-                make = tuples_maker(comp.name, stream, src, comp.outputs[stream].fields)
-                self.remote_makers[(src, stream)] = make
-            if len(group) == 4:
-                sinks[dest].execute(make(values), n)
-            else:
-                sinks[dest].execute_tracked(make(values, group[4]), n)
+        for group in groups:  # (dest, src, stream, values) or, tracked, (dest, src, stream, values, ids)
+            ids = group[4] if len(group) > 4 else None
+            key = (group[0], group[1], group[2], ids is not None)
+            deliver = inbound.get(key)
+            if deliver is None:
+                deliver = inbound[key] = self._delivery(*key)
+            values = group[3]
+            deliver(values, ids)
+            n_total += len(values)
         return n_total or 1
 
     def deliver_ticks(self, now: float) -> None:

@@ -3,12 +3,17 @@
 Precedence, lowest first (as in Storm): these defaults < the Topology's ``config`` < the
 command line (``--conf key=value``, ``--workers``) for the topology; a component's
 ``spec(config=...)`` overrides the topology's for that component only.
+
+A value of None (``null``) means the default. 0 means what it says (see each key below): never
+``conf.get(key) or default``, which would turn a legal 0 into the default. The runtime reads the
+topology-wide keys once, through ``runtime_settings(conf)``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from squall.errors import ConfigError
@@ -17,16 +22,16 @@ DEFAULTS: dict[str, Any] = {
     "topology.name": None,
     "topology.workers": None,  # None: one worker process per CPU core
     "topology.debug": False,
-    "topology.max.spout.pending": None,  # per spout task; None = unbounded (Storm's default)
-    "topology.message.timeout.secs": 30,
+    "topology.max.spout.pending": None,  # per spout task; None or 0 = unbounded (Storm's meaning)
+    "topology.message.timeout.secs": 30,  # 0: trees never time out
     "topology.acker.executors": None,  # None: one per worker; 0 turns tracking off
-    "topology.tick.tuple.freq.secs": None,
-    "topology.transfer.batch.size": 1000,  # tuples per batch between workers (Storm's default is 1)
-    "topology.batch.flush.interval.millis": 1,  # a partial batch waits at most this long
-    "squall.transfer.hwm": 64,  # batches queued per peer before backpressure stops the spouts
-    "squall.spout.burst": 100,  # next_tuple() calls per spout task per loop turn
-    "squall.drain.timeout.secs": 10,  # how long a stop waits for in-flight tuples
-    "squall.stats.interval.secs": 5,
+    "topology.tick.tuple.freq.secs": None,  # None or 0: no tick tuples
+    "topology.transfer.batch.size": 1000,  # tuples per batch between workers (Storm's default is 1); 0 acts as 1
+    "topology.batch.flush.interval.millis": 1,  # a partial batch waits at most this long; 0: flush every loop turn
+    "squall.transfer.hwm": 64,  # batches queued per peer before backpressure stops the spouts; 0: no limit
+    "squall.spout.burst": 100,  # next_tuple() calls per spout task per loop turn (at least 1)
+    "squall.drain.timeout.secs": 10,  # how long a stop waits for in-flight tuples; 0: stop right away
+    "squall.stats.interval.secs": 5,  # 0: ask the workers for counters at every coordinator turn
     "squall.bind.host": "127.0.0.1",  # the coordinator's and workers' sockets listen here
     "squall.advertise.host": None,  # the address others connect to; None: the bind host
     "squall.worker.restart": True,  # restart a worker process that dies (with backoff)
@@ -116,6 +121,8 @@ def check(conf: dict[str, Any]) -> dict[str, Any]:
     if conf.get("topology.workers") == 0:
         raise ConfigError("topology.workers=0: expected at least 1 worker (or null for one per CPU core)")
     hosts(conf)
+    if conf.get("squall.spout.burst") == 0:
+        raise ConfigError("squall.spout.burst=0: expected at least 1 next_tuple() call per turn (or null for 100)")
     return conf
 
 
@@ -134,3 +141,43 @@ def component_conf(conf: dict[str, Any], component_config: dict[str, Any]) -> di
     merged = dict(conf)
     merged.update(component_config or {})
     return merged
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """The topology-wide keys the runtime uses, read once from a merged config (``runtime_settings``)."""
+
+    batch_size: int  # topology.transfer.batch.size
+    flush_secs: float  # topology.batch.flush.interval.millis / 1000; 0: flush every loop turn
+    spout_burst: int  # squall.spout.burst
+    message_timeout_secs: float | None  # topology.message.timeout.secs; None (from 0): trees never time out
+    drain_timeout_secs: float  # squall.drain.timeout.secs; 0: stop without waiting for in-flight tuples
+    stats_interval_secs: float  # squall.stats.interval.secs
+    transfer_hwm: int  # squall.transfer.hwm; 0: no limit (ZeroMQ's meaning)
+    bind_host: str  # squall.bind.host
+    advertise_host: str  # squall.advertise.host, or the bind host
+    worker_restart: bool  # squall.worker.restart
+
+
+def runtime_settings(conf: dict[str, Any]) -> RuntimeSettings:
+    """Type-check ``conf`` and read the runtime's keys: None means the default, 0 means 0."""
+    check(conf)
+
+    def get(key: str) -> Any:
+        value = conf.get(key)
+        return DEFAULTS[key] if value is None else value
+
+    timeout = get("topology.message.timeout.secs")
+    bind_host, advertise_host = hosts(conf)
+    return RuntimeSettings(
+        batch_size=int(get("topology.transfer.batch.size")),
+        flush_secs=float(get("topology.batch.flush.interval.millis")) / 1000.0,
+        spout_burst=int(get("squall.spout.burst")),
+        message_timeout_secs=float(timeout) if timeout else None,
+        drain_timeout_secs=float(get("squall.drain.timeout.secs")),
+        stats_interval_secs=float(get("squall.stats.interval.secs")),
+        transfer_hwm=int(get("squall.transfer.hwm")),
+        bind_host=bind_host,
+        advertise_host=advertise_host,
+        worker_restart=bool(get("squall.worker.restart")),
+    )

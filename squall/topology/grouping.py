@@ -152,7 +152,7 @@ class Picker:
         self.mode = mode
         self.fn = fn
         self.targets = targets
-        self.key_index = key_index  # fields grouping on one field: its index (the router inlines the hash)
+        self.key_index = key_index  # fields grouping on one field: its index (the router inlines key_one)
 
     def pick(self, values: Sequence[Any]) -> list[int]:
         """Indices (into ``targets``) of the tasks this tuple goes to. The slow, general path."""
@@ -174,6 +174,7 @@ def _key_fn(field_indices: tuple[int, ...], n: int) -> Callable[[Sequence[Any]],
         (i,) = field_indices
 
         def key_one(values: Sequence[Any]) -> int:
+            """``stable_hash(v) % n``; str, the usual key, skips the call. The router's senders inline this."""
             v = values[i]
             t = type(v)
             if t is str:

@@ -12,11 +12,13 @@ from squall.topology.config import (
     DEFAULTS,
     INT_KEYS,
     NUMBER_KEYS,
+    RuntimeSettings,
     check,
     component_conf,
     hosts,
     parse_pairs,
     parse_value,
+    runtime_settings,
     topology_conf,
 )
 from squall.topology.plan import make_plan
@@ -154,7 +156,7 @@ def test_check_rejects_bad_number_values(key, bad):
 
 
 def test_check_accepts_good_values():
-    conf = {k: 0 for k in INT_KEYS if k != "topology.workers"}
+    conf = {k: 0 for k in INT_KEYS if k not in ("topology.workers", "squall.spout.burst")}
     conf.update({k: 0.5 for k in NUMBER_KEYS})
     conf.update({"topology.workers": 1, "unknown.key": object()})
     assert check(conf) is conf
@@ -164,6 +166,54 @@ def test_check_accepts_good_values():
 def test_check_rejects_zero_workers():
     with pytest.raises(ConfigError, match=r"topology\.workers=0: expected at least 1 worker"):
         check({"topology.workers": 0})
+
+
+def test_check_rejects_a_zero_spout_burst():
+    with pytest.raises(ConfigError, match=r"squall\.spout\.burst=0: expected at least 1 next_tuple\(\) call"):
+        check({"squall.spout.burst": 0})
+
+
+# -- runtime settings: read once; None means the default, 0 means 0 ------------------------------
+
+
+def test_runtime_settings_defaults():
+    s = runtime_settings(topology_conf({}))
+    assert s == RuntimeSettings(
+        batch_size=1000,
+        flush_secs=0.001,
+        spout_burst=100,
+        message_timeout_secs=30.0,
+        drain_timeout_secs=10.0,
+        stats_interval_secs=5.0,
+        transfer_hwm=64,
+        bind_host="127.0.0.1",
+        advertise_host="127.0.0.1",
+        worker_restart=True,
+    )
+    assert runtime_settings({k: None for k in DEFAULTS}) == s  # None: the default
+
+
+def test_runtime_settings_zero_means_zero():
+    zeros = {
+        "topology.transfer.batch.size": 0,
+        "topology.batch.flush.interval.millis": 0,
+        "squall.drain.timeout.secs": 0,
+        "squall.stats.interval.secs": 0,
+        "squall.transfer.hwm": 0,
+        "topology.message.timeout.secs": 0,
+        "squall.worker.restart": False,
+    }
+    s = runtime_settings(topology_conf({}, zeros))
+    assert (s.batch_size, s.flush_secs, s.drain_timeout_secs, s.stats_interval_secs, s.transfer_hwm) == (0, 0, 0, 0, 0)
+    assert s.message_timeout_secs is None  # 0: trees never time out
+    assert s.worker_restart is False
+
+
+def test_runtime_settings_reads_values_and_checks_them():
+    s = runtime_settings(topology_conf({"topology.batch.flush.interval.millis": 2.5}, {"squall.spout.burst": 7}))
+    assert (s.flush_secs, s.spout_burst) == (0.0025, 7)
+    with pytest.raises(ConfigError, match=r"squall\.drain\.timeout\.secs='soon'"):
+        runtime_settings({"squall.drain.timeout.secs": "soon"})
 
 
 def test_topology_conf_checks_overrides():
@@ -294,3 +344,14 @@ def test_plan_is_deterministic_and_ignores_definition_order():
         spout = S.spec(par=2)
 
     assert make_plan(A.components, 4) == make_plan(Z.components, 4) == make_plan(A.components, 4)
+
+
+class OneSpout(Topology):
+    spout = S.spec()
+
+
+def test_coordinator_reads_zero_drain_timeout_and_stats_interval():
+    from squall.local.coordinator import Coordinator
+
+    c = Coordinator(OneSpout, {"squall.drain.timeout.secs": 0, "squall.stats.interval.secs": 0}, handle_signals=False)
+    assert (c.settings.drain_timeout_secs, c.settings.stats_interval_secs) == (0.0, 0.0)
