@@ -29,9 +29,9 @@ PUBLIC = [
 
 
 def test_all_is_pinned() -> None:
-    assert squall.__all__ == PUBLIC
+    assert squall.__all__ == PUBLIC == sorted(PUBLIC)
     for name in PUBLIC:
-        assert getattr(squall, name) is not None
+        assert getattr(squall, name).__name__ == name
 
 
 def test_classes_show_their_public_module() -> None:
