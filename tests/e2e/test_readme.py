@@ -22,10 +22,10 @@ import pytest
 
 from squall.testing import complete_topology, read_tuples
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "wordcount"))
 from topology import WordCount
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_readme_testing_example():
