@@ -68,7 +68,7 @@ def summary(snap: TopologyStatistics) -> list[str]:
         if c.errors:
             text += f" errors {c.errors:,}"
         parts.append(text)
-    lines = [f"[squall] {snap.outcome or snap.state.value} after {snap.uptime:,.1f}s: " + ", ".join(parts)]
+    lines = [f"[squall] {snap.outcome or snap.state.value} after {snap.uptime:,.1f}s: " + " | ".join(parts)]
     if snap.state is RunState.COMPLETED:
         return lines  # nothing is in flight when a run completes
     pending = [(c.name, c.pending) for c in snap.user_components() if c.kind == "spout" and c.pending]

@@ -241,7 +241,7 @@ def test_components_are_listed_spouts_first_then_in_topology_order():
     assert line.index("source emitted") < line.index("zeta executed") < line.index("alpha executed")
     assert (
         summary(snap)[0].split(": ", 1)[1]
-        == "source: emitted 0, zeta: emitted 0 executed 0, alpha: emitted 0 executed 0"
+        == "source: emitted 0 | zeta: emitted 0 executed 0 | alpha: emitted 0 executed 0"
     )
 
 
@@ -287,7 +287,7 @@ def stopped(queued: int = 0, pending: int = 0, state=RunState.STOPPED, drain_tim
 def test_summary_says_what_was_dropped_at_the_stop():
     lines = summary(stopped(queued=1_500, pending=2_000))
     assert lines[0] == (
-        "[squall] stopped after 2.0s: numbers: emitted 20 acked 20 failed 0, tag: emitted 30 executed 30"
+        "[squall] stopped after 2.0s: numbers: emitted 20 acked 20 failed 0 | tag: emitted 30 executed 30"
     )
     assert lines[1:] == [
         "[squall] dropped at the stop: 1,500 tuple(s) queued in the workers; "
@@ -295,7 +295,7 @@ def test_summary_says_what_was_dropped_at_the_stop():
     ]
     assert summary(stopped())[1:] == ["[squall] nothing was in flight at the stop"]
     assert summary(stopped(state=RunState.COMPLETED)) == [
-        "[squall] completed after 2.0s: numbers: emitted 20 acked 20 failed 0, tag: emitted 30 executed 30"
+        "[squall] completed after 2.0s: numbers: emitted 20 acked 20 failed 0 | tag: emitted 30 executed 30"
     ]
     timed_out = summary(stopped(queued=7, drain_timed_out=True))
     assert timed_out[1] == (
