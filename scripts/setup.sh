@@ -31,7 +31,8 @@ elif ! python_ok "$PY"; then
     exit 1
 fi
 
-# Skip pip when this checkout is installed in the environment already with this pyproject.toml.
+# Skip pip when this checkout is installed in the environment already with this pyproject.toml
+# (a stamp file in the environment: delete it, or the .venv, to reinstall).
 stamp=$SQUALL_ENV/.squall-setup
 want="$SQUALL_ROOT $(cksum <pyproject.toml)"
 if [[ -f $stamp && $(<"$stamp") == "$want" ]] &&
