@@ -8,7 +8,7 @@ import sys
 import click
 
 from squall.errors import SquallError
-from squall.local import logs
+from squall.local import logs, status
 from squall.topology.config import parse_pairs
 
 
@@ -56,20 +56,10 @@ def run(
     except SquallError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    logs.setup(log_level, coord.settings.log_collapse_secs)
     result = coord.run()
-    parts = []
-    for c in result.statistics.user_components():
-        text = f"{c.name}: emitted {c.emitted:,}"
-        if c.kind == "spout":
-            if c.acked or c.failed:
-                text += f" acked {c.acked:,} failed {c.failed:,}"
-        else:
-            text += f" executed {c.executed:,}"
-        if c.errors:
-            text += f" errors {c.errors:,}"
-        parts.append(text)
-    summary = ", ".join(parts)
-    click.echo(f"[squall] {result.reason} after {result.elapsed:.1f}s: {summary}", err=True)
+    for line in status.summary(result.statistics):
+        click.echo(line, err=True)
     if result.message:
         click.echo(f"error: {result.message}", err=True)
     sys.exit(result.exit_code)

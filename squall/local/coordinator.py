@@ -107,7 +107,7 @@ class Coordinator:
         self.timeout = timeout
         self.launcher = launcher or SubprocessLauncher()
         self.log_level = log_level
-        self.status = StatusLine(status_out or sys.stdout)
+        self.status = StatusLine(status_out or sys.stderr)  # with the logs: redirecting one keeps both
         self.handle_signals = handle_signals
         self.kinds = {n: d.kind for n, d in self.topology.components.items()}
         self.handles: dict[int, WorkerHandle] = {}
@@ -130,6 +130,7 @@ class Coordinator:
         self.restart_enabled = self.settings.worker_restart
         self.deactivated = False
         self.drain_sent = False
+        self.drain_timed_out = False
 
     # -- what another thread may call -----------------------------------------------------------
     def statistics(self) -> TopologyStatistics:
@@ -163,7 +164,13 @@ class Coordinator:
 
     def _publish(self, status: bool = False) -> None:
         """Replace the snapshot (one assignment: readers see the old one or the new one); ``status``: print it."""
-        snap = self.book.snapshot(self.state, self._uptime(), stop_reason=self.stop_requested, message=self.message)
+        snap = self.book.snapshot(
+            self.state,
+            self._uptime(),
+            stop_reason=self.stop_requested,
+            message=self.message,
+            drain_timed_out=self.drain_timed_out,
+        )
         with self._published:
             self._statistics = snap
             self._published.notify_all()
@@ -366,11 +373,13 @@ class Coordinator:
             }
             if self.hooks is not None:
                 self.spec["hooks"] = self.hooks
+            ackers = len(self.plan.acker_tasks)
             log.info(
-                "starting topology %s: %d worker(s), %d task(s)",
+                "starting topology %s: %d worker(s), %d task(s)%s",
                 self.conf["topology.name"],
                 self.plan.num_workers,
-                len(self.plan.task_component),
+                len(self.plan.task_component) - ackers,
+                f" + {ackers} acker(s)" if ackers else "",
             )
             for i in range(self.plan.num_workers):
                 self._start_worker(i)
@@ -439,6 +448,7 @@ class Coordinator:
                 self._set_state(RunState.DRAINING)
             if drain_deadline is not None and now > drain_deadline:
                 log.warning("drain timeout: stopping with tuples still in flight")
+                self.drain_timed_out = True
                 return outcome
             if finishing and now >= probe_due and not replies.get("_pending") and not self.restart_at:
                 probe_n += 1

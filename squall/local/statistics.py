@@ -311,10 +311,19 @@ class TopologyStatistics:
     error_count: int = 0  # every error reported, including those no longer kept
     stop_reason: str | None = None  # why a stop was requested: duration, SIGINT, SIGTERM, timeout, ...
     message: str = ""  # why a run failed
+    drain_timed_out: bool = False  # a stop did not wait for every in-flight tuple (squall.drain.timeout.secs)
+    order: tuple[str, ...] = ()  # the user's components in topology (definition) order
 
     def user_components(self) -> list[ComponentStats]:
-        """The user's components (no ackers): spouts first, then by name."""
-        return sorted((c for c in self.components.values() if not c.system), key=lambda c: (c.kind != "spout", c.name))
+        """The user's components (no ackers): spouts first, then bolts, each in topology order.
+
+        The one order every view lists them in (status line, summary); names not in ``order`` go last, by name.
+        """
+        rank = {name: i for i, name in enumerate(self.order)}
+        return sorted(
+            (c for c in self.components.values() if not c.system),
+            key=lambda c: (c.kind != "spout", rank.get(c.name, len(rank)), c.name),
+        )
 
     @property
     def queued(self) -> int:
@@ -337,7 +346,9 @@ class TopologyStatistics:
             "round": self.round,
             "stop_reason": self.stop_reason,
             "message": self.message,
-            "components": [c.to_dict() for c in self.components.values()],
+            "drain_timed_out": self.drain_timed_out,
+            "components": [c.to_dict() for c in self.user_components()]
+            + [c.to_dict() for c in self.components.values() if c.system],
             "tasks": [t.to_dict() for _, t in sorted(self.tasks.items())],
             "workers": [w.to_dict() for w in self.workers],
             "errors": [e.to_dict() for e in self.errors],
@@ -375,7 +386,7 @@ class StatsBook:
     """
 
     def __init__(self, topology: str, plan: Plan, kinds: Mapping[str, str]):
-        """``kinds``: ``{component: kind}`` of the user's components (system ones are ackers)."""
+        """``kinds``: ``{component: kind}`` of the user's components, in topology order (system ones are ackers)."""
         self.topology = topology
         self.task_component = dict(plan.task_component)
         self.task_worker = dict(plan.task_worker)
@@ -504,6 +515,7 @@ class StatsBook:
         *,
         stop_reason: str | None = None,
         message: str = "",
+        drain_timed_out: bool = False,
     ) -> TopologyStatistics:
         tasks, components = self._counters()
         workers = []
@@ -539,6 +551,8 @@ class StatsBook:
             error_count=self.error_count,
             stop_reason=stop_reason,
             message=message,
+            drain_timed_out=drain_timed_out,
+            order=tuple(self.kinds),
         )
 
 

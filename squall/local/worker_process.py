@@ -310,7 +310,7 @@ def resolve_hooks(entry: dict[str, Any] | None) -> WorkerHooks | None:
 
 def main() -> None:
     spec = json.loads(os.environ["SQUALL_WORKER_SPEC"])
-    logs.setup(spec.get("log_level", "INFO"))
+    logs.setup(spec.get("log_level", "INFO"), runtime_settings(spec["conf"]).log_collapse_secs)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C and stops us cleanly
     sys.exit(WorkerProcess(spec).run())
 

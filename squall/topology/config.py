@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "squall.bind.host": "127.0.0.1",  # the coordinator's and workers' sockets listen here
     "squall.advertise.host": None,  # the address others connect to; None: the bind host
     "squall.worker.restart": True,  # restart a worker process that dies (with backoff)
+    # Similar log lines from user code (same logger and text but for numbers) beyond the first 5 are
+    # written at most once per this many seconds, with the count of those suppressed; 0: every line.
+    "squall.log.collapse.secs": 5,
 }
 
 INT_KEYS = {
@@ -51,6 +54,7 @@ NUMBER_KEYS = {
     "topology.batch.flush.interval.millis",
     "squall.drain.timeout.secs",
     "squall.stats.interval.secs",
+    "squall.log.collapse.secs",
 }
 
 
@@ -157,6 +161,7 @@ class RuntimeSettings:
     bind_host: str  # squall.bind.host
     advertise_host: str  # squall.advertise.host, or the bind host
     worker_restart: bool  # squall.worker.restart
+    log_collapse_secs: float  # squall.log.collapse.secs; 0: every log line written
 
 
 def runtime_settings(conf: dict[str, Any]) -> RuntimeSettings:
@@ -180,4 +185,5 @@ def runtime_settings(conf: dict[str, Any]) -> RuntimeSettings:
         bind_host=bind_host,
         advertise_host=advertise_host,
         worker_restart=bool(get("squall.worker.restart")),
+        log_collapse_secs=float(get("squall.log.collapse.secs")),
     )

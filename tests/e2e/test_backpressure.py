@@ -10,6 +10,7 @@ import pytest
 import topologies as T
 
 from squall.local.coordinator import Coordinator
+from squall.local.status import summary
 
 DURATION = 30
 PEAK_RSS_BOUND_MB = 120  # measured ~41 MB (spout's worker) and ~31 MB (bolt's worker) on 2 cores
@@ -37,6 +38,8 @@ def test_slow_bolt_slows_the_spout_and_memory_stays_flat():
     totals = result.component_totals()
     emitted, executed = totals["source"]["emitted"], totals["slow"]["executed"]
     assert emitted == executed  # everything emitted was processed before the stop
+    assert not result.statistics.drain_timed_out
+    assert summary(result.statistics)[1:] == ["[squall] nothing was in flight at the stop"]
     rate = executed / DURATION
     assert rate < 60_000  # the spout ran at the bolt's pace, not its own (it can emit ~1M/s)
     for i, pts in samples.items():

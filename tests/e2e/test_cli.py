@@ -18,8 +18,8 @@ FOREVER = f"{HERE / 'topologies.py'}:ForeverTopo"
 
 def tag_rate(line):
     """The bolt's rate on a status line ('... | tag executed 871/s | ...'), or None on another line."""
-    m = re.search(r"\btag executed ([\d.]+)([kM]?)/s", line)
-    return float(m.group(1)) * {"": 1, "k": 1e3, "M": 1e6}[m.group(2)] if m else None
+    m = re.search(r"\btag executed ([\d.,]+)([kM]?)/s", line)
+    return float(m.group(1).replace(",", "")) * {"": 1, "k": 1e3, "M": 1e6}[m.group(2)] if m else None
 
 
 def flowing(line):
@@ -28,16 +28,39 @@ def flowing(line):
     return rate is not None and rate > 0
 
 
-def test_wordcount_runs_with_status_lines_and_logs(squall_cli):
-    p = squall_cli("run", WORDCOUNT, "--duration", "3", "--stats-interval", "1")
+def test_wordcount_runs_with_status_lines_and_logs_on_stderr(squall_cli):
+    p = squall_cli("run", WORDCOUNT, "--workers", "2", "--duration", "3", "--stats-interval", "1")
     code, out, err = p.finish(timeout=60)
     assert code == 0, err[-2000:]
-    status = [line for line in out.splitlines() if line.startswith("[squall")]
-    assert status, out
-    assert all("word_spout emitted" in line and "count_bolt executed" in line for line in status)
+    assert out == ""  # status lines, logs and the summary all on stderr: redirecting it keeps them together
+    status = [line for line in err.splitlines() if line.startswith("[squall ")]
+    assert status, err[-2000:]
+    # rates with running totals, in one component order
+    total = r"[\d,.]+[kM]?"
+    assert all(
+        re.search(rf"\] word_spout emitted {total}/s \({total}\) \| count_bolt executed {total}/s \({total}\) \|", line)
+        for line in status
+    ), status
+    assert "starting topology WordCount: 2 worker(s), 3 task(s) + 2 acker(s)" in err
     assert re.search(r"count_bolt:1 pid=\d+ \| counted \[[\d,]+\] words \[pid=\d+\]", err)
     assert re.search(r"count_bolt:2 pid=\d+ \| counted \[[\d,]+\] words \[pid=\d+\]", err)  # component:task, pid
     assert "stopped after" in err
+    # The bolt logs ~400 lines/s per task: after the first 5 of each task, similar lines are collapsed
+    # (one every 5 s, more than this run lasts) and what was suppressed is counted when the worker exits.
+    for task in (1, 2):
+        logged = re.findall(rf"count_bolt:{task} pid=\d+ \| counted ", err)
+        assert 5 <= len(logged) <= 6, err[-3000:]
+        assert re.search(rf"count_bolt:{task} pid=\d+ \| \(similar lines collapsed from here on", err)
+        suppressed = re.findall(rf"count_bolt:{task} pid=\d+ \| \.\.\. ([\d,]+) similar line\(s\) suppressed", err)
+        assert suppressed and sum(int(n.replace(",", "")) for n in suppressed) > 100, err[-3000:]
+
+
+def test_log_collapsing_can_be_turned_off(squall_cli):
+    p = squall_cli("run", WORDCOUNT, "--workers", "1", "--duration", "2", "--conf", "squall.log.collapse.secs=0")
+    code, _out, err = p.finish(timeout=60)
+    assert code == 0, err[-2000:]
+    assert len(re.findall(r"count_bolt:\d pid=\d+ \| counted ", err)) > 100
+    assert "suppressed" not in err and "collapsed" not in err
 
 
 def test_invalid_topology_refused_before_start(tmp_path, squall_cli):
@@ -71,7 +94,7 @@ def test_finite_topology_exits_zero_by_itself(squall_cli):
 def test_ctrl_c_stops_cleanly_without_orphans(squall_cli):
     p = squall_cli("run", FOREVER, "--workers", "2", "--stats-interval", "0.5", "--conf", "squall.drain.timeout.secs=5")
     kids = p.workers(2)
-    p.wait_line(flowing, stream="out")  # running, tuples in flight
+    p.wait_line(flowing)  # running, tuples in flight
     p.send_signal(signal.SIGINT)
     code, _out, err = p.finish(timeout=30)
     assert code == 0, err[-2000:]
@@ -92,7 +115,7 @@ def test_sigterm_stops_cleanly(squall_cli):
 def test_dead_worker_is_reported_and_restarted(squall_cli):
     p = squall_cli("run", FOREVER, "--workers", "2", "--stats-interval", "0.5")
     kids = p.workers(2)
-    p.wait_line(flowing, stream="out")
+    p.wait_line(flowing)
     victim = kids[1]
     os.kill(victim.pid, signal.SIGKILL)
     i = p.wait_line(f"(pid {victim.pid}, tasks ")
@@ -102,9 +125,9 @@ def test_dead_worker_is_reported_and_restarted(squall_cli):
     hosted = {t.split(":")[0] for t in m.group(2).split(", ")}  # e.g. "tag:2, __acker:5"
     assert hosted & {"numbers", "tag"} and hosted <= {"numbers", "tag", "__acker"}, died
     assert "restarting it in" in died
-    p.wait_line(f"worker {m.group(1)} restarted", after=i)
+    j = p.wait_line(f"worker {m.group(1)} restarted", after=i)
     # After the restart, a new status line shows the bolt executing.
-    p.wait_line(flowing, stream="out", after=len(p.lines("out")))
+    p.wait_line(flowing, after=j)
     p.send_signal(signal.SIGINT)
     code, _out, err = p.finish(timeout=30)
     assert code == 0, err[-3000:]

@@ -7,6 +7,7 @@ import reliable_topologies as R
 import topologies as T
 
 from squall.local.coordinator import Coordinator
+from squall.local.status import summary
 from squall.testing import complete_topology, read_tuples
 
 FLUSH_EVERY_TURN = {"topology.batch.flush.interval.millis": 0}
@@ -42,3 +43,6 @@ def test_drain_timeout_zero_stops_without_waiting_for_in_flight_tuples():
     assert result.reason == "stopped"
     totals = result.component_totals()
     assert totals["source"]["emitted"] > totals["slow"]["executed"] > 0
+    # the snapshot says so, and the summary `squall run` prints shows it
+    assert result.statistics.drain_timed_out
+    assert summary(result.statistics)[1].startswith("[squall] the drain timed out (squall.drain.timeout.secs): ")

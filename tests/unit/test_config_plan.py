@@ -189,6 +189,7 @@ def test_runtime_settings_defaults():
         bind_host="127.0.0.1",
         advertise_host="127.0.0.1",
         worker_restart=True,
+        log_collapse_secs=5.0,
     )
     assert runtime_settings({k: None for k in DEFAULTS}) == s  # None: the default
 
@@ -202,11 +203,13 @@ def test_runtime_settings_zero_means_zero():
         "squall.transfer.hwm": 0,
         "topology.message.timeout.secs": 0,
         "squall.worker.restart": False,
+        "squall.log.collapse.secs": 0,
     }
     s = runtime_settings(topology_conf({}, zeros))
     assert (s.batch_size, s.flush_secs, s.drain_timeout_secs, s.stats_interval_secs, s.transfer_hwm) == (0, 0, 0, 0, 0)
     assert s.message_timeout_secs is None  # 0: trees never time out
     assert s.worker_restart is False
+    assert s.log_collapse_secs == 0  # every log line written
 
 
 def test_runtime_settings_reads_values_and_checks_them():

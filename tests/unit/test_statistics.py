@@ -10,7 +10,7 @@ import pytest
 
 from squall.local.result import RunResult
 from squall.local.statistics import COUNTERS, ErrorInfo, RunState, StatsBook, TaskStats, aggregate
-from squall.local.status import StatusLine, render
+from squall.local.status import StatusLine, human, render, summary
 from squall.topology.plan import Plan
 
 # tasks 1-2: spout "numbers"; 3-5: bolt "tag"; 6-7: ackers. Workers: 0 has 1, 3, 5, 6; 1 has 2, 4, 7.
@@ -210,11 +210,98 @@ def test_status_line_rates_from_two_snapshots():
     b.record(1, answer(1, 2, 2100), 3.0)
     s2 = b.snapshot(RunState.ACTIVE, 3.0)
     line = render(s1, s2)  # numbers: 200 -> 3200 in 2 s; tag: 300 -> 4300
-    assert "numbers emitted 1.5k/s acked 1.5k/s failed 0 p99 4.0ms" in line
-    assert "tag executed 2.0k/s" in line and "queued 14 | errors 0" in line and "__acker" not in line
-    assert "numbers emitted 200/s" in render(None, s1)  # since the start
+    # rates since the previous snapshot, running totals beside them
+    assert (
+        "] numbers emitted 1.5k/s (3.2k) acked 1.5k/s (3.2k) failed 0 p99 4.0ms | tag executed 2.0k/s (4.3k) |" in line
+    )
+    assert "queued 14 | errors 0" in line and "__acker" not in line
+    assert "numbers emitted 200/s (200)" in render(None, s1)  # since the start
     out = io.StringIO()
     status = StatusLine(out)
     status.print(s1)
     status.print(s2)
     assert out.getvalue().splitlines()[1] == line
+
+
+def test_components_are_listed_spouts_first_then_in_topology_order():
+    plan = Plan(
+        num_workers=1,
+        task_component={1: "zeta", 2: "alpha", 3: "source", 4: "__acker"},
+        component_tasks={"zeta": [1], "alpha": [2], "source": [3], "__acker": [4]},
+        task_worker={1: 0, 2: 0, 3: 0, 4: 0},
+        acker_tasks=(4,),
+    )
+    # declared: zeta (bolt), source (spout), alpha (bolt): not alphabetical, spout not first
+    b = StatsBook("Topo", plan, {"zeta": "bolt", "source": "spout", "alpha": "bolt"})
+    b.worker_started(0, 0, 100)
+    snap = b.snapshot(RunState.ACTIVE, 1.0)
+    assert [c.name for c in snap.user_components()] == ["source", "zeta", "alpha"]
+    assert [c["name"] for c in snap.to_dict()["components"]] == ["source", "zeta", "alpha", "__acker"]
+    line = render(None, snap)
+    assert line.index("source emitted") < line.index("zeta executed") < line.index("alpha executed")
+    assert (
+        summary(snap)[0].split(": ", 1)[1]
+        == "source: emitted 0 | zeta: emitted 0 executed 0 | alpha: emitted 0 executed 0"
+    )
+
+
+def test_numbers_carry_thousands_separators():
+    assert [human(n) for n in (0, 999, 1_000, 612_345, 3_140_000, 1_234_567_890)] == [
+        "0",
+        "999",
+        "1.0k",
+        "612.3k",
+        "3.1M",
+        "1,234.6M",
+    ]
+    b = book()
+    b.begin([0, 1], 0.0)
+    b.record(0, answer(0, 1, 1_000_000), 1.0)
+    b.record(1, answer(1, 1, 1_000_000), 1.0)
+    for _i in range(1234):
+        b.add_error(ErrorInfo("tag", 3, 0, 1.0, "process", "E: x"))
+    snap = dataclasses.replace(
+        b.snapshot(RunState.ACTIVE, 1234.5),
+        workers=tuple(dataclasses.replace(w, queued=12_345) for w in b.snapshot(RunState.ACTIVE, 0).workers),
+    )
+    line = render(None, snap)
+    assert line.startswith("[squall 1,234.5s] numbers emitted 2.0M/s (2.0M)")
+    assert "| queued 24,690 | errors 1,234 (last: tag:3 E: x)" in line
+    assert summary(snap)[0].startswith("[squall] active after 1,234.5s: numbers: emitted 2,000,000 acked 2,000,000")
+
+
+def stopped(queued: int = 0, pending: int = 0, state=RunState.STOPPED, drain_timed_out=False):
+    """A final snapshot: ``queued`` tuples in worker 0, ``pending`` trees at spout task 1."""
+    b = book()
+    b.begin([0, 1], 0.0)
+    a0, a1 = answer(0, 1, 10), answer(1, 1, 10)
+    a0["queued"] = queued
+    a1["queued"] = 0
+    a0["tasks"]["1"]["pending"] = pending
+    a1["tasks"]["2"]["pending"] = 0
+    b.record(0, a0, 1.0)
+    b.record(1, a1, 1.0)
+    return b.snapshot(state, 2.0, stop_reason="duration", drain_timed_out=drain_timed_out)
+
+
+def test_summary_says_what_was_dropped_at_the_stop():
+    lines = summary(stopped(queued=1_500, pending=2_000))
+    assert lines[0] == (
+        "[squall] stopped after 2.0s: numbers: emitted 20 acked 20 failed 0 | tag: emitted 30 executed 30"
+    )
+    assert lines[1:] == [
+        "[squall] dropped at the stop: 1,500 tuple(s) queued in the workers; "
+        "2,000 tuple tree(s) pending at spouts (numbers 2,000), never acked"
+    ]
+    assert summary(stopped())[1:] == ["[squall] nothing was in flight at the stop"]
+    assert summary(stopped(state=RunState.COMPLETED)) == [
+        "[squall] completed after 2.0s: numbers: emitted 20 acked 20 failed 0 | tag: emitted 30 executed 30"
+    ]
+    timed_out = summary(stopped(queued=7, drain_timed_out=True))
+    assert timed_out[1] == (
+        "[squall] the drain timed out (squall.drain.timeout.secs): "
+        "dropped at the stop: 7 tuple(s) queued in the workers"
+    )
+    assert summary(stopped(state=RunState.KILLED, pending=3))[1].endswith(
+        "3 tuple tree(s) pending at spouts (numbers 3), never acked"
+    )
