@@ -99,8 +99,9 @@ def user_traceback(exc: BaseException) -> str:
     """``exc`` formatted like a traceback, keeping only the user's frames (not Squall's, not importlib's).
 
     A SyntaxError shows its file, line and caret; an exception raised by user code shows the
-    user's frames down to the raise. Notes (``add_note``) and chained exceptions are kept. An
-    exception with no user frame at all (raised by Squall itself) keeps its whole traceback.
+    user's frames down to the raise. Notes (``add_note``) and chained exceptions are kept. A
+    SquallError raised by Squall itself is its message; any other exception with no user frame
+    (a bug in Squall) keeps its whole traceback.
     """
     tb: TracebackType | None = exc.__traceback__
     frames = []
@@ -108,7 +109,7 @@ def user_traceback(exc: BaseException) -> str:
         if _is_user_frame(tb.tb_frame.f_code.co_filename):
             frames.append(tb)
         tb = tb.tb_next
-    if not frames and not isinstance(exc, SyntaxError):  # not raised in user code: show where it was
+    if not frames and not isinstance(exc, (SyntaxError, SquallError)):  # a bug in Squall: show where
         return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
     # Rebuild the chain from the user's frames only (a traceback's frames are linked by tb_next).
     head: TracebackType | None = None

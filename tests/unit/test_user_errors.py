@@ -326,3 +326,20 @@ def test_a_batching_bolt_with_ticks_from_its_spec_its_class_or_the_topology_is_f
             config = {"topology.tick.tuple.freq.secs": 1}
             n = N.spec()
             batch = Batcher.spec(inputs=[n], config={"topology.tick.tuple.freq.secs": 0})
+
+
+def test_user_traceback_of_squalls_own_errors():
+    from squall.errors import ConfigError, user_traceback
+    from squall.topology.config import check
+
+    with pytest.raises(ConfigError) as info:
+        check({"topology.workers": "two"})
+    text = user_traceback(info.value)  # a SquallError: its message (the test's frame is the only user frame)
+    assert text.endswith("ConfigError: topology.workers='two': expected a non-negative integer (or null)")
+    assert "config.py" not in text
+    with pytest.raises(AttributeError) as info:
+        make_plan({"c": None}, 1, 0)  # fails inside Squall: like a bug in Squall
+    exc = info.value
+    exc.__traceback__ = exc.__traceback__.tb_next  # drop this test's frame: Squall's frames only
+    text = user_traceback(exc)
+    assert "squall/topology/plan.py" in text and text.startswith("Traceback")  # kept whole, to find the bug
