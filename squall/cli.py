@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from squall.errors import SquallError
+from squall.errors import ConfigError, SquallError
 from squall.local import logs, status
 from squall.topology.config import parse_pairs
 
@@ -47,6 +47,8 @@ def run(
 
     logs.setup(log_level)
     try:
+        if duration is not None and duration < 0:
+            raise ConfigError(f"--duration {duration:g}: expected a non-negative number of seconds")
         overrides = parse_pairs(list(conf))
         if workers is not None:
             overrides["topology.workers"] = workers
@@ -60,8 +62,6 @@ def run(
     result = coord.run()
     for line in status.summary(result.statistics):
         click.echo(line, err=True)
-    if result.message:
-        click.echo(f"error: {result.message}", err=True)
     sys.exit(result.exit_code)
 
 
@@ -69,11 +69,14 @@ def run(
 @click.argument("topology")
 def describe(topology: str) -> None:
     """Validate TOPOLOGY and print its components, streams and groupings as JSON."""
+    from squall.topology.config import topology_conf
     from squall.topology.loader import load_topology
     from squall.topology.plan import make_plan
 
+    logs.setup("INFO")
     try:
         cls = load_topology(topology)
+        topology_conf(cls.config, None, cls.components.values())  # type errors refused, unknown keys warned
     except SquallError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

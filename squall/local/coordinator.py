@@ -94,7 +94,7 @@ class Coordinator:
         overrides = dict(overrides or {})
         #: ``module:function`` building each worker's ``WorkerHooks`` from ``hooks_data`` (JSON-able)
         self.hooks = {"factory": hooks, "data": hooks_data} if hooks else None
-        self.conf = topology_conf(self.topology.config, overrides)
+        self.conf = topology_conf(self.topology.config, overrides, self.topology.components.values())
         self.conf.setdefault("topology.name", None)
         if not self.conf["topology.name"]:
             self.conf["topology.name"] = self.topology.__name__
@@ -315,10 +315,12 @@ class Coordinator:
             if "hooks" in msg:
                 self.hook_reports.append(msg["hooks"])
         elif kind == FATAL:
-            raise WorkerError(
-                f"worker {index} (tasks {self._tasks_of(index)}) failed in {msg['where']}: "
-                f"{msg['error']}\n{msg.get('traceback', '')}"
+            who = (
+                f"{msg['component']} (task {msg['task']}, worker {index})"
+                if "component" in msg
+                else f"worker {index} (tasks {self._tasks_of(index)})"
             )
+            raise WorkerError(f"{who} failed in {msg['where']}: {msg['error']}\n{msg.get('traceback', '')}".rstrip())
         elif kind == SPOUTS_DONE:
             self.spouts_done.add(index)
 
@@ -527,8 +529,8 @@ class Coordinator:
                 byes.add(index)
             try:
                 self._handle(index, msg)
-            except WorkerError as exc:
-                log.error("%s", exc)
+            except WorkerError as exc:  # another worker failed too: one line (a traceback was logged once)
+                log.error("%s", str(exc).splitlines()[0] if self.message else exc)
         if self.book.waiting:  # a worker said no bye: its last numbers stay, marked stale
             self.book.close(self._uptime())
         for h in self.handles.values():

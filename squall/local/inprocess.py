@@ -34,7 +34,7 @@ def run_in_process(
     topology = load_topology(topology) if isinstance(topology, str) else topology
     overrides = dict(overrides or {})
     overrides["topology.workers"] = 1
-    conf = topology_conf(topology.config, overrides)
+    conf = topology_conf(topology.config, overrides, topology.components.values())
     conf["topology.name"] = conf.get("topology.name") or topology.__name__
     worker = Worker(topology, conf, 0, hooks=hooks)
     book = StatsBook(conf["topology.name"], worker.plan, {n: d.kind for n, d in topology.components.items()})

@@ -76,15 +76,18 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 
 
 class SubprocessLauncher:
-    """Starts each worker as a child process of the coordinator (``python -m squall.local.worker_process``,
+    """Starts each worker as a child process of the coordinator (``python -P -m squall.local.worker_process``,
     the spec in ``$SQUALL_WORKER_SPEC``). A child exits if the coordinator dies: by
     ``PR_SET_PDEATHSIG`` on Linux, and by ``watch_parent`` (it checks its parent pid every second)."""
 
     def start(self, index: int, spec: dict[str, Any]) -> WorkerHandle:
         env = dict(os.environ)
         env["SQUALL_WORKER_SPEC"] = json.dumps(dict(spec, watch_parent=True))
+        # -P (Python >= 3.11): the worker's sys.path does not start with the current directory, so
+        # a folder named `squall` there (e.g. a checkout, run from its parent) cannot shadow the
+        # installed package; the topology's own paths come from the spec once squall is imported.
         return subprocess.Popen(
-            [sys.executable, "-m", "squall.local.worker_process"],
+            [sys.executable, "-P", "-m", "squall.local.worker_process"],
             env=env,
             stdin=subprocess.DEVNULL,
             # Only prctl(PR_SET_PDEATHSIG) runs between fork and exec; no Python lock is taken there.

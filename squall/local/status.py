@@ -68,7 +68,11 @@ def summary(snap: TopologyStatistics) -> list[str]:
         if c.errors:
             text += f" errors {c.errors:,}"
         parts.append(text)
-    lines = [f"[squall] {snap.outcome or snap.state.value} after {snap.uptime:,.1f}s: " + " | ".join(parts)]
+    summary = " | ".join(parts)
+    if snap.message:  # what failed, in one line (the coordinator logged the details once)
+        ran = any(c.emitted or c.executed for c in snap.user_components())
+        summary = snap.message.splitlines()[0] + (f"; {summary}" if ran else "")
+    lines = [f"[squall] {snap.outcome or snap.state.value} after {snap.uptime:,.1f}s: {summary}"]
     if snap.state is RunState.COMPLETED:
         return lines  # nothing is in flight when a run completes
     pending = [(c.name, c.pending) for c in snap.user_components() if c.kind == "spout" and c.pending]

@@ -19,7 +19,8 @@ The spec is a JSON-able dict:
 
 Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps; kinds in ``squall.transport.control``):
 
-    worker -> coordinator: hello{pid, host, address, inc} · ready · fatal{error} · spouts_done
+    worker -> coordinator: hello{pid, host, address, inc} · ready · fatal{where, error, traceback, component?,
+                           task?} · spouts_done
                            stats{round, inc, tasks, ...} (when asked) · probe{n, idle, done, inc, sent, received}
                            bye{round, ... as stats, hooks}
     coordinator -> worker: peers{peers} · peer{index, address, inc} (a restarted peer) · activate or
@@ -37,12 +38,12 @@ import signal
 import socket
 import sys
 import time
-import traceback
 from collections.abc import Mapping
 from typing import Any
 
 import zmq
 
+from squall.errors import user_traceback
 from squall.local import logs
 from squall.local.statistics import peak_rss_bytes, rss_bytes
 from squall.runtime.hooks import WorkerHooks
@@ -121,9 +122,14 @@ class WorkerProcess:
             os._exit(4)
 
     def fatal(self, where: str, exc: BaseException) -> None:
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        log.error("worker %d: %s failed:\n%s", self.index, where, text.rstrip())
-        self.send({"t": FATAL, "where": where, "error": f"{type(exc).__name__}: {exc}", "traceback": text})
+        """Tell the coordinator why this worker cannot start (it logs it, once), then exit 3."""
+        text = user_traceback(exc)
+        log.debug("worker %d: %s failed:\n%s", self.index, where, text)
+        msg: dict[str, Any] = {"t": FATAL, "where": where, "error": f"{type(exc).__name__}: {exc}", "traceback": text}
+        failed = self.worker.init_failure if self.worker is not None else None
+        if failed is not None:
+            msg["component"], msg["task"] = failed
+        self.send(msg)
         self.ctrl.close(linger=2000)
         sys.exit(3)
 

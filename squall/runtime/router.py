@@ -18,7 +18,9 @@ every compiled sender against ``Picker.pick`` and fails when a new sender is not
 
 from __future__ import annotations
 
+import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -27,6 +29,7 @@ import mmh3
 from squall.errors import EmitError
 from squall.topology.grouping import CYCLE, FIXED, KEY, Picker, stable_hash
 from squall.topology.stream import Stream
+from squall.transport.wire import pack
 
 _mmh3 = mmh3.hash
 _getrandbits = random.getrandbits  # edge ids: 64 random bits (not security-relevant)
@@ -100,11 +103,82 @@ class Consumer:
         self.tids = cast("list[list[Any]]", [c.ids for c in self.tchans])  # tracked channels all have ids
 
 
+DEBUG_LINES_PER_SEC = 10  # topology.debug: emits logged per task per second; the rest are counted
+
+
+class EmitDebugLog:
+    """``topology.debug`` for one task: logs its emits (stream and values) on the task's logger,
+    at most ``DEBUG_LINES_PER_SEC`` a second; the next line logged says how many were not."""
+
+    def __init__(self, component: str, task: int):
+        self.log = logging.getLogger(f"{component}:{task}")
+        self.window = float("-inf")
+        self.lines = 0
+        self.skipped = 0
+
+    def emitted(self, stream: str, values: Any) -> None:
+        now = time.monotonic()
+        if now - self.window >= 1.0:
+            self.window, self.lines = now, 0
+        if self.lines >= DEBUG_LINES_PER_SEC:
+            self.skipped += 1
+            return
+        self.lines += 1
+        if self.skipped:
+            self.log.info("emit [%s] %r (%s emits not logged before this one)", stream, values, f"{self.skipped:,}")
+            self.skipped = 0
+        else:
+            self.log.info("emit [%s] %r", stream, values)
+
+    def close(self) -> None:
+        """Say how many emits were not logged since the last line (the task is stopping)."""
+        if self.skipped:
+            self.log.info(
+                "%s more emits not logged (topology.debug logs %d a second)", f"{self.skipped:,}", DEBUG_LINES_PER_SEC
+            )
+            self.skipped = 0
+
+
+def unencodable(component: str, task: int, stream: str, fields: Sequence[str], values: Any) -> EmitError | None:
+    """The error for ``values`` that msgpack cannot encode (they could not go to another worker),
+    naming the component, the stream and the first value at fault; None when they can go."""
+    try:
+        pack(values)
+        return None
+    except (TypeError, ValueError, OverflowError):
+        pass
+    culprit = f"{values!r}"
+    for name, v in zip(fields, values, strict=False):
+        try:
+            pack(v)
+        except (TypeError, ValueError, OverflowError):
+            culprit = f"field '{name}' = {v!r} ({type(v).__name__})"
+            break
+    return EmitError(
+        f"component '{component}' (task {task}) emitted on stream '{stream}' a value that cannot be sent to "
+        f"another worker: {culprit}; emit only None, bool, int, float, str, bytes, and lists, tuples and "
+        "dicts of those (checked at each emit: topology.testing.always.try.serialize)"
+    )
+
+
 class StreamRouter:
-    """Routes one source task's emits on one stream. ``send(values)`` is the hot path."""
+    """Routes one source task's emits on one stream. ``send(values)`` is the hot path.
+
+    ``capture`` (a list: every emitted values is appended), ``debug`` (an ``EmitDebugLog``:
+    ``topology.debug``) and ``check_encodable`` (``topology.testing.always.try.serialize``)
+    observe each emit: any of them takes this router off its fast paths, so when all are off
+    the fast paths pay nothing for them.
+    """
 
     def __init__(
-        self, component: str, task: int, stream: Stream, consumers: list[Consumer], capture: list[Any] | None = None
+        self,
+        component: str,
+        task: int,
+        stream: Stream,
+        consumers: list[Consumer],
+        capture: list[Any] | None = None,
+        debug: EmitDebugLog | None = None,
+        check_encodable: bool = False,
     ):
         self.component = component
         self.task = task
@@ -115,6 +189,8 @@ class StreamRouter:
         self.consumers = consumers
         self.emitted = 0
         self.capture = capture
+        #: called with each emit's values on the general paths (None: nothing observes them)
+        self.observe: Callable[[Any], None] | None = self._observer(capture, debug, check_encodable)
         self.send: Callable[[Sequence[Any]], list[int] | None] = self._compile()
         # Emits are counted from the channel when every emit lands in exactly one channel.
         self.fast = self.send != self.send_general
@@ -131,25 +207,34 @@ class StreamRouter:
                 c.counts_emits = True
                 c.router = self
 
+    def _observer(
+        self, capture: list[Any] | None, debug: EmitDebugLog | None, check: bool
+    ) -> Callable[[Any], None] | None:
+        if debug is None and not check:
+            return None if capture is None else capture.append
+        component, task, stream, fields = self.component, self.task, self.stream, self.fields
+
+        def observe(values: Any) -> None:
+            if check:
+                error = unencodable(component, task, stream, fields, values)
+                if error is not None:
+                    raise error
+            if debug is not None:
+                debug.emitted(stream, values)
+            if capture is not None:
+                capture.append(values)
+
+        return observe
+
     # -- errors -------------------------------------------------------------------------------
     def bad_arity(self, values: Any) -> EmitError:
-        try:
-            n = len(values)
-        except TypeError:
-            return EmitError(
-                f"component '{self.component}' (task {self.task}) emitted {values!r} on stream '{self.stream}': "
-                f"values must be a list or tuple of {self.arity} value(s) for fields {list(self.fields)}"
-            )
-        return EmitError(
-            f"component '{self.component}' (task {self.task}) emitted {n} value(s) {list(values)!r} on stream "
-            f"'{self.stream}', which declares {self.arity} field(s) {list(self.fields)}: emit one value per field"
-        )
+        return bad_arity(self.component, self.task, self.stream, self.fields, values)
 
     # -- paths --------------------------------------------------------------------------------
     def _compile(self) -> Callable[[Sequence[Any]], list[int] | None]:
         arity = self.arity
         bad = self.bad_arity
-        if self.capture is not None or self.direct or len(self.consumers) != 1:
+        if self.observe is not None or self.direct or len(self.consumers) != 1:
             return self.send_general
         c = self.consumers[0]
         mode, fn, bufs = c.picker.mode, c.picker.fn, c.bufs
@@ -300,8 +385,8 @@ class StreamRouter:
         self._check(values)
         if not self.fast:
             self.emitted += 1
-        if self.capture is not None:
-            self.capture.append(values)
+        if self.observe is not None:
+            self.observe(values)
         targets = self._targets(values, direct_task)
         for c, i in targets:
             c.bufs[i].append(values)
@@ -318,8 +403,8 @@ class StreamRouter:
         self._check(values)
         if not self.fast:
             self.emitted += 1
-        if self.capture is not None:
-            self.capture.append(values)
+        if self.observe is not None:
+            self.observe(values)
         xor = 0
         rand = _getrandbits
         targets = self._targets(values, direct_task)
@@ -336,6 +421,22 @@ class StreamRouter:
             c.tids[i].append(mid)
             xor ^= edge
         return xor, ([c.picker.targets[i] for c, i in targets] if need_task_ids else None)
+
+
+def bad_arity(component: str, task: int, stream: str, fields: Sequence[str], values: Any) -> EmitError:
+    """The error of an emit whose values do not match the stream's fields (or are not a sequence)."""
+    arity = len(fields)
+    try:
+        n = len(values)
+    except TypeError:
+        return EmitError(
+            f"component '{component}' (task {task}) emitted {values!r} on stream '{stream}': "
+            f"values must be a list or tuple of {arity} value(s) for fields {list(fields)}"
+        )
+    return EmitError(
+        f"component '{component}' (task {task}) emitted {n} value(s) {list(values)!r} on stream "
+        f"'{stream}', which declares {arity} field(s) {list(fields)}: emit one value per field"
+    )
 
 
 def unknown_stream(component: str, stream: Any, declared: list[str]) -> EmitError:

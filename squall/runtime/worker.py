@@ -20,7 +20,7 @@ from squall.runtime.acker import ACK_STREAM, CTL_STREAM, SYSTEM_STREAMS, AckerEx
 from squall.runtime.bolt_executor import BoltExecutor
 from squall.runtime.error_log import ErrorLog
 from squall.runtime.hooks import WorkerHooks
-from squall.runtime.router import Channel, Consumer, StreamRouter
+from squall.runtime.router import Channel, Consumer, EmitDebugLog, StreamRouter
 from squall.runtime.spout_executor import SpoutExecutor
 from squall.runtime.tuples import tuples_maker
 from squall.topology.bolt import Bolt
@@ -65,6 +65,8 @@ class Worker:
         #: (dest, src, stream, tracked) -> ``deliver(values, ids)`` for batches from other workers
         self.inbound: dict[tuple[int, int, str, bool], Callable[[Any, Any], None]] = {}
         self.hooks = hooks  # test doubles (squall.testing): mocked spouts, capture
+        self.init_failure: tuple[str, int] | None = None  # (component, task) whose initialize() raised
+        self.debug_logs: dict[int, EmitDebugLog] = {}  # topology.debug: per task
         self.settings = settings = runtime_settings(conf)
         self.batch_size = settings.batch_size
         self.flush_secs = settings.flush_secs  # 0: flush every turn
@@ -83,7 +85,8 @@ class Worker:
     def setup(self) -> None:
         """Create the local tasks' instances, wire their routers, call ``initialize``.
 
-        Raises whatever ``initialize`` raises, with the component and task attached as a note.
+        Raises whatever ``initialize`` raises, with the component and task attached as a note
+        (and kept in ``init_failure``).
         """
         max_pending = self.conf.get("topology.max.spout.pending")
         for task in self.tasks():
@@ -159,6 +162,7 @@ class Worker:
             try:
                 ex.instance.initialize(component_conf(self.conf, comp.config), context)
             except Exception as exc:
+                self.init_failure = (comp.name, task)
                 exc.add_note(f"in {comp.name}.initialize() (task {task}, class {comp.class_ref})")
                 raise
 
@@ -192,7 +196,19 @@ class Worker:
                 )
                 consumers.append(Consumer(d.name, picker, chans, tchans))
         capture = self.hooks.capture(comp.name, task, stream.name) if self.hooks is not None else None
-        return StreamRouter(comp.name, task, stream, consumers, capture=capture)
+        cconf = component_conf(self.conf, comp.config)
+        debug = None
+        if cconf.get("topology.debug"):  # one rate-limited log per task, shared by its streams
+            debug = self.debug_logs.get(task) or self.debug_logs.setdefault(task, EmitDebugLog(comp.name, task))
+        return StreamRouter(
+            comp.name,
+            task,
+            stream,
+            consumers,
+            capture=capture,
+            debug=debug,
+            check_encodable=bool(cconf.get("topology.testing.always.try.serialize")),
+        )
 
     def _channel(self, src: int, stream: str, dest: int, tracked: bool = False) -> Channel:
         """A new channel from task ``src`` to task ``dest`` (its delivery is bound once every task exists)."""
@@ -462,5 +478,8 @@ class Worker:
                     hook()
                 except Exception as exc:
                     ex.report("close" if isinstance(ex, SpoutExecutor) else "cleanup", exc)
+        self.errors.close()
+        for debug in self.debug_logs.values():
+            debug.close()
         if self.transport is not None:
             self.transport.close()

@@ -11,12 +11,17 @@ topology-wide keys once, through ``runtime_settings(conf)``.
 
 from __future__ import annotations
 
+import difflib
 import json
+import logging
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from squall.errors import ConfigError
+
+log = logging.getLogger("squall.config")
 
 DEFAULTS: dict[str, Any] = {
     "topology.name": None,
@@ -38,7 +43,128 @@ DEFAULTS: dict[str, Any] = {
     # Similar log lines from user code (same logger and text but for numbers) beyond the first 5 are
     # written at most once per this many seconds, with the count of those suppressed; 0: every line.
     "squall.log.collapse.secs": 5,
+    # Check that every emitted tuple could cross to another worker (msgpack), naming the component,
+    # stream and value at the emit; squall.testing turns it on (Storm's key and meaning).
+    "topology.testing.always.try.serialize": False,
 }
+
+#: Keys under these prefixes are Storm's or Squall's: one that neither defines gets a warning
+#: (a typo like ``topology.wokers`` would otherwise be ignored in silence). Other keys are the
+#: user's own and pass through to ``initialize(conf, ...)`` unchecked.
+CHECKED_PREFIXES = ("topology.", "squall.")
+
+#: Storm's ``topology.*`` keys that Squall accepts and ignores: real Storm configs carry them
+#: (from Storm's ``conf/defaults.yaml`` and ``Config.java``, 1.x and 2.x).
+STORM_KEYS = frozenset(
+    {
+        "topology.auto-credentials",
+        "topology.auto.task.hooks",
+        "topology.backpressure.enable",
+        "topology.batch.size",
+        "topology.blobstore.map",
+        "topology.builtin.metrics.bucket.size.secs",
+        "topology.classpath",
+        "topology.classpath.beginning",
+        "topology.disable.loadaware",
+        "topology.disable.loadaware.messaging",
+        "topology.enable.message.timeouts",
+        "topology.enable.v2.metrics.tick",
+        "topology.environment",
+        "topology.error.throttle.interval.secs",
+        "topology.eventlogger.executors",
+        "topology.executor.overflow.limit",
+        "topology.executor.receive.buffer.size",
+        "topology.executor.send.buffer.size",
+        "topology.fall.back.on.java.serialization",
+        "topology.groups",
+        "topology.localityaware.higher.bound",
+        "topology.localityaware.lower.bound",
+        "topology.logs.groups",
+        "topology.logs.users",
+        "topology.max.error.report.per.interval",
+        "topology.max.replication.wait.time.sec",
+        "topology.max.task.parallelism",
+        "topology.min.replication.count",
+        "topology.multilang.serializer",
+        "topology.priority",
+        "topology.producer.batch.dynamic",
+        "topology.producer.batch.size",
+        "topology.readonly.groups",
+        "topology.readonly.users",
+        "topology.receiver.buffer.size",
+        "topology.serialized.message.size.metrics",
+        "topology.shellbolt.max.pending",
+        "topology.skip.missing.kryo.registrations",
+        "topology.sleep.spout.wait.strategy.time.ms",
+        "topology.spout.recvq.skips",
+        "topology.spout.wait.strategy",
+        "topology.stats.sample.rate",
+        "topology.submitter.principal",
+        "topology.submitter.user",
+        "topology.subprocess.timeout.secs",
+        "topology.tasks",
+        "topology.transfer.buffer.size",
+        "topology.tuple.serializer",
+        "topology.users",
+        "topology.v2.metrics.tick.interval.seconds",
+        "topology.version",
+        "topology.worker.childopts",
+        "topology.worker.gc.childopts",
+        "topology.worker.logwriter.childopts",
+        "topology.worker.max.heap.size.mb",
+        "topology.worker.receiver.thread.count",
+        "topology.worker.shared.thread.pool.size",
+        "topology.worker.timeout.secs",
+    }
+)
+#: Families of Storm keys (serialization, scheduling, resources, metrics, state, windowing, wait
+#: strategies...): any key under them is Storm's, ignored here.
+STORM_KEY_PREFIXES = (
+    "topology.acker.cpu.",
+    "topology.acker.resources.",
+    "topology.backpressure.",
+    "topology.bolt.wait.",
+    "topology.bolts.",
+    "topology.component.",
+    "topology.disruptor.",
+    "topology.kryo.",
+    "topology.metrics.",
+    "topology.ras.",
+    "topology.scheduler.",
+    "topology.spout.wait.",
+    "topology.state.",
+    "topology.trident.",
+)
+
+
+def is_storm_key(key: str) -> bool:
+    """A Storm key Squall does not use (accepted, ignored)."""
+    return key in STORM_KEYS or key.startswith(STORM_KEY_PREFIXES)
+
+
+def unknown_key_warnings(conf: Mapping[str, Any] | None, where: str) -> list[str]:
+    """A warning for each ``topology.*`` / ``squall.*`` key of ``conf`` that neither Squall
+    (``DEFAULTS``) nor Storm (``STORM_KEYS``) defines, with the closest known key."""
+    out = []
+    for key in conf or {}:
+        if not isinstance(key, str) or not key.startswith(CHECKED_PREFIXES):
+            continue
+        if key in DEFAULTS or is_storm_key(key):
+            continue
+        close = difflib.get_close_matches(key, [*DEFAULTS, *STORM_KEYS], n=1, cutoff=0.75)
+        hint = f"did you mean '{close[0]}'?" if close else "Squall's keys are listed in squall.topology.config.DEFAULTS"
+        out.append(f"unknown config key '{key}' in {where} is ignored: {hint}")
+    return out
+
+
+def warn_unknown_keys(conf: Mapping[str, Any] | None, where: str) -> None:
+    """Log ``unknown_key_warnings`` (a warning, not a refusal: a config may carry keys for other tools)."""
+    for text in unknown_key_warnings(conf, where):
+        log.warning("%s", text)
+    for key in conf or {}:
+        if isinstance(key, str) and is_storm_key(key):
+            log.debug("config key '%s' in %s is Storm's; Squall ignores it", key, where)
+
 
 INT_KEYS = {
     "topology.workers",
@@ -130,8 +256,20 @@ def check(conf: dict[str, Any]) -> dict[str, Any]:
     return conf
 
 
-def topology_conf(topology_config: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The effective topology config: defaults < topology class config < overrides."""
+def topology_conf(
+    topology_config: dict[str, Any],
+    overrides: dict[str, Any] | None = None,
+    components: Iterable[Any] = (),
+) -> dict[str, Any]:
+    """The effective topology config: defaults < topology class config < overrides.
+
+    Unknown ``topology.*`` / ``squall.*`` keys in either, or in the ``config`` of ``components``
+    (``ComponentDef``s), are logged as warnings.
+    """
+    warn_unknown_keys(topology_config, "the topology's config")
+    warn_unknown_keys(overrides, "the overrides (--conf)")
+    for d in components:
+        warn_unknown_keys(d.config, f"the config of component '{d.name}'")
     conf = dict(DEFAULTS)
     conf.update(topology_config or {})
     conf.update(overrides or {})

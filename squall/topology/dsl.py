@@ -42,7 +42,7 @@ class TopologyType(type):
         config: dict[str, Any] = {}
         for base in reversed(cls.__mro__):
             config.update(base.__dict__.get("config") or {})
-        defs, problems = resolve(name, list(named.items()), stray)
+        defs, problems = resolve(name, list(named.items()), stray, config)
         if problems:
             raise InvalidTopologyError(name, problems)
         cls._named_specs = named

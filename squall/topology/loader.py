@@ -13,7 +13,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from squall.errors import TopologyLoadError
+from squall.errors import SquallError, TopologyLoadError, user_traceback
 
 
 def _topologies_in(module: ModuleType) -> list[type]:
@@ -63,16 +63,29 @@ def _import_file(path: str) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except BaseException:
+    except BaseException as exc:
         sys.modules.pop(name, None)
-        raise
+        raise _load_error(path, exc) from None
     return module
+
+
+def _load_error(what: str, exc: BaseException) -> BaseException:
+    """A user's error while importing their topology, as a TopologyLoadError showing only their frames.
+
+    Squall's own errors (an ``InvalidTopologyError`` raised when the class is defined) and
+    KeyboardInterrupt/SystemExit go through unchanged.
+    """
+    if isinstance(exc, SquallError) or not isinstance(exc, Exception):
+        return exc
+    return TopologyLoadError(f"cannot load {what}:\n{user_traceback(exc)}")
 
 
 def load_topology(ref: str) -> Any:
     """Return the Topology class named by ``ref``.
 
-    Errors in the user's file (including ``InvalidTopologyError``) propagate unchanged.
+    An exception raised while importing the user's file (a SyntaxError, an ImportError, any
+    error at module level) becomes a ``TopologyLoadError`` that shows the file, line and message
+    with the user's frames only; Squall's own errors (``InvalidTopologyError``) propagate unchanged.
     """
     target, _, cls_name = ref.partition(":")
     if target.endswith(".py") or os.sep in target:
@@ -81,9 +94,13 @@ def load_topology(ref: str) -> Any:
         try:
             module = importlib.import_module(target)
         except ModuleNotFoundError as exc:
-            raise TopologyLoadError(
-                f"cannot import module {target!r} ({exc}); pass a file path like topologies/wordcount.py"
-            ) from exc
+            if exc.name is not None and (target == exc.name or target.startswith(exc.name + ".")):
+                raise TopologyLoadError(
+                    f"cannot import module {target!r} ({exc}); pass a file path like topologies/wordcount.py"
+                ) from None
+            raise _load_error(f"module {target!r}", exc) from None
+        except BaseException as exc:
+            raise _load_error(f"module {target!r}", exc) from None
     if cls_name:
         obj: Any = module
         for part in cls_name.split("."):

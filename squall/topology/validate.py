@@ -55,9 +55,14 @@ def _raw_inputs(spec: ComponentSpec) -> list[tuple[Any, Grouping | None]]:
 
 
 def resolve(
-    topology: str, named: list[tuple[str, ComponentSpec]], stray: Sequence[tuple[str, Any]] = ()
+    topology: str,
+    named: list[tuple[str, ComponentSpec]],
+    stray: Sequence[tuple[str, Any]] = (),
+    config: dict[str, Any] | None = None,
 ) -> tuple[list[ComponentDef], list[Problem]]:
-    """Validate ``named`` (attribute name, spec) pairs; return the resolved defs and all problems."""
+    """Validate ``named`` (attribute name, spec) pairs; return the resolved defs and all problems.
+
+    ``config`` is the topology's own config (what a component's config falls back on)."""
     problems: list[Problem] = []
     add = problems.append
 
@@ -83,7 +88,9 @@ def resolve(
             n_spouts += 1
         resolved = _inputs(name, kind, spec, name_of, outputs, all_names, add)
         if kind is not None:
-            defs.append(_component_def(name, kind, spec, outputs[name], resolved))
+            d = _component_def(name, kind, spec, outputs[name], resolved)
+            _check_ticks(d, config or {}, add)
+            defs.append(d)
     if named and n_spouts == 0:
         add(Problem(topology, "the topology has no spout", "add a Spout: word_spout = WordSpout.spec()"))
     if not named and not stray:
@@ -350,3 +357,23 @@ def _check_grouping(consumer: str, src_name: str, stream: str, s: Stream, groupi
                     "implement both methods",
                 )
             )
+
+
+def _check_ticks(d: ComponentDef, topology_config: dict[str, Any], add: AddProblem) -> None:
+    """A BatchingBolt flushes its batches on tick tuples: without them it would never process one."""
+    from squall.topology.bolt import BatchingBolt
+
+    if not (isinstance(d.cls, type) and issubclass(d.cls, BatchingBolt)):
+        return
+    key = "topology.tick.tuple.freq.secs"
+    if d.config.get(key, topology_config.get(key)):
+        return
+    add(
+        Problem(
+            d.name,
+            f"{d.cls.__name__} is a BatchingBolt but {key} is not set for it: with no tick tuples "
+            "its batches are never processed",
+            f"give it ticks, e.g. {d.cls.__name__}.spec(..., config={{'{key}': 1}}), or set "
+            f"config = {{'{key}': 1}} in the bolt class or the topology",
+        )
+    )

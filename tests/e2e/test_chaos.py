@@ -12,6 +12,7 @@ import pytest
 import reliable_topologies as R
 
 from squall.local.coordinator import Coordinator
+from squall.local.statistics import RunState
 
 N = 100_000
 KILLS = 5
@@ -50,6 +51,10 @@ def test_kill_workers_nothing_lost(tmp_path):
     rng = random.Random(7)
     killed = []
     snapshots = []  # what a UI would have shown: a restarted worker's counts must not go back
+    snap = coord.wait_statistics(timeout=120)
+    while snap.state is RunState.STARTING:  # a worker that dies while the run starts fails it: kill once active
+        snap = coord.wait_statistics(snap, timeout=120)
+    assert snap.state is RunState.ACTIVE, snap.state
     deadline = time.monotonic() + 60
     while len(killed) < KILLS and time.monotonic() < deadline and runner.is_alive():
         time.sleep(0.8)  # pacing: the kills are spread over the run (not a wait for some state)
