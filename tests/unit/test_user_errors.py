@@ -4,6 +4,7 @@ throttled errors, a BatchingBolt without ticks."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 import pytest
@@ -264,18 +265,22 @@ def test_errors_beyond_the_throttle_are_counted_and_their_number_logged(caplog, 
     assert log.count == 22 and len(log.take_new()) == 22  # every error is still reported
 
 
-def test_a_traceback_of_user_code_shows_the_users_frames_only():
-    class Boom(Bolt):
-        def process(self, tup):
-            raise RuntimeError("kaput")
+class Kaput(Bolt):
+    def process(self, tup):
+        raise RuntimeError("kaput")
 
-    log = ErrorLog()
-    try:
-        Boom().process(None)
-    except RuntimeError as exc:
-        log.report("boom", 1, "process", exc)
-    tb = log.take_new()[0]["traceback"]
-    assert tb.startswith("Traceback") and 'raise RuntimeError("kaput")' in tb and "squall/" not in tb
+
+class KaputTopo(Topology):
+    numbers = Count.spec()
+    kaput = Kaput.spec(inputs=[numbers])
+
+
+def test_a_traceback_of_user_code_shows_the_users_frames_only():
+    """Raised inside a running topology: the worker's and executors' frames are left out."""
+    result = run_in_process(KaputTopo)
+    tb = result.statistics.errors[0].traceback
+    package = os.path.dirname(error_log.__file__).rsplit(os.sep, 1)[0] + os.sep  # .../squall/ (the package)
+    assert tb.startswith("Traceback") and 'raise RuntimeError("kaput")' in tb and package not in tb
 
 
 # -- a BatchingBolt needs ticks ----------------------------------------------------------------------
