@@ -93,8 +93,10 @@ def test_two_workers_two_seconds_per_tuple(squall_cli):
 
 
 def whole_rounds(topology, conf, seconds, interval=0.05):
-    """Run ``topology`` on real workers with a stats round every ``interval`` s for ``seconds``; the
-    times at which snapshots answered by every worker (none stale) were published."""
+    """Run ``topology`` on real workers with a stats round every ``interval`` s for ``seconds``: the
+    times at which snapshots answered by every worker (none stale) were published, the result, and
+    how many snapshots had a stale worker. Every snapshot is checked: a stale worker's numbers are
+    from an older round, a current one's from the snapshot's round."""
     coord = Coordinator(
         topology,
         {"squall.stats.interval.secs": interval, "squall.drain.timeout.secs": 1, **conf},
@@ -107,12 +109,17 @@ def whole_rounds(topology, conf, seconds, interval=0.05):
     th.start()
     times = []
     snap = None
+    stale = 0
     while th.is_alive():
         snap = coord.wait_statistics(snap, timeout=1.0)
-        if snap.state.value == "active" and snap.round and not any(w.stale for w in snap.workers):
+        for w in snap.workers:  # a worker that did not answer this round shows older numbers, marked
+            assert w.round < snap.round if w.stale else w.round == snap.round
+        late = any(w.stale for w in snap.workers)
+        stale += late
+        if snap.state.value == "active" and snap.round and not late:
             times.append(time.monotonic())
     th.join()
-    return times, out["r"]
+    return times, out["r"], stale
 
 
 def max_gap(times):
@@ -124,7 +131,7 @@ def test_stats_answered_while_a_sync_bolt_sleeps():
     """The 0.2 s bolt in the spout's worker: a stats round (every 0.5 s: longer than a call, so that
     the answer can come in the same round) waits for one call at most; it waited for the whole burst
     of 100 calls, 20 s."""
-    times, res = whole_rounds(C.SlowBoltTopo, {"topology.workers": 1, "test.sleep": 0.2}, 5, interval=0.5)
+    times, res, _ = whole_rounds(C.SlowBoltTopo, {"topology.workers": 1, "test.sleep": 0.2}, 5, interval=0.5)
     assert len(times) >= 5, f"{len(times)} whole rounds in 5 s"
     assert max_gap(times) < 1.6  # a round or two (0.5 s each) and one call (0.2 s), on a loaded machine
     assert res.component_totals()["slow"]["executed"] >= 10
@@ -135,8 +142,17 @@ def test_stats_answered_while_a_sync_bolt_sleeps():
 def test_stats_answered_within_200ms_while_a_call_sleeps_2s(topo):
     """A bolt that sleeps 2 s per tuple, async or on threads: the worker's loop is free, every round
     is answered within ~200 ms (measured generously: the machine is shared)."""
-    times, _ = whole_rounds(topo, {"topology.workers": 2, "test.sleep": 2.0}, 4)
+    times, _, _ = whole_rounds(topo, {"topology.workers": 2, "test.sleep": 2.0}, 4)
     assert len(times) >= 10, f"{len(times)} whole rounds in 4 s"
     gaps = sorted(b - a for a, b in pairwise(times))
     assert gaps[len(gaps) // 2] < 0.2, f"half the rounds took {gaps[len(gaps) // 2]:.2f} s or more"
     assert gaps[-1] < 1.0, f"a round took {gaps[-1]:.2f} s"  # a loaded machine stalls us now and then
+
+
+@pytest.mark.slow
+def test_a_worker_inside_a_long_call_is_shown_stale_not_current():
+    """1 s calls, a round every 0.2 s: the bolt's worker cannot answer while a call runs, so those
+    snapshots keep its older numbers marked stale (and the spout's worker, answering, is current)."""
+    _, res, stale = whole_rounds(C.SlowBoltTopo, {"topology.workers": 2, "test.sleep": 1.0}, 3, interval=0.2)
+    assert stale >= 3
+    assert res.component_totals()["slow"]["executed"] >= 1
