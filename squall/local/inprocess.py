@@ -65,8 +65,12 @@ def run_in_process(
         if not did:
             time.sleep(0.0005)
     worker.deactivate()
-    while worker.step():
-        pass
+    drain_until = time.monotonic() + worker.settings.drain_timeout_secs  # in-flight calls and backlogs
+    while time.monotonic() < drain_until:
+        if not worker.step():
+            if worker.idle():
+                break
+            time.sleep(0.0005)
     worker.close()
     report = hooks.report() if hooks is not None else None
     # One stats round, answered by the one worker: the same snapshot type as a Coordinator's.

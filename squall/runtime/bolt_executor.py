@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 from squall.runtime.acker import FAIL, TASK_MASK, acker_of
-from squall.runtime.executor import TaskExecutor
+from squall.runtime.executor import TaskExecutor, next_slice
 from squall.topology.bolt import BatchingBolt, Bolt
 from squall.topology.plan import TASK_BITS
 from squall.topology.tuple import Tuple, tick_tuple
 
+#: a batch (or what is left of it) waiting in an executor: (how to run it, its tuples, how many are left)
+Waiting = tuple[Callable[[Iterator[Tuple], int], int], Iterator[Tuple], int]
+
 
 class BoltExecutor(TaskExecutor):
-    """Runs ``process`` over batches; anchors, acks and fails inside tuple trees."""
+    """Runs ``process`` over batches; anchors, acks and fails inside tuple trees.
+
+    Work is bounded by time, not by counts: a batch runs in slices (one clock read per slice, sized
+    by ``next_slice`` to take about ``SLICE_SECS``); when the turn's deadline has passed, the rest of
+    the batch, and every batch delivered after it, waits in ``waiting`` (FIFO, so each channel keeps
+    its order) until the worker calls ``resume`` in a later turn.
+    """
 
     instance: Bolt
 
@@ -24,7 +35,7 @@ class BoltExecutor(TaskExecutor):
         self.tick_secs = tick_secs
         self.next_tick = time.monotonic() + tick_secs if tick_secs else float("inf")
         inst = self.instance
-        self.process = inst.process
+        self.process: Callable[..., Any] = inst.process  # Any: a user's method may return a coroutine
         self.auto_fail = inst.auto_fail
         self.auto_anchor = inst.auto_anchor
         self.batching = isinstance(inst, BatchingBolt)
@@ -32,6 +43,9 @@ class BoltExecutor(TaskExecutor):
         self.current: Tuple | None = None  # the tracked tuple in process(): emits anchor to it
         self.batch_anchors: list[Tuple] | None = None  # a batching bolt's batch in process_batch()
         self.children: dict[Any, int] = {}  # tuple id -> XOR of the edges anchored to it
+        self.waiting: deque[Waiting] = deque()  # batches left for a later turn, in delivery order
+        self.n_waiting = 0  # tuples in ``waiting``
+        self.slice_n = 1  # tuples per slice (adapted to the measured cost of a call)
         # The runtime's emit/ack/fail replace the instance's stubs.
         inst.emit = self._make_emit()  # type: ignore[method-assign]
         inst.ack = self._ack  # type: ignore[method-assign]
@@ -127,55 +141,147 @@ class BoltExecutor(TaskExecutor):
         for root in (mid,) if type(mid) is int else mid[0::2]:
             bufs[acker_of(root, n)].append((FAIL, root))  # type: ignore[index]
 
-    def execute(self, tuples: Iterable[Tuple], n: int) -> None:
-        """Run ``process`` over untracked tuples; an exception is reported and the loop goes on."""
-        process = self.process
-        for tup in tuples:
-            try:
-                process(tup)
-            except Exception as exc:
-                self.report("process", exc)
-                if self.auto_fail:
-                    self._fail(tup)
-        self.executed += n
+    # -- batches, bounded by time -----------------------------------------------------------------
+    def execute(self, tuples: Iterator[Tuple], n: int) -> None:
+        """Run ``process`` over untracked tuples (an exception is reported and the loop goes on),
+        until the turn's time is up; the rest waits for ``resume``."""
+        if self.waiting or self.turn.over:
+            self._wait(self.run_plain, tuples, n)
+            return
+        left = self.run_plain(tuples, n)
+        if left:
+            self._wait(self.run_plain, tuples, left)
 
-    def execute_tracked(self, tuples: Iterable[Tuple], n: int) -> None:
-        """Run ``process`` over tracked tuples: auto-anchor emits, auto-ack, fail on exception."""
+    def execute_tracked(self, tuples: Iterator[Tuple], n: int) -> None:
+        """``execute`` for tracked tuples: auto-anchor emits, auto-ack, fail on exception."""
+        if self.waiting or self.turn.over:
+            self._wait(self.run_tracked, tuples, n)
+            return
+        left = self.run_tracked(tuples, n)
+        if left:
+            self._wait(self.run_tracked, tuples, left)
+
+    def _wait(self, run: Callable[[Iterator[Tuple], int], int], tuples: Iterator[Tuple], n: int) -> None:
+        self.waiting.append((run, tuples, n))
+        self.n_waiting += n
+        self.turn.waiting += n
+        self.turn.backlog[self] = None
+
+    def resume(self) -> int:
+        """Run waiting batches, oldest first, until the turn's time is up (at least one slice);
+        returns how many tuples ran. Re-registers in the turn's backlog while work is left."""
+        waiting, turn = self.waiting, self.turn
+        done = 0
+        while waiting:
+            run, tuples, n = waiting[0]
+            left = run(tuples, n)
+            done += n - left
+            if left:
+                waiting[0] = (run, tuples, left)
+                break
+            waiting.popleft()
+            if turn.over:
+                break
+        self.n_waiting -= done
+        turn.waiting -= done
+        if waiting:
+            turn.backlog[self] = None
+        return done
+
+    def run_plain(self, tuples: Iterator[Tuple], n: int) -> int:
+        """Process untracked tuples slice by slice until done or the turn is over; returns how many are left."""
+        process, report, auto_fail, fail = self.process, self.report, self.auto_fail, self._fail
+        check = self.check_result
+        turn, clock = self.turn, time.monotonic
+        k, left = self.slice_n, n
+        t0 = clock()
+        while True:
+            take = k if k < left else left
+            for tup in islice(tuples, take) if take < left else tuples:
+                try:
+                    r = process(tup)
+                    if r is not None:
+                        check("process", r)
+                except Exception as exc:
+                    report("process", exc)
+                    if auto_fail:
+                        fail(tup)
+            left -= take
+            t1 = clock()
+            k = next_slice(t1 - t0, take)
+            if t1 >= turn.deadline:
+                turn.over = True
+                break
+            if not left:
+                break
+            t0 = t1
+        self.slice_n = k
+        self.executed += n - left
+        return left
+
+    def run_tracked(self, tuples: Iterator[Tuple], n: int) -> int:
+        """``run_plain`` for tracked tuples: auto-anchor emits, auto-ack, fail on exception."""
         process = self.process
         auto_ack, auto_anchor, auto_fail = self.auto_ack, self.auto_anchor, self.auto_fail
-        send_ack, fail = self._send_ack, self._fail
+        send_ack, fail, report, check = self._send_ack, self._fail, self.report, self.check_result
         children, bufs, n_ackers, done_bufs = self.children, self.ack_bufs, self.n_ackers, self.done_bufs
+        turn, clock = self.turn, time.monotonic
+        k, left = self.slice_n, n
         acked = 0
-        for tup in tuples:
-            if auto_anchor:
-                self.current = tup
-            try:
-                process(tup)
-            except Exception as exc:
-                self.report("process", exc)
-                if auto_fail:
-                    fail(tup)
-                continue
-            if auto_ack:
-                mid = tup[0]
-                if type(mid) is int and not children:  # a spout's tuple, no children: its tree is done
-                    done_bufs[mid & TASK_MASK].append(mid)  # type: ignore[index]
-                elif type(mid) is tuple and len(mid) == 2:  # one root: the common case, inline
-                    root = mid[0]
-                    buf = bufs[(root >> TASK_BITS) % n_ackers]  # type: ignore[index]  # acker_of, inline
-                    buf.append(root)
-                    buf.append(mid[1] ^ children.pop(mid, 0) if children else mid[1])
-                else:
-                    send_ack(mid)
-                acked += 1
+        t0 = clock()
+        while True:
+            take = k if k < left else left
+            for tup in islice(tuples, take) if take < left else tuples:
+                if auto_anchor:
+                    self.current = tup
+                try:
+                    r = process(tup)
+                    if r is not None:
+                        check("process", r)
+                except Exception as exc:
+                    report("process", exc)
+                    if auto_fail:
+                        fail(tup)
+                    continue
+                if auto_ack:
+                    mid = tup[0]
+                    if type(mid) is int and not children:  # a spout's tuple, no children: its tree is done
+                        done_bufs[mid & TASK_MASK].append(mid)  # type: ignore[index]
+                    elif type(mid) is tuple and len(mid) == 2:  # one root: the common case, inline
+                        root = mid[0]
+                        buf = bufs[(root >> TASK_BITS) % n_ackers]  # type: ignore[index]  # acker_of, inline
+                        buf.append(root)
+                        buf.append(mid[1] ^ children.pop(mid, 0) if children else mid[1])
+                    else:
+                        send_ack(mid)
+                    acked += 1
+            left -= take
+            t1 = clock()
+            k = next_slice(t1 - t0, take)
+            if t1 >= turn.deadline:
+                turn.over = True
+                break
+            if not left:
+                break
+            t0 = t1
         self.current = None
+        self.slice_n = k
         self.acked += acked
-        self.executed += n
+        self.executed += n - left
+        return left
+
+    @property
+    def busy(self) -> bool:
+        """Has tuples waiting or calls in flight: not idle."""
+        return bool(self.waiting)
 
     def tick(self, now: float) -> None:
         self.next_tick = now + self.tick_secs  # type: ignore[operator]
         try:
-            self.instance.process_tick(tick_tuple(self.tick_secs))  # type: ignore[arg-type]
+            process_tick: Callable[..., Any] = self.instance.process_tick
+            r = process_tick(tick_tuple(self.tick_secs))  # type: ignore[arg-type]
+            if r is not None:
+                self.check_result("process_tick", r)
         except Exception as exc:
             self.report("process_tick", exc)
 
@@ -183,7 +289,9 @@ class BoltExecutor(TaskExecutor):
         if self.auto_anchor:
             self.batch_anchors = tups
         try:
-            self.instance.process_batch(key, tups)  # type: ignore[attr-defined]
+            r = self.instance.process_batch(key, tups)  # type: ignore[attr-defined]
+            if r is not None:
+                self.check_result("process_batch", r)
         except Exception as exc:
             self.report("process_batch", exc)
             if self.auto_fail:

@@ -8,10 +8,59 @@ a bolt that raises fails that tuple and goes on. This module holds what they sha
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from squall.runtime.error_log import ErrorLog
 from squall.runtime.router import StreamRouter, unknown_stream
+
+TURN_SECS = 0.01  # a loop turn's budget for user calls: then the worker looks at control messages again
+SLICE_SECS = 0.001  # executors check the clock after a slice of tuples sized to take about this long
+MAX_SLICE = 4096  # tuples per slice, at most (a fast bolt: one clock read per batch)
+
+
+class Turn:
+    """The worker's current loop turn, shared with its executors (one per worker, one thread).
+
+    ``deadline`` is when the turn's time is up; an executor that finds it passed after a slice sets
+    ``over`` and leaves the rest of its batch in its own ``waiting`` queue (in order), registered in
+    ``backlog`` (insertion ordered: the worker resumes them oldest first, next turn). ``waiting``
+    counts the tuples in every executor's queue: the worker stops reading its socket above a bound.
+    """
+
+    __slots__ = ("deadline", "over", "backlog", "waiting")
+
+    def __init__(self) -> None:
+        self.deadline = float("inf")
+        self.over = False
+        self.backlog: dict[Any, None] = {}  # executors with work left over
+        self.waiting = 0
+
+
+def next_slice(dt: float, n: int) -> int:
+    """How many tuples the next slice takes, after ``n`` took ``dt`` seconds: about ``SLICE_SECS`` worth."""
+    if dt <= 0.0:
+        return MAX_SLICE
+    k = int(SLICE_SECS * n / dt)
+    return 1 if k < 1 else MAX_SLICE if k > MAX_SLICE else k
+
+
+def unawaited(component: str, cls: type, method: str, result: Any) -> Exception | None:
+    """The error for a plain-def user method that returned work nothing will run (a coroutine, an
+    awaitable, a generator), after closing it; None for any other result. Only called when the result
+    is not None, so the hot path pays one ``is not None`` per call."""
+    where = f"{cls.__name__}.{method} of component '{component}'"
+    if inspect.isgenerator(result):
+        result.close()
+        return TypeError(f"{where} returned a generator that nothing runs: emit with self.emit(values), not yield")
+    if inspect.iscoroutine(result):
+        result.close()  # no "never awaited" warning later: the error says it now
+    elif not inspect.isawaitable(result):
+        return None
+    return TypeError(
+        f"{where} returned a coroutine that nothing awaits: declare it `async def {method}` "
+        "(the runtime then awaits it, see concurrency in docs/architecture.md)"
+    )
 
 
 class TaskExecutor:
@@ -32,6 +81,7 @@ class TaskExecutor:
         ack_bufs: list[list[Any]] | None = None,
         ctl_bufs: list[list[Any]] | None = None,
         done_bufs: dict[int, list[Any]] | None = None,
+        turn: Turn | None = None,
     ):
         self.task = task
         self.component = component
@@ -45,6 +95,13 @@ class TaskExecutor:
         self.failed = 0
         self.acked = 0
         self.error_count = 0
+        self.turn = turn if turn is not None else Turn()
+
+    def check_result(self, method: str, result: Any) -> None:
+        """Raise if a plain-def ``method`` returned a coroutine (or other work nothing runs)."""
+        exc = unawaited(self.component, type(self.instance), method, result)
+        if exc is not None:
+            raise exc
 
     def emitted(self) -> dict[str, int]:
         return {name: r.emitted for name, r in self.routers.items()}

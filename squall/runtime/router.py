@@ -355,6 +355,14 @@ class StreamRouter:
         except TypeError:
             raise self.bad_arity(values) from None
 
+    def validate(self, values: Any, direct_task: int | None = None) -> None:
+        """Raise the ``EmitError`` an emit of ``values`` would raise, without sending anything and
+        without touching a picker's state: for emits made in another thread (``concurrency_mode =
+        "threads"``) and handed to the worker's thread, so the error still reaches the caller."""
+        self._check(values)
+        if self.direct or direct_task is not None:
+            self._targets(values, direct_task)  # only the direct-stream checks: stateless
+
     def _targets(self, values: Sequence[Any], direct_task: int | None) -> list[tuple[Consumer, int]]:
         """(consumer, target index) for every task this tuple goes to. The general, slower path."""
         if self.direct:

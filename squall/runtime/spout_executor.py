@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from squall.runtime.acker import LATENCY_SAMPLE_MASK, LATENCY_SAMPLE_SHIFT, ROOT_RANDOM_BITS, RotatingMap
@@ -35,7 +35,8 @@ class SpoutExecutor(TaskExecutor):
         self.latency_sum = 0.0
         self.latency_n = 0
         self._bufs: list[list[Any]] | None = None
-        self.next_tuple = self.instance.next_tuple
+        self.chunk = 1  # next_tuple calls between clock reads in a burst (8 once calls are known to be fast)
+        self.next_tuple: Callable[..., Any] = self.instance.next_tuple  # Any: a user's method may return a coroutine
         if getattr(self.instance, "_squall_intercepts_emit", False):
             # e.g. ReliableSpout keeps what it emits, then calls the runtime's emit
             self.instance._raw_emit = self._make_emit()  # type: ignore[attr-defined]
@@ -114,30 +115,38 @@ class SpoutExecutor(TaskExecutor):
             bufs = self._bufs = self.out_buffers()
         before = sum(map(len, bufs))
         to_ack_before = len(self.to_ack)
-        next_tuple = self.next_tuple
+        next_tuple, check = self.next_tuple, self.check_result
         clock = time.monotonic
-        deadline = clock() + BURST_SECS  # a slow next_tuple must not delay ticks, timeouts, control
+        start = clock()
+        deadline = start + BURST_SECS  # a slow next_tuple must not delay ticks, timeouts, control
+        chunk = self.chunk  # calls between two clock reads: 1 once a call took long
+        calls = 0
         try:
             if self.max_pending:
                 pending, limit = self.pending, self.max_pending
-                for i in range(n):
-                    if pending.size >= limit:
-                        break
-                    next_tuple()
-                    if not i % 8 and clock() > deadline:
+                while calls < n and pending.size < limit:
+                    calls += 1
+                    r = next_tuple()
+                    if r is not None:
+                        check("next_tuple", r)
+                    if not calls % chunk and clock() > deadline:
                         break
             else:
-                for chunk in range(0, n, 8):
-                    for _ in range(8):
-                        next_tuple()
+                while calls < n:
+                    for _ in range(chunk):
+                        calls += 1
+                        r = next_tuple()
+                        if r is not None:
+                            check("next_tuple", r)
                     if clock() > deadline:
                         break
-                    if not chunk and sum(map(len, bufs)) == before and len(self.to_ack) == to_ack_before:
+                    if calls == chunk and sum(map(len, bufs)) == before and len(self.to_ack) == to_ack_before:
                         break  # nothing to emit now: let the worker wait instead of spinning
         except StopIteration:
             self.exhausted = True
         except Exception as exc:  # a spout error is reported; the spout is called again next turn
             self.report("next_tuple", exc)
+        self.chunk = 1 if calls and (clock() - start) / calls > BURST_SECS / 8 else 8
         emitted = sum(map(len, bufs)) - before + len(self.to_ack) - to_ack_before
         if self.to_ack:
             self.ack_now()
@@ -146,10 +155,12 @@ class SpoutExecutor(TaskExecutor):
     def ack_now(self) -> None:
         ids = self.to_ack[:]
         self.to_ack.clear()
-        ack = self.instance.ack
+        ack: Callable[..., Any] = self.instance.ack
         for tup_id in ids:
             try:
-                ack(tup_id)
+                r = ack(tup_id)
+                if r is not None:
+                    self.check_result("ack", r)
             except Exception as exc:
                 self.report("ack", exc)
         self.acked += len(ids)
@@ -158,7 +169,7 @@ class SpoutExecutor(TaskExecutor):
         """Trees the ackers found complete."""
         pop = self.pending.pop
         started = self.started
-        ack = self.instance.ack
+        ack: Callable[..., Any] = self.instance.ack
         now = time.monotonic()
         sample_shift, sample_mask = LATENCY_SAMPLE_SHIFT, LATENCY_SAMPLE_MASK
         acked = 0
@@ -174,7 +185,9 @@ class SpoutExecutor(TaskExecutor):
                     self.latency_n += 1
             acked += 1
             try:
-                ack(tup_id)
+                r = ack(tup_id)
+                if r is not None:
+                    self.check_result("ack", r)
             except Exception as exc:
                 self.report("ack", exc)
         self.acked += acked
@@ -183,7 +196,7 @@ class SpoutExecutor(TaskExecutor):
 
     def execute(self, batch: Iterable[tuple[int, int]], n: int) -> None:
         """Trees that failed: (FAILED, root)."""
-        fail = self.instance.fail
+        fail: Callable[..., Any] = self.instance.fail
         for _kind, root in batch:
             tup_id = self.pending.pop(root)
             if tup_id is None:
@@ -191,7 +204,9 @@ class SpoutExecutor(TaskExecutor):
             self.started.pop(root, None)
             self.failed += 1
             try:
-                fail(tup_id)
+                r = fail(tup_id)
+                if r is not None:
+                    self.check_result("fail", r)
             except Exception as exc:
                 self.report("fail", exc)
         if self.to_ack:
@@ -204,11 +219,13 @@ class SpoutExecutor(TaskExecutor):
             return
         self.timed_out += len(expired)
         self.failed += len(expired)
-        fail = self.instance.fail
+        fail: Callable[..., Any] = self.instance.fail
         for root, tup_id in expired.items():
             self.started.pop(root, None)
             try:
-                fail(tup_id)
+                r = fail(tup_id)
+                if r is not None:
+                    self.check_result("fail", r)
             except Exception as exc:
                 self.report("fail", exc)
 
@@ -230,7 +247,10 @@ class SpoutExecutor(TaskExecutor):
         if not self.active:
             self.active = True
             try:
-                self.instance.activate()
+                activate: Callable[..., Any] = self.instance.activate
+                r = activate()
+                if r is not None:
+                    self.check_result("activate", r)
             except Exception as exc:
                 self.report("activate", exc)
 
@@ -238,6 +258,9 @@ class SpoutExecutor(TaskExecutor):
         if self.active:
             self.active = False
             try:
-                self.instance.deactivate()
+                deactivate: Callable[..., Any] = self.instance.deactivate
+                r = deactivate()
+                if r is not None:
+                    self.check_result("deactivate", r)
             except Exception as exc:
                 self.report("deactivate", exc)

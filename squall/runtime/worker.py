@@ -1,16 +1,20 @@
 """A worker: hosts some tasks of a topology and moves tuples between them.
 
-One thread runs a loop (``step``): take arrived batches from other workers, let spouts emit a
-burst, drain local channels into their bolts (tuples passed by reference), flush remote
-channels as one msgpack message per peer when a batch is full or the flush interval passed,
-deliver tick tuples. The Worker knows nothing about who started it: ``squall.local.worker_process`` runs
-it in a subprocess with a control socket, ``squall.testing`` runs it inside the caller. Test doubles
-come in as ``hooks`` (``runtime.hooks.WorkerHooks``), never through the config.
+One thread runs a loop (``step``): run what concurrent calls finished, take arrived batches from
+other workers, resume work left over from earlier turns, let spouts emit a burst, drain local
+channels into their bolts (tuples passed by reference), flush remote channels as one msgpack
+message per peer when a batch is full or the flush interval passed, deliver tick tuples. A turn's
+user work is bounded by time (``TURN_SECS``), so whoever drives the loop sees control messages
+between turns whatever the bolts do. The Worker knows nothing about who started it:
+``squall.local.worker_process`` runs it in a subprocess with a control socket, ``squall.testing``
+runs it inside the caller. Test doubles come in as ``hooks`` (``runtime.hooks.WorkerHooks``), never
+through the config.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -18,7 +22,15 @@ from typing import Any
 
 from squall.runtime.acker import ACK_STREAM, CTL_STREAM, SYSTEM_STREAMS, AckerExecutor
 from squall.runtime.bolt_executor import BoltExecutor
+from squall.runtime.concurrency import CLOSE_SECS, EventLoop, Outbox, awaitable
+from squall.runtime.concurrent_executor import (
+    AsyncBoltExecutor,
+    AsyncSpoutExecutor,
+    ThreadBoltExecutor,
+    ThreadSpoutExecutor,
+)
 from squall.runtime.error_log import ErrorLog
+from squall.runtime.executor import TURN_SECS, Turn
 from squall.runtime.hooks import WorkerHooks
 from squall.runtime.router import Channel, Consumer, EmitDebugLog, StreamRouter
 from squall.runtime.spout_executor import SpoutExecutor
@@ -74,6 +86,14 @@ class Worker:
         self.last_flush = time.monotonic()
         self.next_tick = float("inf")
         self.draining = False
+        self.turn = Turn()  # this turn's deadline and the executors with work left, shared with them
+        self.local_left = False  # the last drain_local ran out of time with tuples still in channels
+        #: tuples waiting in executors above which the worker stops reading its socket (one batch's worth)
+        self.waiting_limit = max(1, self.batch_size)
+        self.outbox = Outbox()  # what threads of concurrent components hand to this thread
+        self.event_loop: EventLoop | None = None  # created for the first async component
+        self.concurrent: list[Any] = []  # executors with calls in flight of their own (async, threads)
+        self.pumped: list[Any] = []  # the concurrent bolts: they start calls as slots free up
         timeout = settings.message_timeout_secs
         self.rotate_secs = timeout / 2 if timeout is not None and self.tracking else float("inf")
         self.next_rotate = time.monotonic() + self.rotate_secs
@@ -86,8 +106,10 @@ class Worker:
         """Create the local tasks' instances, wire their routers, call ``initialize``.
 
         Raises whatever ``initialize`` raises, with the component and task attached as a note
-        (and kept in ``init_failure``).
+        (and kept in ``init_failure``). An ``async def initialize`` runs to completion on the worker's
+        event loop.
         """
+        self.outbox.owner = threading.get_ident()  # the thread that runs the loop
         max_pending = self.conf.get("topology.max.spout.pending")
         for task in self.tasks():
             if task in self.plan.acker_tasks:
@@ -120,37 +142,50 @@ class Worker:
                 else None
             )
             cconf = component_conf(self.conf, comp.config)
+            # a test double that replaced the spout (testing hooks) runs as the plain spout it is
+            mode = comp.mode if isinstance(instance, comp.cls) else "sync"
+            kwargs: dict[str, Any] = {"ack_bufs": ack_bufs, "ctl_bufs": ctl_bufs, "turn": self.turn}
+            if mode != "sync":
+                kwargs["concurrency"] = comp.concurrency
+                if mode == "async":
+                    kwargs["loop"] = self._event_loop()
+                else:
+                    kwargs["outbox"] = self.outbox
             if comp.kind == "spout":
                 ackers = self.plan.acker_tasks
                 local = [i for i, a in enumerate(ackers) if self.plan.task_worker[a] == self.index]
                 home = local[task % len(local)] if local else (task % len(ackers) if ackers else 0)
-                ex = SpoutExecutor(
+                spout_cls = {"sync": SpoutExecutor, "async": AsyncSpoutExecutor, "threads": ThreadSpoutExecutor}[mode]
+                ex = spout_cls(
                     task,
                     comp.name,
                     instance,
                     routers,
                     self.errors,
-                    ack_bufs=ack_bufs,
-                    ctl_bufs=ctl_bufs,
                     max_pending=cconf.get("topology.max.spout.pending", max_pending),
                     home_acker=home,
+                    **kwargs,
                 )
                 self.spouts.append(ex)
             else:
                 tick = cconf.get("topology.tick.tuple.freq.secs")
-                ex = BoltExecutor(
+                bolt_cls = {"sync": BoltExecutor, "async": AsyncBoltExecutor, "threads": ThreadBoltExecutor}[mode]
+                ex = bolt_cls(
                     task,
                     comp.name,
                     instance,
                     routers,
                     self.errors,
-                    ack_bufs=ack_bufs,
-                    ctl_bufs=ctl_bufs,
                     done_bufs=done_bufs,
                     tick_secs=tick or None,  # None or 0: no ticks
+                    **kwargs,
                 )
                 self.bolts[task] = ex
                 self.next_tick = min(self.next_tick, ex.next_tick)
+            if mode != "sync":
+                self.concurrent.append(ex)
+                if comp.kind == "bolt":
+                    self.pumped.append(ex)
             self.executors[task] = ex
         for ch in self.local_channels:  # every sink exists now: bind each channel's delivery once
             ch.deliver = self._delivery(ch.dest_task, ch.src_task, ch.stream, ch.ids is not None)
@@ -160,11 +195,18 @@ class Worker:
             comp = self.components[ex.component]
             context = TopologyContext(self.name, task, self.components, self.plan, self.index)
             try:
-                ex.instance.initialize(component_conf(self.conf, comp.config), context)
+                r = ex.instance.initialize(component_conf(self.conf, comp.config), context)
+                if awaitable(r):
+                    self._event_loop().run(r)
             except Exception as exc:
                 self.init_failure = (comp.name, task)
                 exc.add_note(f"in {comp.name}.initialize() (task {task}, class {comp.class_ref})")
                 raise
+
+    def _event_loop(self) -> EventLoop:
+        if self.event_loop is None:
+            self.event_loop = EventLoop()
+        return self.event_loop
 
     def spout_tasks(self) -> list[int]:
         return [t for name, d in self.components.items() if d.kind == "spout" for t in self.plan.component_tasks[name]]
@@ -286,19 +328,28 @@ class Worker:
 
     # -- the loop -------------------------------------------------------------------------------
     def step(self) -> int:
-        """One turn of the loop; returns how much work it did (0 = idle)."""
+        """One turn of the loop; returns how much work it did (0 = idle).
+
+        User calls stop being started once the turn has run ``TURN_SECS`` (a call that runs is never
+        interrupted): a bolt's batch runs in slices with one clock read each, and what is left waits
+        in its executor, in order, for the next turn (``resume``). Spouts pause while anything waits
+        (local backpressure) as they do while a peer cannot take more (remote backpressure).
+        """
+        turn = self.turn
+        turn.over = False
+        turn.deadline = time.monotonic() + TURN_SECS
         work = 0
+        if self.concurrent:
+            work += self.collect()
         transport = self.transport
         if transport is not None:
             if transport.n_overflow:
                 work += transport.retry()
-            for payload in transport.recv_ready(32):
-                work += self.on_message(payload)
-        if self.spouts and not (transport is not None and transport.n_overflow):
-            burst = self.burst_n
-            for sp in self.spouts:
-                if sp.active and not sp.exhausted:
-                    work += sp.burst(burst)
+            work += self.receive()
+        if turn.backlog:
+            work += self.resume()
+        if self.spouts:
+            work += self.call_spouts()
         work += self.drain_local()
         if self.remote_channels:
             work += self.maybe_flush()
@@ -318,12 +369,74 @@ class Worker:
                     work += 1
         return work
 
+    def call_spouts(self) -> int:
+        """A burst of each active spout, unless backpressure holds them: tuples wait in this worker
+        (an executor's backlog, channels a turn could not drain) or a peer cannot take more."""
+        turn, transport = self.turn, self.transport
+        if turn.backlog or turn.over or self.local_left or (transport is not None and transport.n_overflow):
+            return 0
+        work = 0
+        burst = self.burst_n
+        for sp in self.spouts:
+            if sp.active and not sp.exhausted:
+                work += sp.burst(burst)
+        return work
+
+    def collect(self) -> int:
+        """Concurrent components: run what their threads handed over (emits, ends of calls), one
+        iteration of the event loop, and start calls in the slots that freed up."""
+        work = 0
+        if self.outbox.queue:
+            work += self.outbox.run(self.turn.deadline)
+        loop = self.event_loop
+        if loop is not None and loop.tasks:
+            loop.tick()
+        for ex in self.pumped:
+            if ex.waiting and ex.in_flight < ex.limit:
+                work += ex.pump()
+        return work
+
+    def receive(self) -> int:
+        """Take arrived batches until the turn's time is up, or until more than a batch's worth of
+        tuples waits in executors (the rest stays in the socket: the senders' backpressure)."""
+        transport, turn = self.transport, self.turn
+        assert transport is not None
+        clock = time.monotonic
+        work = 0
+        while not turn.over and turn.waiting < self.waiting_limit:
+            ready = transport.recv_ready(1)
+            if not ready:
+                break
+            work += self.on_message(ready[0])
+            if clock() >= turn.deadline:
+                turn.over = True
+        return work
+
+    def resume(self) -> int:
+        """Give executors with work left from earlier turns their turn, oldest first (the first one
+        even when the time is up, so work always moves); one still busy goes to the back of the line."""
+        turn = self.turn
+        backlog = turn.backlog
+        work = 0
+        for i, ex in enumerate(list(backlog)):
+            if i and turn.over:
+                break
+            del backlog[ex]
+            work += ex.resume()  # puts itself back (at the end) while it has work left
+        return work
+
     def drain_local(self, rounds: int = 8) -> int:
+        """Deliver local channels to their tasks (a few rounds: deliveries emit), until the turn is over."""
+        turn = self.turn
+        self.local_left = False
         total = 0
         for _ in range(rounds):
             moved = 0
             for ch in self.local_channels:
                 if ch.buf:
+                    if turn.over:
+                        self.local_left = True
+                        return total + moved
                     batch = ch.take()
                     ch.deliver(batch, ch.take_ids())  # type: ignore[misc]
                     moved += len(batch)
@@ -424,7 +537,10 @@ class Worker:
 
     # -- state for the coordinator ------------------------------------------------------------------
     def idle(self) -> bool:
-        """Nothing buffered here: local channels empty, remote flushed, no overflow, no held batches."""
+        """Nothing buffered here: local channels empty, remote flushed, no overflow, no held batches,
+        nothing waiting in an executor, no concurrent call in flight."""
+        if self.turn.backlog or self.outbox.queue or any(ex.in_flight for ex in self.concurrent):
+            return False
         if any(ch.buf for ch in self.local_channels):
             return False
         if self.remote_channels and self.buffered_remote():
@@ -434,7 +550,7 @@ class Worker:
         return not any(isinstance(b.instance, Bolt) and b.instance._pending() for b in self.bolts.values())
 
     def queued(self) -> int:
-        n = sum(len(ch.buf) for ch in self.local_channels) + self.buffered_remote()
+        n = sum(len(ch.buf) for ch in self.local_channels) + self.buffered_remote() + self.turn.waiting
         if self.transport is not None:
             n += self.transport.n_overflow * self.batch_size
         return n
@@ -466,7 +582,16 @@ class Worker:
         return out
 
     def close(self) -> None:
-        """A graceful stop: Storm's ``close()`` for spouts and ``cleanup()`` for bolts, then sockets."""
+        """A graceful stop: concurrent calls still in flight end (threads finish their call, tasks are
+        cancelled; ``CLOSE_SECS`` at most: the drain waited for them before), then Storm's ``close()``
+        for spouts and ``cleanup()`` for bolts (either may be ``async def``), then sockets."""
+        deadline = time.monotonic() + CLOSE_SECS
+        self.outbox.cancel()  # a thread waiting for an emit's task ids gets an error, not a hang
+        for ex in self.concurrent:
+            if isinstance(ex, (ThreadBoltExecutor, ThreadSpoutExecutor)):
+                ex.close(deadline)
+        if self.event_loop is not None:
+            self.event_loop.cancel()
         for ex in self.executors.values():
             hook = (
                 getattr(ex.instance, "close" if isinstance(ex, SpoutExecutor) else "cleanup", None)
@@ -475,11 +600,15 @@ class Worker:
             )
             if hook is not None:
                 try:
-                    hook()
+                    r = hook()
+                    if awaitable(r):
+                        self._event_loop().run(r)
                 except Exception as exc:
                     ex.report("close" if isinstance(ex, SpoutExecutor) else "cleanup", exc)
         self.errors.close()
         for debug in self.debug_logs.values():
             debug.close()
+        if self.event_loop is not None:
+            self.event_loop.close()
         if self.transport is not None:
             self.transport.close()

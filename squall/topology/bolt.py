@@ -19,6 +19,9 @@ class Bolt(Component):
     ``auto_anchor`` anchors emits made inside ``process`` to the tuple being processed,
     ``auto_fail`` fails the tuple when ``process`` raises (the error is reported and the task
     goes on with the next tuple).
+    ``async def process`` runs on the worker's event loop, ``concurrency`` calls in flight per task;
+    ``concurrency_mode = "threads"`` runs a blocking ``process`` on ``concurrency`` threads per task
+    (see ``Component.concurrency``).
     """
 
     auto_ack: ClassVar[bool] = True

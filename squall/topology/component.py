@@ -23,6 +23,13 @@ class Component:
     #: Default parallelism and config, overridable in ``spec()``.
     par: ClassVar[int] = 1
     config: ClassVar[dict[str, Any] | None] = None
+    #: Calls of ``process`` (bolts) or ``next_tuple`` (spouts) in flight at once per task; overridable
+    #: in ``spec()``. More than 1 needs ``async def`` or ``concurrency_mode = "threads"``.
+    concurrency: ClassVar[int] = 1
+    #: How concurrent calls run: None picks ``"async"`` for an ``async def`` method (one event loop per
+    #: worker) and the plain loop otherwise; ``"threads"`` runs blocking code on ``concurrency`` threads
+    #: per task. See "Concurrency" in docs/architecture.md.
+    concurrency_mode: ClassVar[str | None] = None
 
     logger: logging.Logger
     task_id: int
@@ -35,16 +42,29 @@ class Component:
         inputs: Any = None,
         par: int | None = None,
         config: dict[str, Any] | None = None,
+        *,
+        concurrency: int | None = None,
+        concurrency_mode: str | None = None,
     ) -> ComponentSpec:
-        """Place this component in a topology (streamparse's signature).
+        """Place this component in a topology (streamparse's signature, plus two keywords).
 
         ``inputs`` is a dict ``{spec or spec['stream']: Grouping}`` or a list (shuffle grouping;
         direct grouping for a direct stream). ``par`` is the number of parallel tasks.
+        ``concurrency`` and ``concurrency_mode`` override the class attributes of the same names.
         """
-        return ComponentSpec(cls, name=name, inputs=inputs, par=par, config=config)
+        return ComponentSpec(
+            cls,
+            name=name,
+            inputs=inputs,
+            par=par,
+            config=config,
+            concurrency=concurrency,
+            concurrency_mode=concurrency_mode,
+        )
 
     def initialize(self, conf: dict[str, Any], context: Any) -> None:
-        """Called once per task before any tuple; set up state here."""
+        """Called once per task before any tuple; set up state here. May be ``async def``: it is
+        then run to completion on the worker's event loop."""
 
     def log(self, message: str, level: str = "info") -> None:
         """pystorm's ``log``: write to this task's logger."""

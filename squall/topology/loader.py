@@ -47,14 +47,14 @@ def _import_file(path: str) -> ModuleType:
     for entry in reversed(path_entries_for(path)):
         if entry not in sys.path:
             sys.path.insert(0, entry)
-    name = os.path.splitext(os.path.basename(path))[0]
-    existing = sys.modules.get(name)
-    if existing is not None:
+    base = os.path.splitext(os.path.basename(path))[0]
+    name, n = base, 1
+    while name in sys.modules:  # the same file loaded before, or another file with the same name
+        existing = sys.modules[name]
         if os.path.abspath(getattr(existing, "__file__", "") or "") == os.path.abspath(path):
             return existing
-        name = f"squall_topology_{name}"
-        if name in sys.modules:
-            return sys.modules[name]
+        n += 1
+        name = f"squall_topology_{base}" if n == 2 else f"squall_topology_{base}_{n}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise TopologyLoadError(f"cannot import {path!r} as a Python module")

@@ -42,6 +42,8 @@ class ComponentSpec:
         par: Any = None,
         config: dict[str, Any] | None = None,
         outputs: Any = None,
+        concurrency: Any = None,
+        concurrency_mode: Any = None,
     ):
         self.component_cls = component_cls
         self.name = name
@@ -49,6 +51,10 @@ class ComponentSpec:
         self.par = getattr(component_cls, "par", 1) if par is None else par
         self.config = getattr(component_cls, "config", None) if config is None else config
         self.outputs = getattr(component_cls, "outputs", None) if outputs is None else outputs
+        self.concurrency = getattr(component_cls, "concurrency", 1) if concurrency is None else concurrency
+        self.concurrency_mode = (
+            getattr(component_cls, "concurrency_mode", None) if concurrency_mode is None else concurrency_mode
+        )
 
     @property
     def label(self) -> str:
@@ -84,6 +90,10 @@ class ComponentDef:
     config: dict[str, Any]
     outputs: dict[str, Stream]
     inputs: tuple[InputDef, ...] = field(default=())
+    #: calls of process / next_tuple in flight at once per task (1: one at a time)
+    concurrency: int = 1
+    #: "sync" (the plain loop), "async" (``async def``: on the worker's event loop) or "threads"
+    mode: str = "sync"
 
     @property
     def class_ref(self) -> str:
@@ -97,6 +107,8 @@ class ComponentDef:
             "type": self.kind,
             "par": self.par,
             "config": self.config,
+            "concurrency": self.concurrency,
+            "mode": self.mode,
             "outputs": {s.name: {"fields": list(s.fields), "direct": s.direct} for s in self.outputs.values()},
             "inputs": [
                 {"component": i.component, "stream": i.stream, "grouping": i.grouping.to_dict()} for i in self.inputs

@@ -14,7 +14,9 @@ class Spout(Component):
     The runtime calls ``next_tuple()`` over and over; each call emits zero or more tuples with
     ``self.emit(values, tup_id=None, stream=None, direct_task=None, need_task_ids=False)``
     (see ``Spout.emit``).
-    ``next_tuple`` must not block for long: it shares its thread with the worker's other tasks.
+    ``next_tuple`` must not block for long: it shares its thread with the worker's other tasks
+    (for a blocking source, set ``concurrency_mode = "threads"``, or make it ``async def``: see
+    ``Component.concurrency``).
     Raising ``StopIteration`` means the spout is exhausted (a finite source): once every spout is
     exhausted and every tuple processed, ``squall run`` drains and exits 0.
     """

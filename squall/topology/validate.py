@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -88,7 +89,8 @@ def resolve(
             n_spouts += 1
         resolved = _inputs(name, kind, spec, name_of, outputs, all_names, add)
         if kind is not None:
-            d = _component_def(name, kind, spec, outputs[name], resolved)
+            concurrency, mode = _concurrency(name, kind, spec, add)
+            d = _component_def(name, kind, spec, outputs[name], resolved, concurrency, mode)
             _check_ticks(d, config or {}, add)
             defs.append(d)
     if named and n_spouts == 0:
@@ -209,7 +211,13 @@ def _inputs(
 
 
 def _component_def(
-    name: str, kind: str, spec: ComponentSpec, outputs: dict[str, Stream], inputs: list[InputDef]
+    name: str,
+    kind: str,
+    spec: ComponentSpec,
+    outputs: dict[str, Stream],
+    inputs: list[InputDef],
+    concurrency: int = 1,
+    mode: str = "sync",
 ) -> ComponentDef:
     par = spec.par if isinstance(spec.par, int) and not isinstance(spec.par, bool) and spec.par > 0 else 1
     return ComponentDef(
@@ -220,7 +228,95 @@ def _component_def(
         config=dict(spec.config) if isinstance(spec.config, dict) else {},
         outputs=outputs,
         inputs=tuple(inputs),
+        concurrency=concurrency,
+        mode=mode,
     )
+
+
+#: Methods the runtime calls that must be plain ``def`` (only the main method may be ``async def``;
+#: ``initialize``, ``cleanup`` and ``close`` may be too: they are run to completion).
+PLAIN_METHODS = ("ack", "fail", "activate", "deactivate", "process_tick", "process_batch", "group_key")
+MODES = ("async", "threads")
+
+
+def _concurrency(name: str, kind: str, spec: ComponentSpec, add: AddProblem) -> tuple[int, str]:
+    """``(concurrency, mode)`` of a component: mode "sync", "async" or "threads" (see ComponentDef)."""
+    from squall.topology.bolt import BatchingBolt
+
+    cls = spec.component_cls
+    method = "next_tuple" if kind == "spout" else "process"
+    fn = getattr(cls, method, None)
+    for other in PLAIN_METHODS:
+        if inspect.iscoroutinefunction(getattr(cls, other, None)):
+            add(
+                Problem(
+                    name,
+                    f"{cls.__name__}.{other} is async def, which the runtime would never await",
+                    f"make {other} a plain def (only {method}, initialize, cleanup and close may be async def)",
+                )
+            )
+    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        add(
+            Problem(
+                name,
+                f"{cls.__name__}.{method} contains yield: it would return a generator that nothing runs",
+                "emit with self.emit(values) instead of yield",
+            )
+        )
+    n, mode = spec.concurrency, spec.concurrency_mode
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        add(
+            Problem(
+                name,
+                f"concurrency={n!r} is invalid",
+                f"set concurrency to a positive integer (calls of {method} in flight per task)",
+            )
+        )
+        n = 1
+    if mode is not None and mode not in MODES:
+        add(
+            Problem(
+                name, f"concurrency_mode={mode!r} is invalid", f"use one of {list(MODES)}, or None (async def: async)"
+            )
+        )
+        return n, "sync"  # one problem at a time for this declaration
+    is_async = inspect.iscoroutinefunction(fn)
+    if isinstance(cls, type) and issubclass(cls, BatchingBolt) and (n != 1 or mode is not None or is_async):
+        add(
+            Problem(
+                name,
+                "a BatchingBolt runs its batches on the worker's loop: it takes no concurrency",
+                "drop concurrency / concurrency_mode, or derive from Bolt",
+            )
+        )
+        return 1, "sync"
+    if mode == "threads" and is_async:
+        add(
+            Problem(
+                name,
+                f"concurrency_mode='threads' but {cls.__name__}.{method} is async def",
+                "drop concurrency_mode: async def runs on the worker's event loop",
+            )
+        )
+    elif mode == "async" and not is_async:
+        add(
+            Problem(
+                name,
+                f"concurrency_mode='async' but {cls.__name__}.{method} is a plain def",
+                f"declare async def {method}, or set concurrency_mode = 'threads' for blocking code",
+            )
+        )
+    elif mode is None and not is_async and n > 1:
+        add(
+            Problem(
+                name,
+                f"concurrency={n} but {cls.__name__}.{method} is a plain def: one call at a time on the worker's loop",
+                f"set concurrency_mode = 'threads' to run it on {n} threads per task, or declare async def {method}",
+            )
+        )
+    if is_async:
+        return n, "async"
+    return n, "threads" if mode == "threads" else "sync"
 
 
 def _resolve_input(

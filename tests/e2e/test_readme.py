@@ -124,3 +124,16 @@ def test_readme_snippet_runs_as_written(name, tmp_path):
     )
     assert p.returncode == 0, f"README snippet {name} failed:\n{p.stdout}\n{p.stderr}"
     assert p.stdout.startswith("ran "), p.stdout
+
+
+def test_io_bound_example_runs_its_calls_concurrently():
+    """examples/io_bound: 400 users through an async bolt and a threaded one (50 ms calls each) on
+    2 workers, every tree acked; one call at a time per worker would take 20 s."""
+    from squall.topology.loader import load_topology
+
+    topo = load_topology(str(Path(__file__).resolve().parents[2] / "examples" / "io_bound" / "topology.py"))
+    result = complete_topology(topo, workers=2)
+    assert sorted(u for (u, _stored) in read_tuples(result, "store")) == list(range(400))
+    spout = next(t for t in result.tasks.values() if t["component"] == "users")
+    assert (spout["acked"], spout["failed"]) == (400, 0)
+    assert result.elapsed < 12

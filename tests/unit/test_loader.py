@@ -1,5 +1,7 @@
 """Finding the topology a user means: file, file:Class, module:Class; clear errors otherwise."""
 
+import sys
+
 import pytest
 
 from squall.errors import TopologyLoadError
@@ -60,3 +62,20 @@ def test_streamparse_layout_puts_src_on_the_path(tmp_path):
         "class WC(Topology):\n    w = WordSpout.spec()\n"
     )
     assert load_topology(str(p)).__name__ == "WC"
+
+
+def test_files_with_the_same_name_in_different_folders_stay_apart(tmp_path, monkeypatch):
+    """Three `topology.py` files loaded by path: each its own module (the third used to get the second's)."""
+    monkeypatch.setattr(sys, "path", list(sys.path))  # loading by path puts the folders on sys.path
+    for name in ("topology", "squall_topology_topology", "squall_topology_topology_3"):
+        monkeypatch.delitem(sys.modules, name, raising=False)  # put back afterwards (another test's module)
+    loaded = []
+    for k in range(3):
+        folder = tmp_path / f"ex{k}"
+        folder.mkdir()
+        p = write(folder, "topology.py", f"class T{k}(Topology):\n    s = S.spec()\n")
+        loaded.append(load_topology(str(p)))
+    assert [t.__name__ for t in loaded] == ["T0", "T1", "T2"]
+    assert load_topology(str(tmp_path / "ex2" / "topology.py")) is loaded[2]  # loaded once per file
+    for name in ("topology", "squall_topology_topology", "squall_topology_topology_3"):
+        sys.modules.pop(name)  # this test's modules go (monkeypatch then puts back what was there)

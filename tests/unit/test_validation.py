@@ -636,6 +636,8 @@ def test_describe():
                 "type": "spout",
                 "par": 1,
                 "config": {},
+                "concurrency": 1,
+                "mode": "sync",
                 "outputs": {"default": {"fields": ["word"], "direct": False}},
                 "inputs": [],
             },
@@ -645,6 +647,8 @@ def test_describe():
                 "type": "spout",
                 "par": 2,
                 "config": {},
+                "concurrency": 1,
+                "mode": "sync",
                 "outputs": {"direct": {"fields": ["n"], "direct": True}, "plain": {"fields": ["n"], "direct": False}},
                 "inputs": [],
             },
@@ -654,6 +658,8 @@ def test_describe():
                 "type": "bolt",
                 "par": 2,
                 "config": {"x": 1},
+                "concurrency": 1,
+                "mode": "sync",
                 "outputs": {"default": {"fields": ["word", "count"], "direct": False}},
                 "inputs": [
                     {"component": "word_spout", "stream": "default", "grouping": {"type": "fields", "fields": ["word"]}}
@@ -665,6 +671,8 @@ def test_describe():
                 "type": "bolt",
                 "par": 1,
                 "config": {},
+                "concurrency": 1,
+                "mode": "sync",
                 "outputs": {},
                 "inputs": [
                     {"component": "src", "stream": "direct", "grouping": {"type": "direct"}},
