@@ -84,7 +84,7 @@ def test_two_workers_two_seconds_per_tuple(squall_cli):
         "--conf",
         "test.sleep=2",
     )
-    code, out, err = cli.finish(timeout=60)
+    code, _out, err = cli.finish(timeout=60)
     took = time.monotonic() - start
     assert code == 0, err
     # a round is answered at the latest after the call that runs when it is asked (2 s)
