@@ -3,7 +3,9 @@
 One thread runs a loop (``step``): take arrived batches from other workers, let spouts emit a
 burst, drain local channels into their bolts (tuples passed by reference), flush remote
 channels as one msgpack message per peer when a batch is full or the flush interval passed,
-deliver tick tuples. The Worker knows nothing about who started it: ``squall.local.worker_process`` runs
+deliver tick tuples. Tuples sent to a peer are counted until the peer reports them processed
+(credits, see ``PeerFlow``): the spouts pause while a peer has more than about a second of its
+own processing in flight. The Worker knows nothing about who started it: ``squall.local.worker_process`` runs
 it in a subprocess with a control socket, ``squall.testing`` runs it inside the caller. Test doubles
 come in as ``hooks`` (``runtime.hooks.WorkerHooks``), never through the config.
 """
@@ -21,10 +23,10 @@ from squall.runtime.bolt_executor import BoltExecutor
 from squall.runtime.error_log import ErrorLog
 from squall.runtime.hooks import WorkerHooks
 from squall.runtime.router import Channel, Consumer, StreamRouter
-from squall.runtime.spout_executor import SpoutExecutor
+from squall.runtime.spout_executor import PENDING_ADJUST_SECS, SpoutExecutor
 from squall.runtime.tuples import tuples_maker
 from squall.topology.bolt import Bolt
-from squall.topology.config import component_conf, runtime_settings
+from squall.topology.config import AUTO_MAX_SPOUT_PENDING, component_conf, runtime_settings
 from squall.topology.context import TopologyContext
 from squall.topology.grouping import make_picker
 from squall.topology.plan import Plan, make_plan
@@ -34,6 +36,48 @@ from squall.transport.base import Transport
 from squall.transport.wire import encode_batch, find_unencodable, unpack
 
 log = logging.getLogger("squall.runtime.worker")
+
+INFLIGHT_SECS = 1.0  # per peer, tuples in flight up to what it processed in this long (and one batch)
+MIN_INFLIGHT = 100  # ... and at least this many (when batches are smaller)
+CREDIT_SECS = 0.005  # a worker tells each sender what it has processed at most this often
+RATE_SECS = 0.25  # a peer's processing rate is measured over windows this long
+
+
+class PeerFlow:
+    """Tuples this worker sent to one peer (its current incarnation) and how many it has processed.
+
+    The peer reports a running total (a *credit* message: ``[sender, inc, target inc, total]``)
+    at most every ``CREDIT_SECS``. In flight = sent - processed: tuples in our overflow, in ZeroMQ
+    queues and kernel buffers on both sides, and in the peer's hands. ``limit`` is what the peer
+    processed in the last ``INFLIGHT_SECS`` (its rate over ``RATE_SECS`` windows), at least a batch,
+    at most ``ceiling``: above it this worker's spouts pause (backpressure).
+    """
+
+    __slots__ = ("inc", "sent", "done", "limit", "floor", "ceiling", "t0", "done0")
+
+    def __init__(self, inc: int, floor: int, ceiling: int):
+        self.inc = inc
+        self.sent = 0
+        self.done = 0
+        self.floor = floor
+        self.ceiling = ceiling
+        self.limit = floor  # a slow start: the rate, once measured, raises it within RATE_SECS
+        self.t0 = time.monotonic()
+        self.done0 = 0
+
+    @property
+    def inflight(self) -> int:
+        return self.sent - self.done
+
+    def credit(self, total: int, now: float) -> None:
+        """The peer has processed ``total`` tuples from us: update what is in flight and the limit."""
+        if total <= self.done:
+            return
+        self.done = total
+        if now - self.t0 >= RATE_SECS:
+            rate = (total - self.done0) / (now - self.t0)
+            self.limit = min(self.ceiling, max(self.floor, int(rate * INFLIGHT_SECS)))
+            self.t0, self.done0 = now, total
 
 
 class Worker:
@@ -75,6 +119,17 @@ class Worker:
         timeout = settings.message_timeout_secs
         self.rotate_secs = timeout / 2 if timeout is not None and self.tracking else float("inf")
         self.next_rotate = time.monotonic() + self.rotate_secs
+        self.next_adjust = time.monotonic() + PENDING_ADJUST_SECS  # spouts' automatic pending caps
+        # flow control between workers (PeerFlow): what we sent to each peer, and what we processed
+        # from each sender (sender -> [its incarnation, tuples processed, total last reported])
+        self.flows: dict[int, PeerFlow] = {}
+        self.blocked: set[int] = set()  # peers with more than their limit in flight: the spouts pause
+        self.consumed: dict[int, list[int]] = {}
+        self.credit_due = False
+        self.next_credit = 0.0
+        hwm = settings.transfer_hwm
+        self.inflight_floor = max(self.batch_size, MIN_INFLIGHT)
+        self.inflight_ceiling = max(hwm * self.batch_size, self.inflight_floor) if hwm else 1 << 62
 
     # -- setup ----------------------------------------------------------------------------------
     def tasks(self) -> list[int]:
@@ -130,6 +185,8 @@ class Worker:
                     ack_bufs=ack_bufs,
                     ctl_bufs=ctl_bufs,
                     max_pending=cconf.get("topology.max.spout.pending", max_pending),
+                    auto_pending=AUTO_MAX_SPOUT_PENDING,
+                    message_timeout=self.settings.message_timeout_secs,
                     home_acker=home,
                 )
                 self.spouts.append(ex)
@@ -278,15 +335,26 @@ class Worker:
                 work += transport.retry()
             for payload in transport.recv_ready(32):
                 work += self.on_message(payload)
-        if self.spouts and not (transport is not None and transport.n_overflow):
+        if self.spouts and not self.blocked and not (transport is not None and transport.n_overflow):
             burst = self.burst_n
             for sp in self.spouts:
-                if sp.active and not sp.exhausted:
+                if sp.wants_turn:
                     work += sp.burst(burst)
         work += self.drain_local()
         if self.remote_channels:
             work += self.maybe_flush()
-        now = time.monotonic()
+        self.timers(time.monotonic())
+        if self.draining:
+            for b in self.bolts.values():
+                if b.instance._pending():
+                    b.instance._flush_pending()
+                    work += 1
+        return work
+
+    def timers(self, now: float) -> None:
+        """What is due by the clock: credits to senders, tick tuples, timeouts, spouts' pending caps."""
+        if self.credit_due and now >= self.next_credit:
+            self.send_credits(now)
         if now >= self.next_tick:
             self.deliver_ticks(now)
         if now >= self.next_rotate:
@@ -295,12 +363,10 @@ class Worker:
                 sp.rotate()
             for a in self.ackers:
                 a.rotate()
-        if self.draining:
-            for b in self.bolts.values():
-                if b.instance._pending():
-                    b.instance._flush_pending()
-                    work += 1
-        return work
+        if now >= self.next_adjust:
+            self.next_adjust = now + PENDING_ADJUST_SECS
+            for sp in self.spouts:
+                sp.adjust_pending(now)
 
     def drain_local(self, rounds: int = 8) -> int:
         total = 0
@@ -342,15 +408,54 @@ class Worker:
                     else:
                         groups.append((ch.dest_task, ch.src_task, ch.stream, batch, ch.take_ids()))
             if groups:
-                self.transport.send(peer, self._encode(peer, groups))  # type: ignore[union-attr]
+                payload, n = self._encode(peer, groups)
+                self.transport.send(peer, payload)  # type: ignore[union-attr]
+                self._sent_to(peer, n)
         return sent
 
-    def _encode(self, peer: int, groups: list[Any]) -> bytes:
+    def _sent_to(self, peer: int, n: int) -> None:
+        """Count ``n`` tuples sent to ``peer``; block the spouts when that puts it over its limit."""
+        inc = self.transport.peer_inc[peer]  # type: ignore[union-attr]
+        flow = self.flows.get(peer)
+        if flow is None or flow.inc != inc:  # a new peer, or a restarted one: what was in flight is lost
+            flow = self.flows[peer] = PeerFlow(inc, self.inflight_floor, self.inflight_ceiling)
+            self.blocked.discard(peer)
+        flow.sent += n
+        if flow.sent - flow.done >= flow.limit:
+            self.blocked.add(peer)
+
+    def on_credit(self, sender: int, sender_inc: int, total: int) -> None:
+        """``sender`` has processed ``total`` tuples from us (its incarnation ``sender_inc``)."""
+        flow = self.flows.get(sender)
+        if flow is None or flow.inc != sender_inc:
+            return  # about an incarnation we no longer send to
+        flow.credit(total, time.monotonic())
+        if sender in self.blocked and flow.sent - flow.done < flow.limit:
+            self.blocked.discard(sender)
+
+    def send_credits(self, now: float) -> None:
+        """Tell each sender how many of its tuples we have processed (when that changed)."""
+        self.credit_due = False
+        self.next_credit = now + CREDIT_SECS
+        t = self.transport
+        assert t is not None
+        for sender, entry in self.consumed.items():
+            inc, total, reported = entry
+            if total != reported and t.peer_inc.get(sender) == inc:
+                entry[2] = total
+                t.send(sender, encode_batch(self.index, t.incarnation, inc, total))
+
+    def inflight(self) -> int:
+        """Tuples sent to other workers that they have not processed yet."""
+        return sum(f.sent - f.done for f in self.flows.values())
+
+    def _encode(self, peer: int, groups: list[Any]) -> tuple[bytes, int]:
+        """The message for ``peer`` and the number of tuples in it."""
         t = self.transport
         assert t is not None
         header = (self.index, t.incarnation, t.peer_inc[peer])
         try:
-            return encode_batch(*header, groups)
+            return encode_batch(*header, groups), sum(len(g[3]) for g in groups)
         except (TypeError, ValueError, OverflowError):
             pass
         # Some values cannot cross processes: report them (naming the component) and send the rest.
@@ -378,11 +483,14 @@ class Worker:
                             self.bolts[src]._fail(ids[i])
                     ids = [m for i, m in enumerate(ids) if i not in bad]
             clean.append((dest, src, stream, batch) if ids is None else (dest, src, stream, batch, ids))
-        return encode_batch(*header, clean)
+        return encode_batch(*header, clean), sum(len(g[3]) for g in clean)
 
     def on_message(self, payload: bytes) -> int:
         sender, sender_inc, target_inc, groups = unpack(payload)
         if not self.transport.accept(sender, sender_inc, target_inc):  # type: ignore[union-attr]
+            return 1
+        if groups.__class__ is int:  # a credit: the sender has processed this many of our tuples
+            self.on_credit(sender, sender_inc, groups)
             return 1
         inbound = self.inbound
         n_total = 0
@@ -395,6 +503,11 @@ class Worker:
             values = group[3]
             deliver(values, ids)
             n_total += len(values)
+        entry = self.consumed.get(sender)
+        if entry is None or entry[0] != sender_inc:  # a new sender, or a restarted one
+            entry = self.consumed[sender] = [sender_inc, 0, 0]
+        entry[1] += n_total
+        self.credit_due = True
         return n_total or 1
 
     def deliver_ticks(self, now: float) -> None:
@@ -413,15 +526,13 @@ class Worker:
             return False
         if self.remote_channels and self.buffered_remote():
             return False
-        if self.transport is not None and self.transport.n_overflow:
+        if self.transport is not None and (self.transport.n_overflow or self.credit_due):
             return False
         return not any(isinstance(b.instance, Bolt) and b.instance._pending() for b in self.bolts.values())
 
     def queued(self) -> int:
-        n = sum(len(ch.buf) for ch in self.local_channels) + self.buffered_remote()
-        if self.transport is not None:
-            n += self.transport.n_overflow * self.batch_size
-        return n
+        """Tuples waiting: in local and remote channels here, and sent to peers not yet processed there."""
+        return sum(len(ch.buf) for ch in self.local_channels) + self.buffered_remote() + self.inflight()
 
     def task_stats(self) -> dict[int, dict[str, Any]]:
         """Cumulative counters per local task (read by the status line and, later, the UI)."""

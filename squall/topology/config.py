@@ -22,13 +22,18 @@ DEFAULTS: dict[str, Any] = {
     "topology.name": None,
     "topology.workers": None,  # None: one worker process per CPU core
     "topology.debug": False,
-    "topology.max.spout.pending": None,  # per spout task; None or 0 = unbounded (Storm's meaning)
+    # per spout task, trees in flight; 0: unbounded (Storm's null). None (unset) with acking on:
+    # automatic, at most AUTO_MAX_SPOUT_PENDING and lowered to what completes in a quarter of
+    # the message timeout (runtime/spout_executor.py); a fixed value is never changed
+    "topology.max.spout.pending": None,
     "topology.message.timeout.secs": 30,  # 0: trees never time out
     "topology.acker.executors": None,  # None: one per worker; 0 turns tracking off
     "topology.tick.tuple.freq.secs": None,  # None or 0: no tick tuples
     "topology.transfer.batch.size": 1000,  # tuples per batch between workers (Storm's default is 1); 0 acts as 1
     "topology.batch.flush.interval.millis": 1,  # a partial batch waits at most this long; 0: flush every loop turn
-    "squall.transfer.hwm": 64,  # batches queued per peer before backpressure stops the spouts; 0: no limit
+    # ZeroMQ high-water mark per peer socket (batches), and the most tuples in flight to a peer
+    # (this many batches; runtime.worker.PeerFlow); 0: no limit
+    "squall.transfer.hwm": 64,
     "squall.spout.burst": 100,  # next_tuple() calls per spout task per loop turn (at least 1)
     "squall.drain.timeout.secs": 10,  # how long a stop waits for in-flight tuples; 0: stop right away
     "squall.stats.interval.secs": 5,  # 0: ask the workers for counters at every coordinator turn
@@ -53,6 +58,12 @@ NUMBER_KEYS = {
     "squall.stats.interval.secs",
 }
 
+
+#: Where an unset ``topology.max.spout.pending`` starts (and its ceiling), with acking on: the
+#: value Storm users commonly set first (Storm's own default is unbounded). A spout's trees in
+#: flight are then at most a thousand whatever the consumer's speed, and fewer when the topology
+#: completes fewer than that in a quarter of ``topology.message.timeout.secs``.
+AUTO_MAX_SPOUT_PENDING = 1000
 
 #: Bind hosts that listen on every interface: other processes cannot connect to them as such.
 WILDCARD_HOSTS = {"0.0.0.0", "::", "*"}
