@@ -69,6 +69,7 @@ START_TIMEOUT = 120.0
 RESTART_BACKOFF = 0.2  # seconds before the first restart of a dead worker; doubles per crash
 RESTART_BACKOFF_MAX = 5.0
 RESTART_RESET_SECS = 30.0  # a worker that lived this long starts its backoff over
+TERM_GRACE = 3.0  # seconds between SIGTERM (the worker closes its components) and SIGKILL at shutdown
 _STOP = "request_stop"  # a command from another thread (activate and deactivate: named after their messages)
 
 
@@ -498,7 +499,7 @@ class Coordinator:
         for i in live:
             with contextlib.suppress(zmq.ZMQError):
                 self._send(i, {"t": STOP, "round": final_round})
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + self.settings.shutdown_timeout_secs
         byes: set[int] = set()
         exited_at: float | None = None
         while live - byes and time.monotonic() < deadline:
@@ -521,13 +522,21 @@ class Coordinator:
                 log.error("%s", exc)
         if self.book.waiting:  # a worker said no bye: its last numbers stay, marked stale
             self.book.close(self._uptime())
-        for h in self.handles.values():
+        for i, h in self.handles.items():
             try:
                 h.wait(timeout=max(0.1, deadline - time.monotonic()))
             except Exception:
+                log.warning(
+                    "worker %d (pid %d) did not stop within %gs of the stop (squall.shutdown.timeout.secs): "
+                    "SIGTERM, then SIGKILL after %gs",
+                    i,
+                    h.pid,
+                    self.settings.shutdown_timeout_secs,
+                    TERM_GRACE,
+                )
                 h.terminate()
                 try:
-                    h.wait(timeout=3)
+                    h.wait(timeout=TERM_GRACE)
                 except Exception:
                     h.kill()
                     h.wait(timeout=3)

@@ -558,7 +558,22 @@ def rss_bytes() -> int | None:
         return int(psutil.Process().memory_info().rss)
 
 
-def peak_rss_bytes() -> int:
-    import resource
+def peak_rss_bytes() -> int | None:
+    """This process's own peak resident set size (Linux: ``VmHWM``); None where it cannot be read.
 
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    Not ``getrusage().ru_maxrss``: Linux carries it over from the parent across fork and exec, so
+    a worker started by a 160 MB coordinator would report 160 MB whatever its own peak.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    try:  # pragma: no cover - not Linux
+        import psutil  # optional: not a runtime dependency
+    except ImportError:
+        return None
+    info = psutil.Process().memory_info()  # pragma: no cover
+    return int(getattr(info, "peak_wset", info.rss))  # pragma: no cover - Windows has a peak; else the current

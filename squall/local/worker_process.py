@@ -89,6 +89,8 @@ class WorkerProcess:
         self.stopping = False
         self.final_round = 0  # the stats round of the BYE (sent with STOP)
         self.spouts_done_sent = False
+        self.exit_code = 0  # 0 after the coordinator's stop; 128 + 15 after SIGTERM (terminate())
+        self.orphaned = False  # the coordinator went away: close without a bye
 
     def send(self, msg: Mapping[str, Any]) -> None:
         self.ctrl.send(pack(msg))
@@ -99,9 +101,17 @@ class WorkerProcess:
             return msg
         return None
 
+    def terminate(self) -> None:
+        """Stop gracefully at the end of the current loop turn (what SIGTERM does in ``main``): spouts'
+        ``close()`` and bolts' ``cleanup()`` run, the final counters go to the coordinator."""
+        self.stopping = True
+        self.exit_code = 128 + signal.SIGTERM
+
     def wait_for(self, *kinds: str, timeout: float = 120.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.stopping:  # terminate() while starting
+                self.finish(self.exit_code)
             msg = self.recv(200)
             if msg is None:
                 self.check_parent()
@@ -115,10 +125,11 @@ class WorkerProcess:
         sys.exit(3)
 
     def check_parent(self) -> None:
-        """With ``watch_parent``: exit at once if the coordinator (our parent) went away."""
+        """With ``watch_parent``: if the coordinator (our parent) went away, close and exit (status 4)."""
         if self.parent is not None and os.getppid() != self.parent:
-            log.error("worker %d: the coordinator went away; exiting", self.index)
-            os._exit(4)
+            log.error("worker %d: the coordinator went away; closing and exiting", self.index)
+            self.orphaned = True
+            self.finish(4)
 
     def fatal(self, where: str, exc: BaseException) -> None:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -262,37 +273,48 @@ class WorkerProcess:
                     self.check_parent()
             if not did:
                 poller.poll(1)
-        self.finish(0)
+        self.finish(self.exit_code)
 
     def finish(self, code: int) -> None:
+        """Deactivate, flush, send the final counters (``bye``), close the components and sockets, exit."""
         w = self.worker
         if w is not None:
             w.deactivate()
             if w.transport is not None and w.remote_channels:
                 w.flush()
-            bye = self.stats(self.final_round, BYE)
-            report = self.hooks.report() if self.hooks is not None else None
-            if report is not None:
-                bye["hooks"] = report
-            try:
-                self.send(bye)
-            except (TypeError, ValueError) as exc:  # a report (e.g. captured values) msgpack cannot encode
-                bye.pop("hooks", None)
-                bye["errors"].append(
-                    {
-                        "component": "-",
-                        "task": -1,
-                        "time": time.time(),
-                        "where": "hooks",
-                        "error": f"the hooks' report (e.g. captured values) cannot be sent back: {exc}",
-                        "traceback": "",
-                    }
-                )
-                self.send(bye)
+            w.close_components()  # their errors go in the bye
+            if not self.orphaned:
+                self.send_bye(w)
             w.close()
-        self.ctrl.close(linger=2000)
+        self.ctrl.close(linger=0 if self.orphaned else 2000)
         self.ctx.term()
         sys.exit(code)
+
+    def send_bye(self, w: Worker) -> None:
+        """The final counters, and the hooks' report; never blocks (the coordinator may be gone)."""
+        bye = self.stats(self.final_round, BYE)
+        report = self.hooks.report() if self.hooks is not None else None
+        if report is not None:
+            bye["hooks"] = report
+        try:
+            payload = pack(bye)
+        except (TypeError, ValueError) as exc:  # a report (e.g. captured values) msgpack cannot encode
+            bye.pop("hooks", None)
+            bye["errors"].append(
+                {
+                    "component": "-",
+                    "task": -1,
+                    "time": time.time(),
+                    "where": "hooks",
+                    "error": f"the hooks' report (e.g. captured values) cannot be sent back: {exc}",
+                    "traceback": "",
+                }
+            )
+            payload = pack(bye)
+        try:
+            self.ctrl.send(payload, zmq.NOBLOCK)
+        except zmq.ZMQError:
+            log.warning("worker %d: could not send its final counters to the coordinator", self.index)
 
 
 def resolve_hooks(entry: dict[str, Any] | None) -> WorkerHooks | None:
@@ -312,7 +334,11 @@ def main() -> None:
     spec = json.loads(os.environ["SQUALL_WORKER_SPEC"])
     logs.setup(spec.get("log_level", "INFO"))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C and stops us cleanly
-    sys.exit(WorkerProcess(spec).run())
+    proc = WorkerProcess(spec)
+    # SIGTERM (the coordinator's shutdown of a straggler, PR_SET_PDEATHSIG when it died, a user):
+    # close gracefully after the current call, as a stop does
+    signal.signal(signal.SIGTERM, lambda signum, frame: proc.terminate())
+    sys.exit(proc.run())
 
 
 if __name__ == "__main__":

@@ -116,6 +116,7 @@ class Worker:
         self.last_flush = time.monotonic()
         self.next_tick = float("inf")
         self.draining = False
+        self.closed = False  # close_components() ran
         timeout = settings.message_timeout_secs
         self.rotate_secs = timeout / 2 if timeout is not None and self.tracking else float("inf")
         self.next_rotate = time.monotonic() + self.rotate_secs
@@ -561,7 +562,17 @@ class Worker:
         return out
 
     def close(self) -> None:
-        """A graceful stop: Storm's ``close()`` for spouts and ``cleanup()`` for bolts, then sockets."""
+        """A graceful stop: Storm's ``close()`` for spouts and ``cleanup()`` for bolts (unless
+        ``close_components`` ran), then sockets."""
+        self.close_components()
+        if self.transport is not None:
+            self.transport.close()
+
+    def close_components(self) -> None:
+        """Storm's ``close()`` for spouts and ``cleanup()`` for bolts, once; their errors are reported."""
+        if self.closed:
+            return
+        self.closed = True
         for ex in self.executors.values():
             hook = (
                 getattr(ex.instance, "close" if isinstance(ex, SpoutExecutor) else "cleanup", None)
@@ -573,5 +584,3 @@ class Worker:
                     hook()
                 except Exception as exc:
                     ex.report("close" if isinstance(ex, SpoutExecutor) else "cleanup", exc)
-        if self.transport is not None:
-            self.transport.close()

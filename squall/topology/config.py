@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "squall.transfer.hwm": 64,
     "squall.spout.burst": 100,  # next_tuple() calls per spout task per loop turn (at least 1)
     "squall.drain.timeout.secs": 10,  # how long a stop waits for in-flight tuples; 0: stop right away
+    # after the stop message, how long the coordinator waits for each worker's final counters
+    # (and its close()/cleanup()) before SIGTERM; then 3 s more before SIGKILL. 0: SIGTERM at once
+    "squall.shutdown.timeout.secs": 10,
     "squall.stats.interval.secs": 5,  # 0: ask the workers for counters at every coordinator turn
     "squall.bind.host": "127.0.0.1",  # the coordinator's and workers' sockets listen here
     "squall.advertise.host": None,  # the address others connect to; None: the bind host
@@ -55,6 +58,7 @@ NUMBER_KEYS = {
     "topology.tick.tuple.freq.secs",
     "topology.batch.flush.interval.millis",
     "squall.drain.timeout.secs",
+    "squall.shutdown.timeout.secs",
     "squall.stats.interval.secs",
 }
 
@@ -163,6 +167,7 @@ class RuntimeSettings:
     spout_burst: int  # squall.spout.burst
     message_timeout_secs: float | None  # topology.message.timeout.secs; None (from 0): trees never time out
     drain_timeout_secs: float  # squall.drain.timeout.secs; 0: stop without waiting for in-flight tuples
+    shutdown_timeout_secs: float  # squall.shutdown.timeout.secs; 0: SIGTERM the workers right after the stop
     stats_interval_secs: float  # squall.stats.interval.secs
     transfer_hwm: int  # squall.transfer.hwm; 0: no limit (ZeroMQ's meaning)
     bind_host: str  # squall.bind.host
@@ -186,6 +191,7 @@ def runtime_settings(conf: dict[str, Any]) -> RuntimeSettings:
         spout_burst=int(get("squall.spout.burst")),
         message_timeout_secs=float(timeout) if timeout else None,
         drain_timeout_secs=float(get("squall.drain.timeout.secs")),
+        shutdown_timeout_secs=float(get("squall.shutdown.timeout.secs")),
         stats_interval_secs=float(get("squall.stats.interval.secs")),
         transfer_hwm=int(get("squall.transfer.hwm")),
         bind_host=bind_host,

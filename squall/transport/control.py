@@ -100,6 +100,6 @@ class StatsReply(TypedDict, total=False):
     tasks: dict[str, dict[str, Any]]  # str(task) -> counters (Worker.task_stats)
     queued: int
     rss: int | None
-    peak_rss: int
+    peak_rss: int | None
     errors: list[dict[str, Any]]  # new since the last reply: component, task, time, where, error, traceback
     hooks: Any  # BYE only, with test hooks: what WorkerHooks.report() returned (e.g. captured tuples)

@@ -1,0 +1,124 @@
+"""Topologies for tests/e2e/test_outcomes.py (module level: workers import them by reference)."""
+
+import os
+import time
+
+from squall import Bolt, ReliableSpout, Spout, Topology
+
+
+def mark(conf, what, context):
+    """Write an empty file named after what ran, the task and this process (in ``test.dir``)."""
+    path = os.path.join(conf["test.dir"], f"{what}-{context.task_id}-{os.getpid()}")
+    with open(path, "w"):
+        pass
+
+
+class Forever(Spout):
+    """Endless, about 2,000 tuples/s; close() leaves a mark."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.conf, self.context, self.i = conf, context, 0
+
+    def next_tuple(self):
+        self.i += 1
+        self.emit([self.i])
+        time.sleep(0.0005)
+
+    def close(self):
+        mark(self.conf, "close", self.context)
+
+
+class Marking(Bolt):
+    """cleanup() leaves a mark."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.conf, self.context = conf, context
+
+    def process(self, tup):
+        pass
+
+    def cleanup(self):
+        mark(self.conf, "cleanup", self.context)
+
+
+class CleanupTopo(Topology):
+    """2 workers: tasks marking 1 -> w0, source 2 -> w1."""
+
+    source = Forever.spec()
+    marking = Marking.spec(inputs=[source])
+
+
+class Stuck(Bolt):
+    """Blocks for ``test.block`` seconds (default 60) in its first process() call."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.block = conf.get("test.block", 60)
+
+    def process(self, tup):
+        time.sleep(self.block)
+        self.block = 0
+
+
+class StuckTopo(Topology):
+    source = Forever.spec()
+    stuck = Stuck.spec(inputs=[source])
+
+
+class Numbers(ReliableSpout):
+    """0..test.n-1 with tup_id; ack() and fail() are logged in test.dir (they survive kill -9)."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        d = conf["test.dir"]
+        done = set()
+        for name in os.listdir(d):
+            if name.startswith("acked-"):
+                with open(os.path.join(d, name)) as f:
+                    done.update(int(x) for x in f.read().split())
+        self.todo = iter([n for n in range(conf["test.n"]) if n not in done])
+        self.hold = os.path.join(d, "hold")  # while this file exists, emit nothing
+        self.acked_log = open(os.path.join(d, f"acked-{os.getpid()}"), "a", buffering=1)  # noqa: SIM115
+        self.failed_log = open(os.path.join(d, f"failed-{os.getpid()}"), "a", buffering=1)  # noqa: SIM115
+
+    def next_tuple(self):
+        if os.path.exists(self.hold):
+            return
+        n = next(self.todo)
+        self.emit([n], tup_id=n)
+
+    def ack(self, tup_id):
+        super().ack(tup_id)
+        self.acked_log.write(f"{tup_id}\n")
+
+    def fail(self, tup_id):
+        self.failed_log.write(f"{tup_id}\n")
+        super().fail(tup_id)
+
+
+class FailSome(Bolt):
+    """Fails every 10th number on its first delivery to this process."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.seen = set()
+
+    def process(self, tup):
+        n = tup.values.n
+        if n % 10 == 0 and n not in self.seen:
+            self.seen.add(n)
+            raise ValueError(f"first delivery of {n}")
+
+
+class CountsTopo(Topology):
+    """2 workers: tasks check 1 -> w0, numbers 2 -> w1 (ackers 3 -> w0, 4 -> w1)."""
+
+    numbers = Numbers.spec()
+    check = FailSome.spec(inputs=[numbers])

@@ -1,0 +1,100 @@
+"""Honest counts and outcomes (issue 7, section 4): restarts, unresponsive workers, stops that time
+out, exit codes, shutdown, peak memory, resource exhaustion. Real processes throughout."""
+
+import io
+import os
+import signal
+import time
+from pathlib import Path
+
+import topologies as T
+from cli_process import gone
+
+from squall.local.coordinator import Coordinator
+
+HERE = Path(__file__).resolve().parent
+OUTCOMES = HERE / "outcome_topologies.py"
+
+
+def marks(d, what):
+    """{pid: [task, ...]} of the marks ``what`` (close, cleanup) left in ``d``."""
+    out = {}
+    for name in os.listdir(d):
+        kind, _, rest = name.partition("-")
+        if kind == what:
+            task, pid = map(int, rest.split("-"))
+            out.setdefault(pid, []).append(task)
+    return out
+
+
+def test_a_workers_peak_rss_is_its_own_not_its_parents():
+    """Linux carries ru_maxrss over fork and exec (the parent's RSS at the fork): a worker started by
+    a big coordinator reported the coordinator's size as its own peak."""
+    big = b"x" * (400 << 20)  # this process (the coordinator's) holds 400 MB while it starts workers
+    coord = Coordinator(T.ShuffleTopo, {"topology.workers": 1}, status_out=io.StringIO(), handle_signals=False)
+    result = coord.run()
+    del big
+    assert result.reason == "completed", result.message
+    w = result.workers[0]
+    assert w["rss"] and w["peak_rss"]
+    assert w["rss"] <= w["peak_rss"] < 200 << 20, f"peak RSS {w['peak_rss'] / 2**20:.0f} MB"
+
+
+# -- close() and cleanup() run whenever a worker is not killed; the shutdown wait is configurable -------
+
+
+def test_sigterm_to_a_worker_closes_its_components_and_a_stop_closes_the_others(tmp_path, squall_cli):
+    p = squall_cli(
+        "run", f"{OUTCOMES}:CleanupTopo", "--workers", "2", "--stats-interval", "0.5", "--conf", f"test.dir={tmp_path}"
+    )
+    kids = p.workers(2)
+    p.wait_line("is active")
+    p.wait_line(lambda line: "marking executed" in line and "marking executed 0/s" not in line, stream="out")
+    victim = kids[1]  # worker 1: the spout (task 2)
+    os.kill(victim.pid, signal.SIGTERM)
+    i = p.wait_line(f"(pid {victim.pid}, tasks source:2")
+    assert "died: exit status 143" in p.lines()[i]
+    assert marks(tmp_path, "close") == {victim.pid: [2]}  # its spout's close() ran
+    p.wait_line("worker 1 restarted", after=i)
+    p.send_signal(signal.SIGINT)
+    code, _out, err = p.finish(timeout=60)
+    assert code == 0, err[-3000:]
+    closed, cleaned = marks(tmp_path, "close"), marks(tmp_path, "cleanup")
+    assert len(closed) == 2 and all(tasks == [2] for tasks in closed.values())  # both incarnations of worker 1
+    assert cleaned == {kids[0].pid: [1]}  # worker 0's bolt, at the stop
+
+
+def test_workers_of_a_killed_coordinator_close_their_components(tmp_path, squall_cli):
+    p = squall_cli("run", f"{OUTCOMES}:CleanupTopo", "--workers", "2", "--conf", f"test.dir={tmp_path}")
+    kids = p.workers(2)
+    p.wait_line("is active")
+    p.kill()  # SIGKILL: the workers get SIGTERM (PR_SET_PDEATHSIG) and close gracefully
+    assert gone(kids, timeout=20) == []
+    assert marks(tmp_path, "cleanup") == {kids[0].pid: [1]}
+    assert marks(tmp_path, "close") == {kids[1].pid: [2]}
+
+
+def test_the_wait_before_sigterm_at_shutdown_is_configurable(tmp_path, squall_cli):
+    """A bolt stuck in one call cannot answer the stop: SIGTERM after squall.shutdown.timeout.secs
+    (it was a fixed 10 s), SIGKILL 3 s later."""
+    p = squall_cli(
+        "run",
+        f"{OUTCOMES}:StuckTopo",
+        "--workers",
+        "2",
+        "--duration",
+        "1",
+        "--conf",
+        f"test.dir={tmp_path}",
+        "--conf",
+        "squall.drain.timeout.secs=0.5",
+        "--conf",
+        "squall.shutdown.timeout.secs=1",
+    )
+    p.wait_line("stopping (duration)", timeout=60)
+    stopping = time.monotonic()
+    code, _out, err = p.finish(timeout=60)
+    took = time.monotonic() - stopping
+    assert code == 0, err[-3000:]
+    assert "did not stop within 1s of the stop (squall.shutdown.timeout.secs): SIGTERM" in err
+    assert took < 8, f"the stop took {took:.1f} s"
