@@ -50,6 +50,7 @@ from squall.transport.control import (
     DEACTIVATE,
     DRAIN,
     FATAL,
+    HEARTBEAT_SECS,
     HELLO,
     PEER,
     PEERS,
@@ -70,6 +71,7 @@ RESTART_BACKOFF = 0.2  # seconds before the first restart of a dead worker; doub
 RESTART_BACKOFF_MAX = 5.0
 RESTART_RESET_SECS = 30.0  # a worker that lived this long starts its backoff over
 TERM_GRACE = 3.0  # seconds between SIGTERM (the worker closes its components) and SIGKILL at shutdown
+UNRESPONSIVE_ROUNDS = 3  # a worker silent this many stats rounds (and heartbeats) is named unresponsive
 _STOP = "request_stop"  # a command from another thread (activate and deactivate: named after their messages)
 
 
@@ -128,6 +130,10 @@ class Coordinator:
         self.restarts: dict[int, int] = defaultdict(int)
         self.restart_at: dict[int, float] = {}
         self.started_at: dict[int, float] = {}
+        self.last_heard: dict[int, float] = {}  # per worker: when it last sent anything (monotonic)
+        self.unresponsive: set[int] = set()  # workers named unresponsive (and not heard from since)
+        self.hung: dict[int, float] = {}  # workers killed for their silence: how long it lasted
+        self.unresponsive_after = UNRESPONSIVE_ROUNDS * max(self.settings.stats_interval_secs, HEARTBEAT_SECS)
         self.restart_enabled = self.settings.worker_restart
         self.deactivated = False
         self.drain_sent = False
@@ -200,6 +206,8 @@ class Coordinator:
     def _stats_round(self) -> None:
         """Ask every live worker for its counters; a round still unanswered is shown as it is (stale)."""
         now = self._uptime()
+        for i in self.unresponsive:
+            self.book.worker_silent(i, time.monotonic() - self.last_heard.get(i, self.started_at.get(i, 0.0)))
         if self.book.waiting:
             self.book.close(now)
             self._publish(status=True)
@@ -220,7 +228,9 @@ class Coordinator:
     def _recv(self, timeout_ms: int) -> tuple[int, dict[str, Any]] | None:
         if self.sock.poll(timeout_ms):
             ident, payload = self.sock.recv_multipart()
-            return int(ident.decode()[1:]), unpack_control(payload)
+            index = int(ident.decode()[1:])
+            self.last_heard[index] = time.monotonic()
+            return index, unpack_control(payload)
         return None
 
     def _tasks_of(self, index: int) -> str:
@@ -236,6 +246,12 @@ class Coordinator:
             if code is None:
                 continue
             what = f"worker {i} (pid {h.pid}, tasks {self._tasks_of(i)}) died: {describe_exit(code)}"
+            if i in self.hung:
+                key = f"squall.worker.heartbeat.timeout.secs={self.settings.heartbeat_timeout_secs:g}"
+                what = (
+                    f"worker {i} (pid {h.pid}, tasks {self._tasks_of(i)}) was killed after {self.hung.pop(i):.0f}s "
+                    f"without a heartbeat ({key})"
+                )
             if not self.restart_enabled:
                 raise WorkerError(what)
             if now - self.started_at.get(i, now) > RESTART_RESET_SECS:
@@ -248,6 +264,40 @@ class Coordinator:
             round_complete = self.book.worker_died(i, self._uptime())
             self._publish(status=round_complete)
             log.error("%s; restarting it in %.1fs (restart #%d)", what, delay, self.restarts[i])
+
+    def _check_heartbeats(self) -> None:
+        """Name a worker that has sent nothing for a few stats rounds; kill one silent for the
+        heartbeat timeout (it is then restarted as a dead worker is)."""
+        now = time.monotonic()
+        timeout = self.settings.heartbeat_timeout_secs
+        for i, h in self.handles.items():
+            if i in self.restart_at or i in self.hung:
+                continue
+            silent = now - max(self.last_heard.get(i, 0.0), self.started_at.get(i, 0.0))
+            if silent < self.unresponsive_after:
+                if i in self.unresponsive:
+                    self.unresponsive.discard(i)
+                    self.book.worker_silent(i, 0.0)
+                    log.info("worker %d (pid %d) answers again", i, h.pid)
+                continue
+            if i not in self.unresponsive and h.poll() is None:
+                self.unresponsive.add(i)
+                self.book.worker_silent(i, silent)
+                self._publish()
+                log.warning(
+                    "worker %d (pid %d, tasks %s) unresponsive for %.0f s%s",
+                    i,
+                    h.pid,
+                    self._tasks_of(i),
+                    silent,
+                    f"; killed and restarted after {timeout:g}s (squall.worker.heartbeat.timeout.secs)"
+                    if timeout
+                    else "",
+                )
+            if timeout is not None and silent >= timeout and h.poll() is None:
+                self.hung[i] = silent
+                self.unresponsive.discard(i)
+                h.kill()
 
     def _restart_due(self) -> None:
         now = time.monotonic()
@@ -421,6 +471,7 @@ class Coordinator:
         while True:
             now = time.monotonic()
             self._run_commands()
+            self._check_heartbeats()
             self._check_workers()
             if self.restart_at:
                 self._restart_due()

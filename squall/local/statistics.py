@@ -240,7 +240,8 @@ class WorkerStats:
     stale: bool = False  # it did not answer the snapshot's round: these are older numbers
     rss: int | None = None  # bytes
     peak_rss: int | None = None
-    queued: int = 0  # tuples buffered in the worker (channels and transport overflow)
+    queued: int = 0  # tuples waiting in the worker's channels, and sent to peers but not processed there
+    silent_secs: float = 0.0  # unresponsive: seconds since it last sent anything (0: it answers)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -256,6 +257,7 @@ class WorkerStats:
             "rss": self.rss,
             "peak_rss": self.peak_rss,
             "queued": self.queued,
+            "silent_secs": self.silent_secs,
         }
 
 
@@ -365,6 +367,7 @@ class _WorkerMeta:
     host: str = ""
     incarnation: int = 0
     alive: bool = False
+    silent: float = 0.0  # seconds without a message, once named unresponsive
 
 
 class StatsBook:
@@ -408,7 +411,11 @@ class StatsBook:
             self.current[index] = _Answer(round=old.round if old else 0, tasks={})  # all in base now
             self.incoming.pop(index, None)
             self._counts = None
-        m.incarnation, m.pid, m.alive = incarnation, pid, True
+        m.incarnation, m.pid, m.alive, m.silent = incarnation, pid, True, 0.0
+
+    def worker_silent(self, index: int, secs: float) -> None:
+        """A worker has sent nothing for ``secs`` (0: it answers again)."""
+        self.meta[index].silent = secs
 
     def worker_hello(self, index: int, host: str) -> None:
         self.meta[index].host = host
@@ -524,6 +531,7 @@ class StatsBook:
                     rss=a.rss if a else None,
                     peak_rss=a.peak_rss if a else None,
                     queued=a.queued if a else 0,
+                    silent_secs=m.silent,
                 )
             )
         return TopologyStatistics(

@@ -21,7 +21,7 @@ Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps; kinds in ``s
 
     worker -> coordinator: hello{pid, host, address, inc} · ready · fatal{error} · spouts_done
                            stats{round, inc, tasks, ...} (when asked) · probe{n, idle, done, inc, sent, received}
-                           bye{round, ... as stats, hooks}
+                           bye{round, ... as stats, hooks} · heartbeat (every second from the loop)
     coordinator -> worker: peers{peers} · peer{index, address, inc} (a restarted peer) · activate or
                            deactivate (after ready: start with the spouts on or off) · drain · probe{n}
                            stats{round} · stop{round}
@@ -55,6 +55,8 @@ from squall.transport.control import (
     DEACTIVATE,
     DRAIN,
     FATAL,
+    HEARTBEAT,
+    HEARTBEAT_SECS,
     HELLO,
     PEER,
     PEERS,
@@ -269,8 +271,9 @@ class WorkerProcess:
                     self.spouts_done_sent = True
                     self.send({"t": SPOUTS_DONE})
                 if now >= next_parent:
-                    next_parent = now + 1.0
+                    next_parent = now + HEARTBEAT_SECS
                     self.check_parent()
+                    self.send({"t": HEARTBEAT})
             if not did:
                 poller.poll(1)
         self.finish(self.exit_code)

@@ -43,6 +43,11 @@ DEFAULTS: dict[str, Any] = {
     "squall.bind.host": "127.0.0.1",  # the coordinator's and workers' sockets listen here
     "squall.advertise.host": None,  # the address others connect to; None: the bind host
     "squall.worker.restart": True,  # restart a worker process that dies (with backoff)
+    # a worker whose loop sent nothing (heartbeats every second, stats answers) for this long is
+    # killed and restarted (Storm's supervisor.worker.timeout.secs, and the ShellBolt heartbeat
+    # timeout streamparse users know, both 30); a single user call longer than this counts as hung.
+    # 0: never (the worker is still named unresponsive in the log and the status line)
+    "squall.worker.heartbeat.timeout.secs": 30,
 }
 
 INT_KEYS = {
@@ -60,6 +65,7 @@ NUMBER_KEYS = {
     "squall.drain.timeout.secs",
     "squall.shutdown.timeout.secs",
     "squall.stats.interval.secs",
+    "squall.worker.heartbeat.timeout.secs",
 }
 
 
@@ -173,6 +179,7 @@ class RuntimeSettings:
     bind_host: str  # squall.bind.host
     advertise_host: str  # squall.advertise.host, or the bind host
     worker_restart: bool  # squall.worker.restart
+    heartbeat_timeout_secs: float | None  # squall.worker.heartbeat.timeout.secs; None (from 0): never
 
 
 def runtime_settings(conf: dict[str, Any]) -> RuntimeSettings:
@@ -197,4 +204,5 @@ def runtime_settings(conf: dict[str, Any]) -> RuntimeSettings:
         bind_host=bind_host,
         advertise_host=advertise_host,
         worker_restart=bool(get("squall.worker.restart")),
+        heartbeat_timeout_secs=float(get("squall.worker.heartbeat.timeout.secs")) or None,
     )

@@ -98,3 +98,70 @@ def test_the_wait_before_sigterm_at_shutdown_is_configurable(tmp_path, squall_cl
     assert code == 0, err[-3000:]
     assert "did not stop within 1s of the stop (squall.shutdown.timeout.secs): SIGTERM" in err
     assert took < 8, f"the stop took {took:.1f} s"
+
+
+# -- a worker that stops answering is named, and restarted after the heartbeat timeout ----------------
+
+
+def test_a_stopped_worker_is_named_unresponsive_and_answers_again(tmp_path, squall_cli):
+    p = squall_cli(
+        "run",
+        f"{OUTCOMES}:CleanupTopo",
+        "--workers",
+        "2",
+        "--stats-interval",
+        "0.5",
+        "--conf",
+        f"test.dir={tmp_path}",
+        "--conf",
+        "squall.worker.heartbeat.timeout.secs=0",  # never killed
+    )
+    kids = p.workers(2)
+    p.wait_line("is active")
+    victim = kids[0]
+    os.kill(victim.pid, signal.SIGSTOP)
+    try:
+        i = p.wait_line(f"worker 0 (pid {victim.pid}, tasks marking:1, __acker:3) unresponsive for")
+        p.wait_line("| worker 0 unresponsive for", stream="out")
+    finally:
+        os.kill(victim.pid, signal.SIGCONT)
+    p.wait_line(f"worker 0 (pid {victim.pid}) answers again", after=i)
+    p.send_signal(signal.SIGINT)
+    code, _out, err = p.finish(timeout=60)
+    assert code == 0, err[-3000:]
+    assert "restart" not in err and "killed" not in err
+
+
+def test_a_worker_silent_for_the_heartbeat_timeout_is_killed_and_restarted(tmp_path, squall_cli):
+    p = squall_cli(
+        "run",
+        f"{OUTCOMES}:CleanupTopo",
+        "--workers",
+        "2",
+        "--stats-interval",
+        "0.5",
+        "--conf",
+        f"test.dir={tmp_path}",
+        "--conf",
+        "squall.worker.heartbeat.timeout.secs=5",
+    )
+    kids = p.workers(2)
+    p.wait_line("is active")
+    victim = kids[1]
+    os.kill(victim.pid, signal.SIGSTOP)
+    try:
+        i = p.wait_line(f"worker 1 (pid {victim.pid}, tasks source:2, __acker:4) unresponsive for")
+        j = p.wait_line(f"worker 1 (pid {victim.pid}, tasks source:2, __acker:4) was killed after", after=i)
+    finally:
+        if victim.is_running():
+            os.kill(victim.pid, signal.SIGCONT)
+    assert "without a heartbeat (squall.worker.heartbeat.timeout.secs=5); restarting it in" in p.lines()[j]
+    p.wait_line("worker 1 restarted", after=j)
+    p.wait_line(
+        lambda line: "source emitted" in line and "source emitted 0/s" not in line,
+        stream="out",
+        after=len(p.lines("out")),
+    )
+    p.send_signal(signal.SIGINT)
+    code, _out, err = p.finish(timeout=60)
+    assert code == 0, err[-3000:]

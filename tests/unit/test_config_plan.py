@@ -190,6 +190,7 @@ def test_runtime_settings_defaults():
         bind_host="127.0.0.1",
         advertise_host="127.0.0.1",
         worker_restart=True,
+        heartbeat_timeout_secs=30.0,
     )
     assert runtime_settings({k: None for k in DEFAULTS}) == s  # None: the default
 
@@ -204,10 +205,12 @@ def test_runtime_settings_zero_means_zero():
         "squall.transfer.hwm": 0,
         "topology.message.timeout.secs": 0,
         "squall.worker.restart": False,
+        "squall.worker.heartbeat.timeout.secs": 0,
     }
     s = runtime_settings(topology_conf({}, zeros))
     assert (s.batch_size, s.flush_secs, s.drain_timeout_secs, s.stats_interval_secs, s.transfer_hwm) == (0, 0, 0, 0, 0)
     assert s.shutdown_timeout_secs == 0
+    assert s.heartbeat_timeout_secs is None  # 0: a silent worker is never killed
     assert s.message_timeout_secs is None  # 0: trees never time out
     assert s.worker_restart is False
 
