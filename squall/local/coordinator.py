@@ -137,6 +137,7 @@ class Coordinator:
         self.restart_enabled = self.settings.worker_restart
         self.deactivated = False
         self.drain_sent = False
+        self.drain_timed_out = False  # a stop gave up waiting for in-flight tuples
 
     # -- what another thread may call -----------------------------------------------------------
     def statistics(self) -> TopologyStatistics:
@@ -170,7 +171,13 @@ class Coordinator:
 
     def _publish(self, status: bool = False) -> None:
         """Replace the snapshot (one assignment: readers see the old one or the new one); ``status``: print it."""
-        snap = self.book.snapshot(self.state, self._uptime(), stop_reason=self.stop_requested, message=self.message)
+        snap = self.book.snapshot(
+            self.state,
+            self._uptime(),
+            stop_reason=self.stop_requested,
+            message=self.message,
+            drain_timed_out=self.drain_timed_out,
+        )
         with self._published:
             self._statistics = snap
             self._published.notify_all()
@@ -448,8 +455,30 @@ class Coordinator:
             self.sock.close()
             ctx.term()
         self.state = final
+        if self.drain_timed_out:
+            self._report_in_flight()
         self._publish()
         return RunResult(self._statistics, hook_reports=self.hook_reports)
+
+    def _report_in_flight(self) -> None:
+        """After a stop whose drain timed out: say what the final counters still held."""
+        held = self.book.snapshot(self.state, self._uptime()).in_flight()
+        pending, replays = held["pending"], held["replays"]
+        parts = []
+        if pending:
+            each = ", ".join(f"{k} {n:,}" for k, n in pending.items())
+            parts.append(f"{sum(pending.values()):,} trees pending ({each})")
+        if replays:
+            each = ", ".join(f"{k} {n:,}" for k, n in replays.items())
+            parts.append(f"{sum(replays.values()):,} failed trees waiting for a replay ({each})")
+        parts.append(f"{held['queued']:,} tuples queued")
+        what = (
+            f"the drain timed out after {self.settings.drain_timeout_secs:g}s (squall.drain.timeout.secs); "
+            f"in flight at the stop: {'; '.join(parts)}"
+        )
+        log.warning("%s", what)
+        if not self.message:
+            self.message = what
 
     def _check_time(self, elapsed: float) -> None:
         """Request a stop once the run's duration or timeout has passed (unless one is requested already)."""
@@ -490,7 +519,11 @@ class Coordinator:
                 self.drain_sent = True
                 self._set_state(RunState.DRAINING)
             if drain_deadline is not None and now > drain_deadline:
-                log.warning("drain timeout: stopping with tuples still in flight")
+                log.warning(
+                    "drain timeout (%gs, squall.drain.timeout.secs): stopping with tuples still in flight",
+                    self.settings.drain_timeout_secs,
+                )
+                self.drain_timed_out = True
                 return outcome
             if finishing and now >= probe_due and not replies.get("_pending") and not self.restart_at:
                 probe_n += 1

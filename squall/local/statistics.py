@@ -94,6 +94,8 @@ class TaskStats:
     completed: int = 0  # ackers: trees completed
     expired: int = 0  # ackers: trees dropped by the timeout
     complete_latency_ms: Latency | None = None
+    replays: int = 0  # spouts: failed trees whose fail() or re-emit waits for the spout's turn
+    max_pending: int | None = None  # spouts: the pending cap in force (0: unbounded; automatic when unset)
 
     @classmethod
     def from_report(
@@ -131,6 +133,8 @@ class TaskStats:
             completed=total("completed"),
             expired=total("expired"),
             complete_latency_ms=Latency(lat["avg"], lat["p50"], lat["p99"]) if lat else None,
+            replays=int(raw.get("replays") or 0),
+            max_pending=raw.get("max_pending"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -153,6 +157,8 @@ class TaskStats:
             "completed": self.completed,
             "expired": self.expired,
             "complete_latency_ms": self.complete_latency_ms.to_dict() if self.complete_latency_ms else None,
+            "replays": self.replays,
+            "max_pending": self.max_pending,
         }
 
 
@@ -312,7 +318,8 @@ class TopologyStatistics:
     errors: tuple[ErrorInfo, ...] = ()  # newest last, at most ERRORS_KEPT
     error_count: int = 0  # every error reported, including those no longer kept
     stop_reason: str | None = None  # why a stop was requested: duration, SIGINT, SIGTERM, timeout, ...
-    message: str = ""  # why a run failed
+    message: str = ""  # why a run failed, or what a stop whose drain timed out left in flight
+    drain_timed_out: bool = False  # a stop gave up waiting for in-flight tuples (squall.drain.timeout.secs)
 
     def user_components(self) -> list[ComponentStats]:
         """The user's components (no ackers): spouts first, then by name."""
@@ -321,6 +328,22 @@ class TopologyStatistics:
     @property
     def queued(self) -> int:
         return sum(w.queued for w in self.workers)
+
+    def in_flight(self) -> dict[str, Any]:
+        """What the run still held, per its workers' last answers: trees pending and failed trees
+        waiting for a replay per spout task (``"component:task"``), and tuples queued (in channels,
+        and sent between workers but not processed). After a stop, the final counters."""
+        spouts = [t for t in self.tasks.values() if t.kind == "spout"]
+        return {
+            "pending": {f"{t.component}:{t.task}": t.pending for t in spouts if t.pending},
+            "replays": {f"{t.component}:{t.task}": t.replays for t in spouts if t.replays},
+            "queued": self.queued,
+        }
+
+    @property
+    def given_up(self) -> int:
+        """Messages ReliableSpouts gave up on (after ``max_fails``)."""
+        return sum(t.given_up or 0 for t in self.tasks.values())
 
     @property
     def outcome(self) -> str:
@@ -339,6 +362,8 @@ class TopologyStatistics:
             "round": self.round,
             "stop_reason": self.stop_reason,
             "message": self.message,
+            "drain_timed_out": self.drain_timed_out,
+            "in_flight": self.in_flight(),
             "components": [c.to_dict() for c in self.components.values()],
             "tasks": [t.to_dict() for _, t in sorted(self.tasks.items())],
             "workers": [w.to_dict() for w in self.workers],
@@ -498,7 +523,7 @@ class StatsBook:
                     tasks[t] = TaskStats.from_report(t, raw, kind=kind, worker=w, round=answer.round, base=base)
                 elif base is not None:  # restarted, no answer from the new process yet
                     rnd = answer.round if answer is not None else base.round
-                    tasks[t] = replace(base, round=rnd, pending=0, complete_latency_ms=None)
+                    tasks[t] = replace(base, round=rnd, pending=0, replays=0, complete_latency_ms=None)
                 else:
                     tasks[t] = TaskStats(task=t, component=comp, kind=kind, worker=w, round=0)
             self._counts = (MappingProxyType(tasks), MappingProxyType(aggregate(tasks.values())))
@@ -511,6 +536,7 @@ class StatsBook:
         *,
         stop_reason: str | None = None,
         message: str = "",
+        drain_timed_out: bool = False,
     ) -> TopologyStatistics:
         tasks, components = self._counters()
         workers = []
@@ -547,6 +573,7 @@ class StatsBook:
             error_count=self.error_count,
             stop_reason=stop_reason,
             message=message,
+            drain_timed_out=drain_timed_out,
         )
 
 

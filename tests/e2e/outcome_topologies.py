@@ -122,3 +122,55 @@ class CountsTopo(Topology):
 
     numbers = Numbers.spec()
     check = FailSome.spec(inputs=[numbers])
+
+
+class ReliableForever(ReliableSpout):
+    """Endless, with tup_id: its trees are pending until acked."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.i = 0
+
+    def next_tuple(self):
+        self.i += 1
+        self.emit([self.i], tup_id=self.i)
+
+
+class StuckTrackedTopo(Topology):
+    """2 workers: tasks source 1 -> w0, stuck 2 -> w1: trees stay pending behind the stuck bolt."""
+
+    source = ReliableForever.spec()
+    stuck = Stuck.spec(inputs=[source])
+
+
+class FewMessages(ReliableSpout):
+    """0..19 with tup_id, then exhausted; given up after one failure."""
+
+    outputs = ["n"]
+    max_fails = 1
+
+    def initialize(self, conf, context):
+        self.it = iter(range(20))
+
+    def next_tuple(self):
+        n = next(self.it)
+        self.emit([n], tup_id=n)
+
+    def give_up(self, tup_id, values):
+        pass  # quietly: only the count says so
+
+
+class Refuse(Bolt):
+    """Fails every tuple (without raising: no error is recorded)."""
+
+    outputs = ["n"]
+    auto_ack = False
+
+    def process(self, tup):
+        self.fail(tup)
+
+
+class GiveUpTopo(Topology):
+    numbers = FewMessages.spec()
+    refuse = Refuse.spec(inputs=[numbers])

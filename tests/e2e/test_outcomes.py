@@ -3,6 +3,7 @@ out, exit codes, shutdown, peak memory, resource exhaustion. Real processes thro
 
 import io
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -165,3 +166,72 @@ def test_a_worker_silent_for_the_heartbeat_timeout_is_killed_and_restarted(tmp_p
     p.send_signal(signal.SIGINT)
     code, _out, err = p.finish(timeout=60)
     assert code == 0, err[-3000:]
+
+
+# -- outcomes: a drain that timed out, --fail-on-errors, the documented exit codes --------------------
+
+
+def test_a_stop_whose_drain_timed_out_says_what_was_in_flight(tmp_path, squall_cli):
+    p = squall_cli(
+        "run",
+        f"{OUTCOMES}:StuckTrackedTopo",
+        "--workers",
+        "2",
+        "--duration",
+        "1",
+        "--fail-on-errors",
+        "--conf",
+        "squall.drain.timeout.secs=0.5",
+        "--conf",
+        "squall.shutdown.timeout.secs=1",
+    )
+    code, _out, err = p.finish(timeout=60)
+    assert code == 3, err[-3000:]
+    m = re.search(
+        r"the drain timed out after 0.5s \(squall.drain.timeout.secs\); in flight at the stop: "
+        r"([\d,]+) trees pending \(source:1 ([\d,]+)\); ([\d,]+) tuples queued",
+        err,
+    )
+    assert m, err[-3000:]
+    assert int(m.group(1).replace(",", "")) == int(m.group(2).replace(",", "")) > 0
+    assert "[squall] stopped after" in err
+    assert "failing the run (--fail-on-errors): the drain timed out with" in err
+
+
+def test_fail_on_errors_fails_a_run_with_user_errors(squall_cli):
+    topo = f"{HERE / 'topologies.py'}:FailingTopo"
+    code, _out, err = squall_cli("run", topo, "--workers", "2").finish(timeout=60)
+    assert code == 0 and "completed after" in err, err[-3000:]
+    code, _out, err = squall_cli("run", topo, "--workers", "2", "--fail-on-errors").finish(timeout=60)
+    assert code == 3 and "completed after" in err, err[-3000:]
+    assert re.search(r"failing the run \(--fail-on-errors\): [\d,]+ error\(s\)", err)
+
+
+def test_fail_on_errors_fails_a_run_that_gave_up_messages(squall_cli):
+    code, _out, err = squall_cli("run", f"{OUTCOMES}:GiveUpTopo", "--workers", "2", "--fail-on-errors").finish(
+        timeout=60
+    )
+    assert code == 3 and "completed after" in err, err[-3000:]
+    assert "failing the run (--fail-on-errors): 20 message(s) given up" in err
+
+
+def test_a_second_ctrl_c_kills_with_status_130(tmp_path, squall_cli):
+    p = squall_cli("run", f"{OUTCOMES}:StuckTopo", "--workers", "2", "--conf", f"test.dir={tmp_path}")
+    kids = p.workers(2)
+    p.wait_line("is active")
+    p.send_signal(signal.SIGINT)
+    p.wait_line("stopping (SIGINT)")
+    p.send_signal(signal.SIGINT)
+    code, _out, err = p.finish(timeout=60)
+    assert code == 130, err[-3000:]
+    assert "killed after" in err
+    assert gone(kids) == []
+
+
+def test_the_readme_exit_codes_are_the_real_ones():
+    from squall.local.result import EXIT_CODES, EXIT_PROBLEMS
+
+    readme = (HERE.parents[1] / "README.md").read_text()
+    table = readme[readme.index("| exit status |") :].split("\n\n")[0]
+    documented = {int(m.group(1)) for m in re.finditer(r"^\| (\d+) \|", table, re.M)}
+    assert documented == {*EXIT_CODES.values(), 2, EXIT_PROBLEMS}
