@@ -71,26 +71,31 @@ class StuckTopo(Topology):
 
 
 class Numbers(ReliableSpout):
-    """0..test.n-1 with tup_id; ack() and fail() are logged in test.dir (they survive kill -9)."""
+    """0..test.n-1 with tup_id, skipping what an earlier incarnation acked; ack() and fail() are
+    logged in test.dir (the logs survive kill -9). From test.phase on, it waits for a file "go"."""
 
     outputs = ["n"]
 
     def initialize(self, conf, context):
-        d = conf["test.dir"]
+        self.dir = d = conf["test.dir"]
         done = set()
         for name in os.listdir(d):
             if name.startswith("acked-"):
                 with open(os.path.join(d, name)) as f:
                     done.update(int(x) for x in f.read().split())
-        self.todo = iter([n for n in range(conf["test.n"]) if n not in done])
-        self.hold = os.path.join(d, "hold")  # while this file exists, emit nothing
+        self.todo = [n for n in range(conf["test.n"]) if n not in done]
+        self.todo.reverse()
+        self.phase = conf["test.phase"]
         self.acked_log = open(os.path.join(d, f"acked-{os.getpid()}"), "a", buffering=1)  # noqa: SIM115
         self.failed_log = open(os.path.join(d, f"failed-{os.getpid()}"), "a", buffering=1)  # noqa: SIM115
 
     def next_tuple(self):
-        if os.path.exists(self.hold):
+        if not self.todo:
+            raise StopIteration
+        n = self.todo[-1]
+        if n >= self.phase and not os.path.exists(os.path.join(self.dir, "go")):
             return
-        n = next(self.todo)
+        self.todo.pop()
         self.emit([n], tup_id=n)
 
     def ack(self, tup_id):

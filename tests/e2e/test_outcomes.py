@@ -2,9 +2,11 @@
 out, exit codes, shutdown, peak memory, resource exhaustion. Real processes throughout."""
 
 import io
+import itertools
 import os
 import re
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -235,3 +237,68 @@ def test_the_readme_exit_codes_are_the_real_ones():
     table = readme[readme.index("| exit status |") :].split("\n\n")[0]
     documented = {int(m.group(1)) for m in re.finditer(r"^\| (\d+) \|", table, re.M)}
     assert documented == {*EXIT_CODES.values(), 2, EXIT_PROBLEMS}
+
+
+# -- a restarted worker's counters are kept ------------------------------------------------------------
+
+
+def log_lines(d, prefix):
+    n = 0
+    for name in os.listdir(d):
+        if name.startswith(prefix):
+            with open(os.path.join(d, name)) as f:
+                n += len(f.read().split())
+    return n
+
+
+def test_a_restarted_workers_counters_are_kept_and_the_final_counts_are_what_happened(tmp_path):
+    """kill -9 the spout's worker mid-run (once its counters were reported): the final acked and
+    failed are the acks and fails its spout logged over both incarnations; rates never negative."""
+    status = io.StringIO()
+    coord = Coordinator(
+        f"{OUTCOMES}:CountsTopo",
+        {
+            "topology.workers": 2,
+            "squall.stats.interval.secs": 0.2,
+            "test.dir": str(tmp_path),
+            "test.n": 2000,
+            "test.phase": 1000,
+        },
+        status_out=status,
+        handle_signals=False,
+        timeout=120,
+    )
+    out = {}
+    runner = threading.Thread(target=lambda: out.setdefault("r", coord.run()))
+    runner.start()
+    snaps, snap = [], None
+    try:
+        while True:  # the first 1,000 trees done, and reported by the spout's worker
+            snap = coord.wait_statistics(snap, timeout=1)
+            snaps.append(snap)
+            spout = snap.tasks[2]
+            if spout.acked == 1000 and spout.pending == 0 and spout.replays == 0 and not snap.workers[1].stale:
+                break
+            assert runner.is_alive() and snap.uptime < 60, snap.to_dict()
+        assert (spout.acked, spout.failed) == (log_lines(tmp_path, "acked-"), log_lines(tmp_path, "failed-"))
+        os.kill(coord.handles[1].pid, signal.SIGKILL)
+        while not (snap.workers[1].incarnation == 1 and snap.workers[1].alive and snap.workers[1].round):
+            snap = coord.wait_statistics(snap, timeout=1)
+            snaps.append(snap)
+            assert runner.is_alive() and snap.uptime < 90, snap.to_dict()
+        (tmp_path / "go").touch()  # the second half
+    finally:
+        runner.join(timeout=120)
+    result = out["r"]
+    assert result.reason == "completed", result.message
+    snaps.append(result.statistics)
+    numbers = result.statistics.components["numbers"]
+    assert numbers.acked == log_lines(tmp_path, "acked-") == 2000
+    assert numbers.failed == log_lines(tmp_path, "failed-") == 200  # every 10th, once
+    assert result.statistics.components["check"].errors == 200
+    for before, after in itertools.pairwise(snaps):
+        for name, c in after.components.items():
+            b = before.components[name]
+            assert all(getattr(c, k) >= getattr(b, k) for k in ("emitted", "executed", "acked", "failed")), name
+    rates = [line.split(" | errors")[0] for line in status.getvalue().splitlines() if line.startswith("[squall")]
+    assert rates and not [line for line in rates if re.search(r"(?<![\w-])-\d", line)]  # e.g. "-2.7M/s"
