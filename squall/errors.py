@@ -65,3 +65,8 @@ class EmitError(SquallError, ValueError):
 
 class WorkerError(SquallError):
     """A worker process failed: it crashed or could not start."""
+
+
+class ResourceError(WorkerError):
+    """The machine ran out of something a run needs (open files, processes, memory): restarting a
+    worker would not help. The message says which limit and what to change."""

@@ -31,7 +31,8 @@ from typing import Any, TextIO
 
 import zmq
 
-from squall.errors import WorkerError
+from squall.errors import ResourceError, WorkerError
+from squall.local import resources
 from squall.local.launcher import (
     Launcher,
     SubprocessLauncher,
@@ -261,6 +262,8 @@ class Coordinator:
                 )
             if not self.restart_enabled:
                 raise WorkerError(what)
+            if code == resources.EXIT_RESOURCES:  # it said why in its log; a restart would not help
+                raise ResourceError(f"{what} (out of resources: see its message above)")
             if now - self.started_at.get(i, now) > RESTART_RESET_SECS:
                 self.restarts[i] = 0
             delay = min(RESTART_BACKOFF * 2 ** self.restarts[i], RESTART_BACKOFF_MAX)
@@ -337,7 +340,12 @@ class Coordinator:
 
     def _start_worker(self, i: int) -> None:
         self.incarnation[i] = self.incarnation.get(i, -1) + 1
-        self.handles[i] = self.launcher.start(i, dict(self.spec, index=i, incarnation=self.incarnation[i]))
+        try:
+            self.handles[i] = self.launcher.start(i, dict(self.spec, index=i, incarnation=self.incarnation[i]))
+        except Exception as exc:
+            if resources.is_resource_error(exc):
+                raise ResourceError(resources.describe(exc, f"starting worker {i}", self.plan.num_workers)) from None
+            raise WorkerError(f"could not start worker {i}: {type(exc).__name__}: {exc}") from exc
         self.started_at[i] = time.monotonic()
         self.book.worker_started(i, self.incarnation[i], self.handles[i].pid)
 
@@ -366,6 +374,8 @@ class Coordinator:
             if "hooks" in msg:
                 self.hook_reports.append(msg["hooks"])
         elif kind == FATAL:
+            if msg.get("resource"):  # restarting it would not help
+                raise ResourceError(f"worker {index} (tasks {self._tasks_of(index)}): {msg['error']}")
             raise WorkerError(
                 f"worker {index} (tasks {self._tasks_of(index)}) failed in {msg['where']}: "
                 f"{msg['error']}\n{msg.get('traceback', '')}"
@@ -385,10 +395,13 @@ class Coordinator:
             for i in want:
                 code = self.handles[i].poll()
                 if code is not None:
-                    raise WorkerError(
+                    what = (
                         f"worker {i} (pid {self.handles[i].pid}, tasks {self._tasks_of(i)}) died "
                         f"while starting: {describe_exit(code)}"
                     )
+                    if code == resources.EXIT_RESOURCES:
+                        raise ResourceError(f"{what} (out of resources: see its message above)")
+                    raise WorkerError(what)
             r = self._recv(100)
             if r is None:
                 continue
@@ -400,14 +413,34 @@ class Coordinator:
         return got
 
     # -- the run --------------------------------------------------------------------------------
-    def run(self) -> RunResult:
-        start = self.t0 = time.monotonic()
+    def _open_control(self) -> tuple[zmq.Context[zmq.Socket[bytes]], int]:
+        """Check the open-files limit for this run, bind the control socket; its port."""
+        resources.ensure_open_files(self.plan.num_workers)
         ctx = zmq.Context()
         self.sock = ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted worker takes over its identity
-        bind_host, advertise_host = self.settings.bind_host, self.settings.advertise_host
-        port = bind_random_port(self.sock, bind_host)
+        return ctx, bind_random_port(self.sock, self.settings.bind_host)
+
+    def _refused(self, message: str) -> RunResult:
+        """A run that could not start at all (nothing to shut down)."""
+        self.message = message
+        log.error("%s", message)
+        self.state = RunState.FAILED
+        self._publish()
+        return RunResult(self._statistics, hook_reports=self.hook_reports)
+
+    def run(self) -> RunResult:
+        start = self.t0 = time.monotonic()
+        try:
+            ctx, port = self._open_control()
+        except ResourceError as exc:
+            return self._refused(str(exc))
+        except (OSError, zmq.ZMQError) as exc:
+            if not resources.is_resource_error(exc):
+                raise
+            return self._refused(resources.describe(exc, "opening the control socket", self.plan.num_workers))
+        advertise_host = self.settings.advertise_host
         self.spouts_done: set[int] = set()
         old_handlers = {}
         if self.handle_signals:
@@ -444,6 +477,12 @@ class Coordinator:
             final = self._supervise(start)
         except WorkerError as exc:
             self.message = str(exc)
+            log.error("%s", self.message)
+            final = RunState.FAILED
+        except (OSError, zmq.ZMQError) as exc:
+            if not resources.is_resource_error(exc):
+                raise
+            self.message = resources.describe(exc, "running the topology", self.plan.num_workers)
             log.error("%s", self.message)
             final = RunState.FAILED
         except KeyboardInterrupt:
@@ -606,6 +645,10 @@ class Coordinator:
                 log.error("%s", exc)
         if self.book.waiting:  # a worker said no bye: its last numbers stay, marked stale
             self.book.close(self._uptime())
+        for i in sorted(live - byes):
+            log.warning(
+                "worker %d (pid %d) sent no final counters: the summary shows its last answer", i, self.handles[i].pid
+            )
         for i, h in self.handles.items():
             try:
                 h.wait(timeout=max(0.1, deadline - time.monotonic()))

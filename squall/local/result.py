@@ -40,13 +40,17 @@ class RunResult:
 
     def problems(self) -> list[str]:
         """What a CI run should not let pass (``--fail-on-errors``): errors (user code raised, a
-        worker died), messages given up, tuples left in flight by a stop whose drain timed out."""
+        worker died), messages given up, a worker whose final counters never came, tuples left in
+        flight by a stop whose drain timed out."""
         st = self.statistics
         out = []
         if st.error_count:
             out.append(f"{st.error_count:,} error(s)")
         if st.given_up:
             out.append(f"{st.given_up:,} message(s) given up")
+        silent = [str(w.index) for w in st.workers if w.stale]
+        if silent:
+            out.append(f"no final counters from worker(s) {', '.join(silent)} (the counts may be short)")
         if st.drain_timed_out:
             held = st.in_flight()
             trees, replays = sum(held["pending"].values()), sum(held["replays"].values())

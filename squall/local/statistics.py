@@ -585,12 +585,13 @@ def rss_bytes() -> int | None:
     try:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:  # pragma: no cover - not Linux
+    except OSError:  # not Linux, or no file descriptor left: never fail a stats answer for this
         try:
             import psutil  # optional: not a runtime dependency
-        except ImportError:
+
+            return int(psutil.Process().memory_info().rss)
+        except (ImportError, OSError):
             return None
-        return int(psutil.Process().memory_info().rss)
 
 
 def peak_rss_bytes() -> int | None:
@@ -606,9 +607,10 @@ def peak_rss_bytes() -> int | None:
                     return int(line.split()[1]) * 1024  # kB
     except OSError:  # pragma: no cover - not Linux
         pass
-    try:  # pragma: no cover - not Linux
+    try:  # pragma: no cover - not Linux (or no file descriptor left)
         import psutil  # optional: not a runtime dependency
-    except ImportError:
+
+        info = psutil.Process().memory_info()
+        return int(getattr(info, "peak_wset", info.rss))  # Windows has a peak; elsewhere the current
+    except (ImportError, OSError):
         return None
-    info = psutil.Process().memory_info()  # pragma: no cover
-    return int(getattr(info, "peak_wset", info.rss))  # pragma: no cover - Windows has a peak; else the current

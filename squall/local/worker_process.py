@@ -43,7 +43,7 @@ from typing import Any
 
 import zmq
 
-from squall.local import logs
+from squall.local import logs, resources
 from squall.local.statistics import peak_rss_bytes, rss_bytes
 from squall.runtime.hooks import WorkerHooks
 from squall.runtime.worker import Worker
@@ -134,11 +134,24 @@ class WorkerProcess:
             self.finish(4)
 
     def fatal(self, where: str, exc: BaseException) -> None:
+        if resources.is_resource_error(exc):
+            self.out_of_resources(where, exc)
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         log.error("worker %d: %s failed:\n%s", self.index, where, text.rstrip())
         self.send({"t": FATAL, "where": where, "error": f"{type(exc).__name__}: {exc}", "traceback": text})
         self.ctrl.close(linger=2000)
         sys.exit(3)
+
+    def out_of_resources(self, where: str, exc: BaseException) -> None:
+        """One clear line (no traceback), to the log and the coordinator; exit ``EXIT_RESOURCES``."""
+        doing = "running the components' initialize()" if where == "initialize" else where
+        what = resources.describe(exc, doing, self.spec.get("conf", {}).get("topology.workers"))
+        try:  # the coordinator says it (once); only if it cannot be told does this worker log it
+            self.ctrl.send(pack({"t": FATAL, "where": where, "error": what, "resource": True}), zmq.NOBLOCK)
+        except zmq.ZMQError:
+            log.error("worker %d: %s", self.index, what)
+        self.ctrl.close(linger=1000)
+        sys.exit(resources.EXIT_RESOURCES)
 
     def run(self) -> int:
         """Start, serve until the coordinator says stop, clean up; return the exit status.
@@ -148,8 +161,13 @@ class WorkerProcess:
         Runs in the calling thread.
         """
         try:
-            self.start()
-            self.loop()
+            try:
+                self.start()
+                self.loop()
+            except (OSError, zmq.ZMQError, MemoryError) as exc:
+                if not resources.is_resource_error(exc):
+                    raise
+                self.out_of_resources("running" if self.worker is not None else "starting", exc)
         except SystemExit as exc:
             return exc.code if isinstance(exc.code, int) else 1
         return 0
@@ -337,7 +355,14 @@ def main() -> None:
     spec = json.loads(os.environ["SQUALL_WORKER_SPEC"])
     logs.setup(spec.get("log_level", "INFO"))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C and stops us cleanly
-    proc = WorkerProcess(spec)
+    try:
+        proc = WorkerProcess(spec)
+    except (OSError, zmq.ZMQError, MemoryError) as exc:
+        if not resources.is_resource_error(exc):
+            raise
+        workers = spec.get("conf", {}).get("topology.workers")
+        log.error("worker %s: %s", spec.get("index"), resources.describe(exc, "starting", workers))
+        sys.exit(resources.EXIT_RESOURCES)
     # SIGTERM (the coordinator's shutdown of a straggler, PR_SET_PDEATHSIG when it died, a user):
     # close gracefully after the current call, as a stop does
     signal.signal(signal.SIGTERM, lambda signum, frame: proc.terminate())

@@ -179,3 +179,20 @@ class Refuse(Bolt):
 class GiveUpTopo(Topology):
     numbers = FewMessages.spec()
     refuse = Refuse.spec(inputs=[numbers])
+
+
+class Hog(Bolt):
+    """Opens ``test.hog`` files in initialize() and keeps them open (as a connector's pool might)."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.files = [open(os.devnull) for _ in range(conf.get("test.hog", 0))]  # noqa: SIM115
+
+    def process(self, tup):
+        pass
+
+
+class HogTopo(Topology):
+    source = Forever.spec()
+    hog = Hog.spec(inputs=[source])

@@ -5,7 +5,10 @@ import io
 import itertools
 import os
 import re
+import shlex
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -197,7 +200,9 @@ def test_a_stop_whose_drain_timed_out_says_what_was_in_flight(tmp_path, squall_c
     assert m, err[-3000:]
     assert int(m.group(1).replace(",", "")) == int(m.group(2).replace(",", "")) > 0
     assert "[squall] stopped after" in err
-    assert "failing the run (--fail-on-errors): the drain timed out with" in err
+    failing = next(line for line in err.splitlines() if "failing the run (--fail-on-errors)" in line)
+    assert "the drain timed out with" in failing
+    assert "no final counters from worker(s) 1" in failing  # the stuck worker never said bye
 
 
 def test_fail_on_errors_fails_a_run_with_user_errors(squall_cli):
@@ -302,3 +307,44 @@ def test_a_restarted_workers_counters_are_kept_and_the_final_counts_are_what_hap
             assert all(getattr(c, k) >= getattr(b, k) for k in ("emitted", "executed", "acked", "failed")), name
     rates = [line.split(" | errors")[0] for line in status.getvalue().splitlines() if line.startswith("[squall")]
     assert rates and not [line for line in rates if re.search(r"(?<![\w-])-\d", line)]  # e.g. "-2.7M/s"
+
+
+# -- resource exhaustion: one clear message and a hint, exit 1 -------------------------------------
+
+
+def run_with_open_files_limit(limit, *args, timeout=60):
+    """``squall run ARGS`` in a shell whose open-files limit (soft and hard) is ``limit``."""
+    cmd = f"ulimit -n {limit} && exec {shlex.quote(sys.executable)} -m squall.cli run " + " ".join(
+        shlex.quote(str(a)) for a in args
+    )
+    p = subprocess.run(
+        ["bash", "-c", cmd], check=False, capture_output=True, text=True, timeout=timeout, cwd=HERE.parents[1]
+    )
+    return p.returncode, p.stdout + p.stderr
+
+
+def test_too_many_workers_for_the_open_files_limit_are_refused_with_a_hint():
+    code, out = run_with_open_files_limit(24, f"{HERE / 'topologies.py'}:ParGtWorkersTopo", "--workers", "8")
+    assert code == 1, out
+    assert "8 worker(s) need about 35 open files per process, and the limit is 24 (ulimit -n)" in out
+    assert "run fewer workers (--workers 4 fits)" in out
+    assert "Traceback" not in out and "completed" not in out
+
+
+def test_a_worker_out_of_open_files_ends_the_run_with_one_message(tmp_path):
+    code, out = run_with_open_files_limit(
+        24,
+        f"{OUTCOMES}:HogTopo",
+        "--workers",
+        "2",
+        "--duration",
+        "5",
+        "--conf",
+        "test.hog=12",
+        "--conf",
+        f"test.dir={tmp_path}",
+    )
+    assert code == 1, out
+    assert re.search(r"worker 0 \(tasks hog:1, __acker:3\): out of resources while .*\(Too many open files\)", out)
+    assert "the limit is 24 (ulimit -n)" in out and "run fewer workers" in out
+    assert "Traceback" not in out and "completed" not in out and "restarting" not in out
