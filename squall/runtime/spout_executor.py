@@ -8,8 +8,8 @@ spouts) therefore obeys the same limits as new tuples; ``ReliableSpout`` queues 
 to re-emit it (``_squall_replay``) on the same path.
 
 **Auto max spout pending.** With acking on and ``topology.max.spout.pending`` unset, the cap starts
-at ``config.AUTO_MAX_SPOUT_PENDING`` and is re-estimated every ``PENDING_ADJUST_SECS`` while it is
-what holds the spout back: by Little's law, trees in flight = completion rate x time in flight, so
+at ``config.AUTO_MAX_SPOUT_PENDING`` and is re-estimated every ``PENDING_ADJUST_SECS`` while trees
+are in flight: by Little's law, trees in flight = completion rate x time in flight, so
 the cap becomes ``ack rate x message timeout x PENDING_TIMEOUT_SHARE`` (at least 1, at most the
 starting value): a spout never has more trees in flight than the topology completes in a quarter
 of the timeout, so a slow consumer does not make them time out while they wait in queues.
@@ -327,13 +327,14 @@ class SpoutExecutor(TaskExecutor):
 
     def adjust_pending(self, now: float) -> None:
         """Re-estimate an automatic pending cap (every ``PENDING_ADJUST_SECS``): the trees completed
-        in ``PENDING_TIMEOUT_SHARE`` of the message timeout at the recent ack rate, while the cap
-        is what holds the spout back."""
+        in ``PENDING_TIMEOUT_SHARE`` of the message timeout at the recent ack rate, while trees are
+        in flight or the cap held the spout back (whatever holds it back: the cap, or backpressure
+        before the cap is reached). An idle spout keeps its cap."""
         marks = self.ack_marks
         marks.append((now, self.acked))
         if not self.auto_pending or self.message_timeout is None:
             return
-        if self.capped and len(marks) > 1:
+        if (self.capped or self.pending.size) and len(marks) > 1:
             t0, acked0 = marks[0]
             rate = (self.acked - acked0) / max(now - t0, 1e-3)
             cap = int(rate * self.message_timeout * PENDING_TIMEOUT_SHARE)

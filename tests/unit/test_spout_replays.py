@@ -213,10 +213,10 @@ def test_the_automatic_cap_follows_the_ack_rate_and_the_timeout():
     sp.adjust_pending(t + 2)
     assert sp.max_pending == AUTO_MAX_SPOUT_PENDING
     cap = sp.max_pending
-    sp.adjust_pending(t + 3)  # the cap did not hold the spout back: it is left alone
-    assert sp.max_pending == cap
-    for k in range(PENDING_RATE_MARKS + 1):  # nothing completes at all: one tree at a time
-        sp.capped = True
+    sp.adjust_pending(t + 3)  # idle (nothing pending, the cap did not hold it back): left alone
+    assert sp.max_pending == cap and sp.pending.size == 0
+    sp.pending.put(1, "a")  # a tree in flight, held back by backpressure rather than the cap
+    for k in range(PENDING_RATE_MARKS + 1):  # and nothing completes at all: one tree at a time
         sp.adjust_pending(t + 4 + k)
     assert sp.max_pending == 1
 
