@@ -336,6 +336,8 @@ class Worker:
                 work += transport.retry()
             for payload in transport.recv_ready(32):
                 work += self.on_message(payload)
+        if self.blocked:
+            self.forget_restarted()
         if self.spouts and not self.blocked and not (transport is not None and transport.n_overflow):
             burst = self.burst_n
             for sp in self.spouts:
@@ -424,6 +426,15 @@ class Worker:
         flow.sent += n
         if flow.sent - flow.done >= flow.limit:
             self.blocked.add(peer)
+
+    def forget_restarted(self) -> None:
+        """A blocked peer that was restarted (a new incarnation) took what was in flight with it."""
+        if self.transport is None:
+            return
+        peer_inc, flows = self.transport.peer_inc, self.flows
+        for peer in [p for p in self.blocked if p in flows and flows[p].inc != peer_inc.get(p)]:
+            del flows[peer]
+            self.blocked.discard(peer)
 
     def on_credit(self, sender: int, sender_inc: int, total: int) -> None:
         """``sender`` has processed ``total`` tuples from us (its incarnation ``sender_inc``)."""

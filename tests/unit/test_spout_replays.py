@@ -310,3 +310,22 @@ def test_the_inflight_limit_is_a_second_of_the_peers_rate_at_least_a_batch(rate,
     t0 = flow.t0
     flow.credit(int(rate * RATE_SECS), t0 + RATE_SECS)
     assert flow.limit == expected
+
+
+def test_a_blocked_peer_that_restarts_unblocks_the_spouts():
+    hub: dict[int, deque[bytes]] = {}
+    conf = topology_conf(FlowTopo.config, {"topology.workers": 2, "topology.acker.executors": 0})
+    transports = [MemoryTransport(i, hub) for i in range(2)]
+    source = Worker(FlowTopo, conf, 1, transport=transports[1])  # type: ignore[arg-type]
+    transports[1].connect({0: ("memory://0", 0)})
+    source.setup()
+    source.activate()
+    deadline = time.monotonic() + 5
+    while not source.blocked and time.monotonic() < deadline:
+        source.step()
+    assert source.blocked == {0}
+    hub[0].clear()  # the peer dies with what was in flight
+    transports[1].connect({0: ("memory://0", 1)})  # ... and comes back as incarnation 1
+    emitted = source.spouts[0].instance.i
+    source.step()
+    assert not source.blocked and source.spouts[0].instance.i > emitted
