@@ -50,10 +50,12 @@ class PeerFlow:
     at most every ``CREDIT_SECS``. In flight = sent - processed: tuples in our overflow, in ZeroMQ
     queues and kernel buffers on both sides, and in the peer's hands. ``limit`` is what the peer
     processed in the last ``INFLIGHT_SECS`` (its rate over ``RATE_SECS`` windows), at least a batch,
-    at most ``ceiling``: above it this worker's spouts pause (backpressure).
+    at most ``ceiling``: above it this worker's spouts pause (backpressure). Until the first rate is
+    measured, it starts at one batch and grows by what each credit acknowledges (TCP's slow start:
+    it doubles every round trip to a peer that keeps up, and hardly grows for one that does not).
     """
 
-    __slots__ = ("inc", "sent", "done", "limit", "floor", "ceiling", "t0", "done0")
+    __slots__ = ("inc", "sent", "done", "limit", "floor", "ceiling", "t0", "done0", "measured")
 
     def __init__(self, inc: int, floor: int, ceiling: int):
         self.inc = inc
@@ -61,9 +63,10 @@ class PeerFlow:
         self.done = 0
         self.floor = floor
         self.ceiling = ceiling
-        self.limit = floor  # a slow start: the rate, once measured, raises it within RATE_SECS
+        self.limit = floor
         self.t0 = time.monotonic()
         self.done0 = 0
+        self.measured = False
 
     @property
     def inflight(self) -> int:
@@ -73,11 +76,13 @@ class PeerFlow:
         """The peer has processed ``total`` tuples from us: update what is in flight and the limit."""
         if total <= self.done:
             return
+        if not self.measured:  # slow start
+            self.limit = min(self.ceiling, self.limit + total - self.done)
         self.done = total
         if now - self.t0 >= RATE_SECS:
             rate = (total - self.done0) / (now - self.t0)
             self.limit = min(self.ceiling, max(self.floor, int(rate * INFLIGHT_SECS)))
-            self.t0, self.done0 = now, total
+            self.t0, self.done0, self.measured = now, total, True
 
 
 class Worker:

@@ -329,3 +329,18 @@ def test_a_blocked_peer_that_restarts_unblocks_the_spouts():
     emitted = source.spouts[0].instance.i
     source.step()
     assert not source.blocked and source.spouts[0].instance.i > emitted
+
+
+def test_the_inflight_limit_starts_at_a_batch_and_doubles_with_each_round_trip_until_measured():
+    from squall.runtime.worker import RATE_SECS, PeerFlow
+
+    flow = PeerFlow(0, floor=1000, ceiling=64_000)
+    t0 = flow.t0
+    flow.credit(1000, t0 + 0.002)  # a round trip: the whole batch processed
+    assert flow.limit == 2000
+    flow.credit(3000, t0 + 0.004)
+    assert flow.limit == 4000
+    flow.credit(3000 + 10**6, t0 + 0.006)
+    assert flow.limit == 64_000  # never above the ceiling
+    flow.credit(2 * 10**6, t0 + RATE_SECS)  # measured: from now on, a second of the peer's rate
+    assert flow.measured and flow.limit == 64_000
