@@ -270,6 +270,7 @@ class Coordinator:
             self.restarts[i] += 1
             self.restart_at[i] = now + delay
             self.spouts_done.discard(i)
+            self.unresponsive.discard(i)
             self.book.add_error(ErrorInfo("-", -1, i, time.time(), f"worker {i}", what))
             round_complete = self.book.worker_died(i, self._uptime())
             self._publish(status=round_complete)
