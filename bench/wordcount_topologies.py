@@ -44,6 +44,7 @@ from itertools import accumulate
 from typing import Any
 
 from squall import Bolt, Grouping, Spout, Stream, Topology
+from squall.local.statistics import peak_rss_bytes
 from squall.topology.dsl import TopologyType
 
 VOCAB_SIZE = 10_000
@@ -151,7 +152,7 @@ def dump_all() -> int:
         rep.update(
             pid=os.getpid(),
             cpu_exit=cpu_seconds(),
-            peak_rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            peak_rss=peak_rss_bytes(),  # VmHWM: ru_maxrss carries the parent's peak over fork and exec
             gc={g: {"n": n, "total_ms": tot / 1e6, "max_ms": mx / 1e6} for g, (n, tot, mx) in GC_STATS.items()},
         )
         tmp = comp._report_path + ".tmp"

@@ -30,6 +30,11 @@ def main() -> None:
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
 @click.option("--stats-interval", type=float, default=None, help="Seconds between status lines (default 5).")
+@click.option(
+    "--fail-on-errors",
+    is_flag=True,
+    help="Exit 3 if a run that completed or stopped had errors, gave up messages or left tuples in flight.",
+)
 def run(
     topology: str,
     workers: int | None,
@@ -37,13 +42,19 @@ def run(
     conf: tuple[str, ...],
     log_level: str,
     stats_interval: float | None,
+    fail_on_errors: bool,
 ) -> None:
     """Run TOPOLOGY (FILE.py or FILE.py:ClassName) on worker processes on this machine.
 
     It runs until every spout is exhausted and every tuple processed, until --duration,
     or until Ctrl-C (spouts are deactivated and in-flight tuples drained first).
+
+    Exit status: 0 completed or stopped; 1 failed (a worker could not start, or died with
+    restarts off); 2 refused (invalid topology, config or option); 3 with --fail-on-errors, a
+    run with errors, given-up messages or tuples left in flight; 130 killed by a second Ctrl-C.
     """
     from squall.local.coordinator import Coordinator
+    from squall.local.result import EXIT_PROBLEMS
 
     logs.setup(log_level)
     try:
@@ -62,7 +73,12 @@ def run(
     result = coord.run()
     for line in status.summary(result.statistics):
         click.echo(line, err=True)
-    sys.exit(result.exit_code)
+    code = result.exit_code
+    problems = result.problems() if fail_on_errors and code == 0 else []
+    if problems:
+        click.echo(f"[squall] failing the run (--fail-on-errors): {'; '.join(problems)}", err=True)
+        code = EXIT_PROBLEMS
+    sys.exit(code)
 
 
 @main.command()

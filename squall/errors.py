@@ -87,6 +87,11 @@ class UserCodeError(SquallError):
         self.errors = list(errors or [])
 
 
+class ResourceError(WorkerError):
+    """The machine ran out of something a run needs (open files, processes, memory): restarting a
+    worker would not help. The message says which limit and what to change."""
+
+
 _SQUALL_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 

@@ -48,7 +48,7 @@ from squall.topology.dsl import Topology
 from squall.topology.loader import load_topology
 from squall.topology.plan import make_plan
 from squall.topology.spec import ComponentDef
-from squall.topology.spout import Spout
+from squall.topology.spout import ReliableSpout, Spout
 from squall.topology.stream import DEFAULT_STREAM, normalize_outputs
 from squall.topology.tuple import Tuple, make_tuple, tick_tuple
 from squall.topology.validate import did_you_mean
@@ -412,10 +412,16 @@ class ComponentHarness:
         self._bolt().process_tick(tick_tuple(self.conf.get("topology.tick.tuple.freq.secs") or 1))
 
     def next_tuple(self) -> bool:
-        """Call the spout's ``next_tuple`` once; False when it raised StopIteration (exhausted)."""
+        """Call the spout's ``next_tuple`` once; False when it raised StopIteration (exhausted).
+
+        As in a run, a ReliableSpout's failed messages waiting in ``replays`` are emitted again first,
+        one per call, instead of ``next_tuple``."""
         spout = self.instance
         if not isinstance(spout, Spout):
             raise SquallError(f"{type(spout).__name__} is not a spout: it has no next_tuple()")
+        if isinstance(spout, ReliableSpout) and spout.replays:
+            spout._squall_replay()
+            return True
         try:
             spout.next_tuple()
         except StopIteration:

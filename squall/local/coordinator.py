@@ -31,7 +31,8 @@ from typing import Any, TextIO
 
 import zmq
 
-from squall.errors import WorkerError
+from squall.errors import ResourceError, WorkerError
+from squall.local import resources
 from squall.local.launcher import (
     Launcher,
     SubprocessLauncher,
@@ -50,6 +51,7 @@ from squall.transport.control import (
     DEACTIVATE,
     DRAIN,
     FATAL,
+    HEARTBEAT_SECS,
     HELLO,
     PEER,
     PEERS,
@@ -69,6 +71,8 @@ START_TIMEOUT = 120.0
 RESTART_BACKOFF = 0.2  # seconds before the first restart of a dead worker; doubles per crash
 RESTART_BACKOFF_MAX = 5.0
 RESTART_RESET_SECS = 30.0  # a worker that lived this long starts its backoff over
+TERM_GRACE = 3.0  # seconds between SIGTERM (the worker closes its components) and SIGKILL at shutdown
+UNRESPONSIVE_ROUNDS = 3  # a worker silent this many stats rounds (and heartbeats) is named unresponsive
 _STOP = "request_stop"  # a command from another thread (activate and deactivate: named after their messages)
 
 
@@ -127,10 +131,14 @@ class Coordinator:
         self.restarts: dict[int, int] = defaultdict(int)
         self.restart_at: dict[int, float] = {}
         self.started_at: dict[int, float] = {}
+        self.last_heard: dict[int, float] = {}  # per worker: when it last sent anything (monotonic)
+        self.unresponsive: set[int] = set()  # workers named unresponsive (and not heard from since)
+        self.hung: dict[int, float] = {}  # workers killed for their silence: how long it lasted
+        self.unresponsive_after = UNRESPONSIVE_ROUNDS * max(self.settings.stats_interval_secs, HEARTBEAT_SECS)
         self.restart_enabled = self.settings.worker_restart
         self.deactivated = False
         self.drain_sent = False
-        self.drain_timed_out = False
+        self.drain_timed_out = False  # a stop gave up waiting for in-flight tuples
 
     # -- what another thread may call -----------------------------------------------------------
     def statistics(self) -> TopologyStatistics:
@@ -206,6 +214,8 @@ class Coordinator:
     def _stats_round(self) -> None:
         """Ask every live worker for its counters; a round still unanswered is shown as it is (stale)."""
         now = self._uptime()
+        for i in self.unresponsive:
+            self.book.worker_silent(i, time.monotonic() - self.last_heard.get(i, self.started_at.get(i, 0.0)))
         if self.book.waiting:
             self.book.close(now)
             self._publish(status=True)
@@ -226,7 +236,9 @@ class Coordinator:
     def _recv(self, timeout_ms: int) -> tuple[int, dict[str, Any]] | None:
         if self.sock.poll(timeout_ms):
             ident, payload = self.sock.recv_multipart()
-            return int(ident.decode()[1:]), unpack_control(payload)
+            index = int(ident.decode()[1:])
+            self.last_heard[index] = time.monotonic()
+            return index, unpack_control(payload)
         return None
 
     def _tasks_of(self, index: int) -> str:
@@ -242,18 +254,61 @@ class Coordinator:
             if code is None:
                 continue
             what = f"worker {i} (pid {h.pid}, tasks {self._tasks_of(i)}) died: {describe_exit(code)}"
+            if i in self.hung:
+                key = f"squall.worker.heartbeat.timeout.secs={self.settings.heartbeat_timeout_secs:g}"
+                what = (
+                    f"worker {i} (pid {h.pid}, tasks {self._tasks_of(i)}) was killed after {self.hung.pop(i):.0f}s "
+                    f"without a heartbeat ({key})"
+                )
             if not self.restart_enabled:
                 raise WorkerError(what)
+            if code == resources.EXIT_RESOURCES:  # it said why in its log; a restart would not help
+                raise ResourceError(f"{what} (out of resources: see its message above)")
             if now - self.started_at.get(i, now) > RESTART_RESET_SECS:
                 self.restarts[i] = 0
             delay = min(RESTART_BACKOFF * 2 ** self.restarts[i], RESTART_BACKOFF_MAX)
             self.restarts[i] += 1
             self.restart_at[i] = now + delay
             self.spouts_done.discard(i)
+            self.unresponsive.discard(i)
             self.book.add_error(ErrorInfo("-", -1, i, time.time(), f"worker {i}", what))
             round_complete = self.book.worker_died(i, self._uptime())
             self._publish(status=round_complete)
             log.error("%s; restarting it in %.1fs (restart #%d)", what, delay, self.restarts[i])
+
+    def _check_heartbeats(self) -> None:
+        """Name a worker that has sent nothing for a few stats rounds; kill one silent for the
+        heartbeat timeout (it is then restarted as a dead worker is)."""
+        now = time.monotonic()
+        timeout = self.settings.heartbeat_timeout_secs
+        for i, h in self.handles.items():
+            if i in self.restart_at or i in self.hung:
+                continue
+            silent = now - max(self.last_heard.get(i, 0.0), self.started_at.get(i, 0.0))
+            if silent < self.unresponsive_after:
+                if i in self.unresponsive:
+                    self.unresponsive.discard(i)
+                    self.book.worker_silent(i, 0.0)
+                    log.info("worker %d (pid %d) answers again", i, h.pid)
+                continue
+            if i not in self.unresponsive and h.poll() is None:
+                self.unresponsive.add(i)
+                self.book.worker_silent(i, silent)
+                self._publish()
+                log.warning(
+                    "worker %d (pid %d, tasks %s) unresponsive for %.0f s%s",
+                    i,
+                    h.pid,
+                    self._tasks_of(i),
+                    silent,
+                    f"; killed and restarted after {timeout:g}s (squall.worker.heartbeat.timeout.secs)"
+                    if timeout
+                    else "",
+                )
+            if timeout is not None and silent >= timeout and h.poll() is None:
+                self.hung[i] = silent
+                self.unresponsive.discard(i)
+                h.kill()
 
     def _restart_due(self) -> None:
         now = time.monotonic()
@@ -286,7 +341,12 @@ class Coordinator:
 
     def _start_worker(self, i: int) -> None:
         self.incarnation[i] = self.incarnation.get(i, -1) + 1
-        self.handles[i] = self.launcher.start(i, dict(self.spec, index=i, incarnation=self.incarnation[i]))
+        try:
+            self.handles[i] = self.launcher.start(i, dict(self.spec, index=i, incarnation=self.incarnation[i]))
+        except Exception as exc:
+            if resources.is_resource_error(exc):
+                raise ResourceError(resources.describe(exc, f"starting worker {i}", self.plan.num_workers)) from None
+            raise WorkerError(f"could not start worker {i}: {type(exc).__name__}: {exc}") from exc
         self.started_at[i] = time.monotonic()
         self.book.worker_started(i, self.incarnation[i], self.handles[i].pid)
 
@@ -315,6 +375,8 @@ class Coordinator:
             if "hooks" in msg:
                 self.hook_reports.append(msg["hooks"])
         elif kind == FATAL:
+            if msg.get("resource"):  # restarting it would not help
+                raise ResourceError(f"worker {index} (tasks {self._tasks_of(index)}): {msg['error']}")
             who = (
                 f"{msg['component']} (task {msg['task']}, worker {index})"
                 if "component" in msg
@@ -336,10 +398,13 @@ class Coordinator:
             for i in want:
                 code = self.handles[i].poll()
                 if code is not None:
-                    raise WorkerError(
+                    what = (
                         f"worker {i} (pid {self.handles[i].pid}, tasks {self._tasks_of(i)}) died "
                         f"while starting: {describe_exit(code)}"
                     )
+                    if code == resources.EXIT_RESOURCES:
+                        raise ResourceError(f"{what} (out of resources: see its message above)")
+                    raise WorkerError(what)
             r = self._recv(100)
             if r is None:
                 continue
@@ -351,14 +416,34 @@ class Coordinator:
         return got
 
     # -- the run --------------------------------------------------------------------------------
-    def run(self) -> RunResult:
-        start = self.t0 = time.monotonic()
+    def _open_control(self) -> tuple[zmq.Context[zmq.Socket[bytes]], int]:
+        """Check the open-files limit for this run, bind the control socket; its port."""
+        resources.ensure_open_files(self.plan.num_workers)
         ctx = zmq.Context()
         self.sock = ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted worker takes over its identity
-        bind_host, advertise_host = self.settings.bind_host, self.settings.advertise_host
-        port = bind_random_port(self.sock, bind_host)
+        return ctx, bind_random_port(self.sock, self.settings.bind_host)
+
+    def _refused(self, message: str) -> RunResult:
+        """A run that could not start at all (nothing to shut down)."""
+        self.message = message
+        log.error("%s", message)
+        self.state = RunState.FAILED
+        self._publish()
+        return RunResult(self._statistics, hook_reports=self.hook_reports)
+
+    def run(self) -> RunResult:
+        start = self.t0 = time.monotonic()
+        try:
+            ctx, port = self._open_control()
+        except ResourceError as exc:
+            return self._refused(str(exc))
+        except (OSError, zmq.ZMQError) as exc:
+            if not resources.is_resource_error(exc):
+                raise
+            return self._refused(resources.describe(exc, "opening the control socket", self.plan.num_workers))
+        advertise_host = self.settings.advertise_host
         self.spouts_done: set[int] = set()
         old_handlers = {}
         if self.handle_signals:
@@ -399,6 +484,12 @@ class Coordinator:
             self.message = str(exc)
             log.error("%s", self.message)
             final = RunState.FAILED
+        except (OSError, zmq.ZMQError) as exc:
+            if not resources.is_resource_error(exc):
+                raise
+            self.message = resources.describe(exc, "running the topology", self.plan.num_workers)
+            log.error("%s", self.message)
+            final = RunState.FAILED
         except KeyboardInterrupt:
             final, self.message = RunState.KILLED, "killed by a second signal"
         finally:
@@ -408,8 +499,30 @@ class Coordinator:
             self.sock.close()
             ctx.term()
         self.state = final
+        if self.drain_timed_out:
+            self._report_in_flight()
         self._publish()
         return RunResult(self._statistics, hook_reports=self.hook_reports)
+
+    def _report_in_flight(self) -> None:
+        """After a stop whose drain timed out: say what the final counters still held."""
+        held = self.book.snapshot(self.state, self._uptime()).in_flight()
+        pending, replays = held["pending"], held["replays"]
+        parts = []
+        if pending:
+            each = ", ".join(f"{k} {n:,}" for k, n in pending.items())
+            parts.append(f"{sum(pending.values()):,} trees pending ({each})")
+        if replays:
+            each = ", ".join(f"{k} {n:,}" for k, n in replays.items())
+            parts.append(f"{sum(replays.values()):,} failed trees waiting for a replay ({each})")
+        parts.append(f"{held['queued']:,} tuples queued")
+        what = (
+            f"the drain timed out after {self.settings.drain_timeout_secs:g}s (squall.drain.timeout.secs); "
+            f"in flight at the stop: {'; '.join(parts)}"
+        )
+        log.warning("%s", what)
+        if not self.message:
+            self.message = what
 
     def _check_time(self, elapsed: float) -> None:
         """Request a stop once the run's duration or timeout has passed (unless one is requested already)."""
@@ -431,6 +544,7 @@ class Coordinator:
         while True:
             now = time.monotonic()
             self._run_commands()
+            self._check_heartbeats()
             self._check_workers()
             if self.restart_at:
                 self._restart_due()
@@ -449,7 +563,10 @@ class Coordinator:
                 self.drain_sent = True
                 self._set_state(RunState.DRAINING)
             if drain_deadline is not None and now > drain_deadline:
-                log.warning("drain timeout: stopping with tuples still in flight")
+                log.warning(
+                    "drain timeout (%gs, squall.drain.timeout.secs): stopping with tuples still in flight",
+                    self.settings.drain_timeout_secs,
+                )
                 self.drain_timed_out = True
                 return outcome
             if finishing and now >= probe_due and not replies.get("_pending") and not self.restart_at:
@@ -510,7 +627,7 @@ class Coordinator:
         for i in live:
             with contextlib.suppress(zmq.ZMQError):
                 self._send(i, {"t": STOP, "round": final_round})
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + self.settings.shutdown_timeout_secs
         byes: set[int] = set()
         exited_at: float | None = None
         while live - byes and time.monotonic() < deadline:
@@ -533,13 +650,25 @@ class Coordinator:
                 log.error("%s", str(exc).splitlines()[0] if self.message else exc)
         if self.book.waiting:  # a worker said no bye: its last numbers stay, marked stale
             self.book.close(self._uptime())
-        for h in self.handles.values():
+        for i in sorted(live - byes):
+            log.warning(
+                "worker %d (pid %d) sent no final counters: the summary shows its last answer", i, self.handles[i].pid
+            )
+        for i, h in self.handles.items():
             try:
                 h.wait(timeout=max(0.1, deadline - time.monotonic()))
             except Exception:
+                log.warning(
+                    "worker %d (pid %d) did not stop within %gs of the stop (squall.shutdown.timeout.secs): "
+                    "SIGTERM, then SIGKILL after %gs",
+                    i,
+                    h.pid,
+                    self.settings.shutdown_timeout_secs,
+                    TERM_GRACE,
+                )
                 h.terminate()
                 try:
-                    h.wait(timeout=3)
+                    h.wait(timeout=TERM_GRACE)
                 except Exception:
                     h.kill()
                     h.wait(timeout=3)

@@ -8,7 +8,11 @@ from typing import Any
 
 from squall.local.statistics import RunState, TopologyStatistics
 
+#: ``squall run``'s exit status per final state (README, "Exit codes"). 2 is the command line's:
+#: an invalid topology, config or option, refused before anything starts.
 EXIT_CODES = {RunState.COMPLETED: 0, RunState.STOPPED: 0, RunState.KILLED: 130, RunState.FAILED: 1}
+#: ``squall run --fail-on-errors``: the run completed or stopped, but had ``problems()``.
+EXIT_PROBLEMS = 3
 
 
 @dataclass
@@ -33,6 +37,29 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         return EXIT_CODES.get(self.statistics.state, 1)
+
+    def problems(self) -> list[str]:
+        """What a CI run should not let pass (``--fail-on-errors``): errors (user code raised, a
+        worker died), messages given up, a worker whose final counters never came, tuples left in
+        flight by a stop whose drain timed out."""
+        st = self.statistics
+        out = []
+        if st.error_count:
+            out.append(f"{st.error_count:,} error(s)")
+        if st.given_up:
+            out.append(f"{st.given_up:,} message(s) given up")
+        silent = [str(w.index) for w in st.workers if w.stale]
+        if silent:
+            out.append(f"no final counters from worker(s) {', '.join(silent)} (the counts may be short)")
+        if st.drain_timed_out:
+            held = st.in_flight()
+            trees, replays = sum(held["pending"].values()), sum(held["replays"].values())
+            if trees or replays or held["queued"]:
+                out.append(
+                    f"the drain timed out with {trees:,} tree(s) pending, {replays:,} waiting for a replay "
+                    f"and {held['queued']:,} tuple(s) queued"
+                )
+        return out
 
     @property
     def elapsed(self) -> float:

@@ -94,6 +94,8 @@ class TaskStats:
     completed: int = 0  # ackers: trees completed
     expired: int = 0  # ackers: trees dropped by the timeout
     complete_latency_ms: Latency | None = None
+    replays: int = 0  # spouts: failed trees whose fail() or re-emit waits for the spout's turn
+    max_pending: int | None = None  # spouts: the pending cap in force (0: unbounded; automatic when unset)
 
     @classmethod
     def from_report(
@@ -131,6 +133,8 @@ class TaskStats:
             completed=total("completed"),
             expired=total("expired"),
             complete_latency_ms=Latency(lat["avg"], lat["p50"], lat["p99"]) if lat else None,
+            replays=int(raw.get("replays") or 0),
+            max_pending=raw.get("max_pending"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -153,6 +157,8 @@ class TaskStats:
             "completed": self.completed,
             "expired": self.expired,
             "complete_latency_ms": self.complete_latency_ms.to_dict() if self.complete_latency_ms else None,
+            "replays": self.replays,
+            "max_pending": self.max_pending,
         }
 
 
@@ -240,7 +246,8 @@ class WorkerStats:
     stale: bool = False  # it did not answer the snapshot's round: these are older numbers
     rss: int | None = None  # bytes
     peak_rss: int | None = None
-    queued: int = 0  # tuples buffered in the worker (channels and transport overflow)
+    queued: int = 0  # tuples waiting in the worker's channels, and sent to peers but not processed there
+    silent_secs: float = 0.0  # unresponsive: seconds since it last sent anything (0: it answers)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -256,6 +263,7 @@ class WorkerStats:
             "rss": self.rss,
             "peak_rss": self.peak_rss,
             "queued": self.queued,
+            "silent_secs": self.silent_secs,
         }
 
 
@@ -310,8 +318,8 @@ class TopologyStatistics:
     errors: tuple[ErrorInfo, ...] = ()  # newest last, at most ERRORS_KEPT
     error_count: int = 0  # every error reported, including those no longer kept
     stop_reason: str | None = None  # why a stop was requested: duration, SIGINT, SIGTERM, timeout, ...
-    message: str = ""  # why a run failed
-    drain_timed_out: bool = False  # a stop did not wait for every in-flight tuple (squall.drain.timeout.secs)
+    message: str = ""  # why a run failed, or what a stop whose drain timed out left in flight
+    drain_timed_out: bool = False  # a stop gave up waiting for in-flight tuples (squall.drain.timeout.secs)
     order: tuple[str, ...] = ()  # the user's components in topology (definition) order
 
     def user_components(self) -> list[ComponentStats]:
@@ -328,6 +336,22 @@ class TopologyStatistics:
     @property
     def queued(self) -> int:
         return sum(w.queued for w in self.workers)
+
+    def in_flight(self) -> dict[str, Any]:
+        """What the run still held, per its workers' last answers: trees pending and failed trees
+        waiting for a replay per spout task (``"component:task"``), and tuples queued (in channels,
+        and sent between workers but not processed). After a stop, the final counters."""
+        spouts = [t for t in self.tasks.values() if t.kind == "spout"]
+        return {
+            "pending": {f"{t.component}:{t.task}": t.pending for t in spouts if t.pending},
+            "replays": {f"{t.component}:{t.task}": t.replays for t in spouts if t.replays},
+            "queued": self.queued,
+        }
+
+    @property
+    def given_up(self) -> int:
+        """Messages ReliableSpouts gave up on (after ``max_fails``)."""
+        return sum(t.given_up or 0 for t in self.tasks.values())
 
     @property
     def outcome(self) -> str:
@@ -347,6 +371,7 @@ class TopologyStatistics:
             "stop_reason": self.stop_reason,
             "message": self.message,
             "drain_timed_out": self.drain_timed_out,
+            "in_flight": self.in_flight(),
             "components": [c.to_dict() for c in self.user_components()]
             + [c.to_dict() for c in self.components.values() if c.system],
             "tasks": [t.to_dict() for _, t in sorted(self.tasks.items())],
@@ -376,6 +401,7 @@ class _WorkerMeta:
     host: str = ""
     incarnation: int = 0
     alive: bool = False
+    silent: float = 0.0  # seconds without a message, once named unresponsive
 
 
 class StatsBook:
@@ -419,7 +445,11 @@ class StatsBook:
             self.current[index] = _Answer(round=old.round if old else 0, tasks={})  # all in base now
             self.incoming.pop(index, None)
             self._counts = None
-        m.incarnation, m.pid, m.alive = incarnation, pid, True
+        m.incarnation, m.pid, m.alive, m.silent = incarnation, pid, True, 0.0
+
+    def worker_silent(self, index: int, secs: float) -> None:
+        """A worker has sent nothing for ``secs`` (0: it answers again)."""
+        self.meta[index].silent = secs
 
     def worker_hello(self, index: int, host: str) -> None:
         self.meta[index].host = host
@@ -502,7 +532,7 @@ class StatsBook:
                     tasks[t] = TaskStats.from_report(t, raw, kind=kind, worker=w, round=answer.round, base=base)
                 elif base is not None:  # restarted, no answer from the new process yet
                     rnd = answer.round if answer is not None else base.round
-                    tasks[t] = replace(base, round=rnd, pending=0, complete_latency_ms=None)
+                    tasks[t] = replace(base, round=rnd, pending=0, replays=0, complete_latency_ms=None)
                 else:
                     tasks[t] = TaskStats(task=t, component=comp, kind=kind, worker=w, round=0)
             self._counts = (MappingProxyType(tasks), MappingProxyType(aggregate(tasks.values())))
@@ -536,6 +566,7 @@ class StatsBook:
                     rss=a.rss if a else None,
                     peak_rss=a.peak_rss if a else None,
                     queued=a.queued if a else 0,
+                    silent_secs=m.silent,
                 )
             )
         return TopologyStatistics(
@@ -564,15 +595,32 @@ def rss_bytes() -> int | None:
     try:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:  # pragma: no cover - not Linux
+    except OSError:  # not Linux, or no file descriptor left: never fail a stats answer for this
         try:
             import psutil  # optional: not a runtime dependency
-        except ImportError:
+
+            return int(psutil.Process().memory_info().rss)
+        except (ImportError, OSError):
             return None
-        return int(psutil.Process().memory_info().rss)
 
 
-def peak_rss_bytes() -> int:
-    import resource
+def peak_rss_bytes() -> int | None:
+    """This process's own peak resident set size (Linux: ``VmHWM``); None where it cannot be read.
 
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    Not ``getrusage().ru_maxrss``: Linux carries it over from the parent across fork and exec, so
+    a worker started by a 160 MB coordinator would report 160 MB whatever its own peak.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    try:  # pragma: no cover - not Linux (or no file descriptor left)
+        import psutil  # optional: not a runtime dependency
+
+        info = psutil.Process().memory_info()
+        return int(getattr(info, "peak_wset", info.rss))  # Windows has a peak; elsewhere the current
+    except (ImportError, OSError):
+        return None

@@ -48,7 +48,10 @@ def render(prev: TopologyStatistics | None, cur: TopologyStatistics) -> str:
     if cur.error_count and cur.errors:
         e = cur.errors[-1]
         line += f" (last: {e.component}:{e.task} {e.error[:80]})"
-    stale = [str(w.index) for w in cur.workers if w.stale]
+    silent = [w for w in cur.workers if w.silent_secs]
+    for w in silent:
+        line += f" | worker {w.index} unresponsive for {w.silent_secs:.0f} s"
+    stale = [str(w.index) for w in cur.workers if w.stale and not w.silent_secs]
     if stale:
         line += f" | no answer from worker(s) {', '.join(stale)}"
     return line

@@ -22,7 +22,7 @@ Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps; kinds in ``s
     worker -> coordinator: hello{pid, host, address, inc} · ready · fatal{where, error, traceback, component?,
                            task?} · spouts_done
                            stats{round, inc, tasks, ...} (when asked) · probe{n, idle, done, inc, sent, received}
-                           bye{round, ... as stats, hooks}
+                           bye{round, ... as stats, hooks} · heartbeat (every second from the loop)
     coordinator -> worker: peers{peers} · peer{index, address, inc} (a restarted peer) · activate or
                            deactivate (after ready: start with the spouts on or off) · drain · probe{n}
                            stats{round} · stop{round}
@@ -44,7 +44,7 @@ from typing import Any
 import zmq
 
 from squall.errors import user_traceback
-from squall.local import logs
+from squall.local import logs, resources
 from squall.local.statistics import peak_rss_bytes, rss_bytes
 from squall.runtime.hooks import WorkerHooks
 from squall.runtime.worker import Worker
@@ -56,6 +56,8 @@ from squall.transport.control import (
     DEACTIVATE,
     DRAIN,
     FATAL,
+    HEARTBEAT,
+    HEARTBEAT_SECS,
     HELLO,
     PEER,
     PEERS,
@@ -90,6 +92,8 @@ class WorkerProcess:
         self.stopping = False
         self.final_round = 0  # the stats round of the BYE (sent with STOP)
         self.spouts_done_sent = False
+        self.exit_code = 0  # 0 after the coordinator's stop; 128 + 15 after SIGTERM (terminate())
+        self.orphaned = False  # the coordinator went away: close without a bye
 
     def send(self, msg: Mapping[str, Any]) -> None:
         self.ctrl.send(pack(msg))
@@ -100,9 +104,17 @@ class WorkerProcess:
             return msg
         return None
 
+    def terminate(self) -> None:
+        """Stop gracefully at the end of the current loop turn (what SIGTERM does in ``main``): spouts'
+        ``close()`` and bolts' ``cleanup()`` run, the final counters go to the coordinator."""
+        self.stopping = True
+        self.exit_code = 128 + signal.SIGTERM
+
     def wait_for(self, *kinds: str, timeout: float = 120.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.stopping:  # terminate() while starting
+                self.finish(self.exit_code)
             msg = self.recv(200)
             if msg is None:
                 self.check_parent()
@@ -116,13 +128,17 @@ class WorkerProcess:
         sys.exit(3)
 
     def check_parent(self) -> None:
-        """With ``watch_parent``: exit at once if the coordinator (our parent) went away."""
+        """With ``watch_parent``: if the coordinator (our parent) went away, close and exit (status 4)."""
         if self.parent is not None and os.getppid() != self.parent:
-            log.error("worker %d: the coordinator went away; exiting", self.index)
-            os._exit(4)
+            log.error("worker %d: the coordinator went away; closing and exiting", self.index)
+            self.orphaned = True
+            self.finish(4)
 
     def fatal(self, where: str, exc: BaseException) -> None:
-        """Tell the coordinator why this worker cannot start (it logs it, once), then exit 3."""
+        """Tell the coordinator why this worker cannot start (it logs it, once), then exit 3; running
+        out of a resource (open files, processes) is told as such: restarting would not help."""
+        if resources.is_resource_error(exc):
+            self.out_of_resources(where, exc)
         text = user_traceback(exc)
         log.debug("worker %d: %s failed:\n%s", self.index, where, text)
         msg: dict[str, Any] = {"t": FATAL, "where": where, "error": f"{type(exc).__name__}: {exc}", "traceback": text}
@@ -133,6 +149,17 @@ class WorkerProcess:
         self.ctrl.close(linger=2000)
         sys.exit(3)
 
+    def out_of_resources(self, where: str, exc: BaseException) -> None:
+        """One clear line (no traceback), to the log and the coordinator; exit ``EXIT_RESOURCES``."""
+        doing = "running the components' initialize()" if where == "initialize" else where
+        what = resources.describe(exc, doing, self.spec.get("conf", {}).get("topology.workers"))
+        try:  # the coordinator says it (once); only if it cannot be told does this worker log it
+            self.ctrl.send(pack({"t": FATAL, "where": where, "error": what, "resource": True}), zmq.NOBLOCK)
+        except zmq.ZMQError:
+            log.error("worker %d: %s", self.index, what)
+        self.ctrl.close(linger=1000)
+        sys.exit(resources.EXIT_RESOURCES)
+
     def run(self) -> int:
         """Start, serve until the coordinator says stop, clean up; return the exit status.
 
@@ -141,8 +168,13 @@ class WorkerProcess:
         Runs in the calling thread.
         """
         try:
-            self.start()
-            self.loop()
+            try:
+                self.start()
+                self.loop()
+            except (OSError, zmq.ZMQError, MemoryError) as exc:
+                if not resources.is_resource_error(exc):
+                    raise
+                self.out_of_resources("running" if self.worker is not None else "starting", exc)
         except SystemExit as exc:
             return exc.code if isinstance(exc.code, int) else 1
         return 0
@@ -264,41 +296,53 @@ class WorkerProcess:
                     self.spouts_done_sent = True
                     self.send({"t": SPOUTS_DONE})
                 if now >= next_parent:
-                    next_parent = now + 1.0
+                    next_parent = now + HEARTBEAT_SECS
                     self.check_parent()
+                    self.send({"t": HEARTBEAT})
             if not did:
                 poller.poll(1)
-        self.finish(0)
+        self.finish(self.exit_code)
 
     def finish(self, code: int) -> None:
+        """Deactivate, flush, send the final counters (``bye``), close the components and sockets, exit."""
         w = self.worker
         if w is not None:
             w.deactivate()
             if w.transport is not None and w.remote_channels:
                 w.flush()
-            bye = self.stats(self.final_round, BYE)
-            report = self.hooks.report() if self.hooks is not None else None
-            if report is not None:
-                bye["hooks"] = report
-            try:
-                self.send(bye)
-            except (TypeError, ValueError) as exc:  # a report (e.g. captured values) msgpack cannot encode
-                bye.pop("hooks", None)
-                bye["errors"].append(
-                    {
-                        "component": "-",
-                        "task": -1,
-                        "time": time.time(),
-                        "where": "hooks",
-                        "error": f"the hooks' report (e.g. captured values) cannot be sent back: {exc}",
-                        "traceback": "",
-                    }
-                )
-                self.send(bye)
+            w.close_components()  # their errors go in the bye
+            if not self.orphaned:
+                self.send_bye(w)
             w.close()
-        self.ctrl.close(linger=2000)
+        self.ctrl.close(linger=0 if self.orphaned else 2000)
         self.ctx.term()
         sys.exit(code)
+
+    def send_bye(self, w: Worker) -> None:
+        """The final counters, and the hooks' report; never blocks (the coordinator may be gone)."""
+        bye = self.stats(self.final_round, BYE)
+        report = self.hooks.report() if self.hooks is not None else None
+        if report is not None:
+            bye["hooks"] = report
+        try:
+            payload = pack(bye)
+        except (TypeError, ValueError) as exc:  # a report (e.g. captured values) msgpack cannot encode
+            bye.pop("hooks", None)
+            bye["errors"].append(
+                {
+                    "component": "-",
+                    "task": -1,
+                    "time": time.time(),
+                    "where": "hooks",
+                    "error": f"the hooks' report (e.g. captured values) cannot be sent back: {exc}",
+                    "traceback": "",
+                }
+            )
+            payload = pack(bye)
+        try:
+            self.ctrl.send(payload, zmq.NOBLOCK)
+        except zmq.ZMQError:
+            log.warning("worker %d: could not send its final counters to the coordinator", self.index)
 
 
 def resolve_hooks(entry: dict[str, Any] | None) -> WorkerHooks | None:
@@ -318,7 +362,18 @@ def main() -> None:
     spec = json.loads(os.environ["SQUALL_WORKER_SPEC"])
     logs.setup(spec.get("log_level", "INFO"), runtime_settings(spec["conf"]).log_collapse_secs)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C and stops us cleanly
-    sys.exit(WorkerProcess(spec).run())
+    try:
+        proc = WorkerProcess(spec)
+    except (OSError, zmq.ZMQError, MemoryError) as exc:
+        if not resources.is_resource_error(exc):
+            raise
+        workers = spec.get("conf", {}).get("topology.workers")
+        log.error("worker %s: %s", spec.get("index"), resources.describe(exc, "starting", workers))
+        sys.exit(resources.EXIT_RESOURCES)
+    # SIGTERM (the coordinator's shutdown of a straggler, PR_SET_PDEATHSIG when it died, a user):
+    # close gracefully after the current call, as a stop does
+    signal.signal(signal.SIGTERM, lambda signum, frame: proc.terminate())
+    sys.exit(proc.run())
 
 
 if __name__ == "__main__":

@@ -1,7 +1,23 @@
-"""The spout executor: ``next_tuple`` in bursts, tracked emits, the pending map, acks, fails, timeouts."""
+"""The spout executor: ``next_tuple`` in bursts, tracked emits, the pending map, acks, fails, timeouts.
+
+**Fails wait for a turn.** A tree that failed (a bolt failed a tuple, or the message timeout) is
+counted at once, but the spout's ``fail(tup_id)`` is called only on the ``next_tuple`` path: in a
+burst, before ``next_tuple``, while the spout may emit (active, not paused by backpressure, below
+its pending cap). A spout that emits again inside ``fail`` (pystorm's ``ReliableSpout``, many Storm
+spouts) therefore obeys the same limits as new tuples; ``ReliableSpout`` queues the id and is asked
+to re-emit it (``_squall_replay``) on the same path.
+
+**Auto max spout pending.** With acking on and ``topology.max.spout.pending`` unset, the cap starts
+at ``config.AUTO_MAX_SPOUT_PENDING`` and is re-estimated every ``PENDING_ADJUST_SECS`` while trees
+are in flight: by Little's law, trees in flight = completion rate x time in flight, so
+the cap becomes ``ack rate x message timeout x PENDING_TIMEOUT_SHARE`` (at least 1, at most the
+starting value): a spout never has more trees in flight than the topology completes in a quarter
+of the timeout, so a slow consumer does not make them time out while they wait in queues.
+"""
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections import deque
@@ -14,6 +30,12 @@ from squall.topology.plan import TASK_BITS
 from squall.topology.spout import Spout
 
 BURST_SECS = 0.002  # a spout's burst of next_tuple calls ends after this long
+PENDING_ADJUST_SECS = 0.5  # an auto pending cap is re-estimated this often
+PENDING_RATE_MARKS = 4  # ... from the ack rate over this many adjust periods (2 s)
+PENDING_TIMEOUT_SHARE = 0.25  # auto cap: the trees a spout completes in this share of the message timeout
+MASS_TIMEOUT = 100  # trees timed out in one rotation that make a spout task warn (once)
+
+log = logging.getLogger("squall.runtime.spout")
 
 
 class SpoutExecutor(TaskExecutor):
@@ -21,16 +43,41 @@ class SpoutExecutor(TaskExecutor):
 
     instance: Spout
 
-    def __init__(self, *args: Any, max_pending: int | None = None, home_acker: int = 0, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        max_pending: int | None = None,
+        auto_pending: int = 0,
+        message_timeout: float | None = None,
+        home_acker: int = 0,
+        **kwargs: Any,
+    ):
+        """``max_pending``: ``topology.max.spout.pending`` as configured (None: unset, 0: unbounded);
+        ``auto_pending``: the cap an unset value starts from when trees are tracked (0: none);
+        ``message_timeout``: seconds (None: trees never time out)."""
         super().__init__(*args, **kwargs)
         self.active = False
         self.exhausted = False
         self.to_ack: list[Any] = []  # tup_ids to ack right after emit: tracking is off
         self.pending = RotatingMap()  # root -> tup_id
         self.started: dict[int, float] = {}  # root -> emit time, for 1 tree in 16 (complete latency)
-        self.max_pending = 0 if max_pending is None else max_pending  # 0: unbounded (Storm's meaning)
+        self.configured_pending = max_pending
+        #: unset with tracking on: the cap follows the completion rate (see the module docstring)
+        self.auto_pending = max_pending is None and self.ack_bufs is not None and auto_pending > 0
+        self.auto_ceiling = auto_pending
+        self.max_pending = auto_pending if self.auto_pending else (max_pending or 0)  # 0: unbounded
+        self.message_timeout = message_timeout
+        self.capped = False  # the pending cap held the spout back since the last adjustment
+        self.ack_marks: deque[tuple[float, int]] = deque(maxlen=PENDING_RATE_MARKS + 1)
         self.home_acker = home_acker  # roots are drawn so that root % n_ackers picks an acker in this worker
         self.timed_out = 0
+        self.warned_timeouts = False
+        #: tup_ids of failed trees whose ``fail()`` waits for the spout's next turn
+        self.fails: deque[Any] = deque()
+        # ReliableSpout: the ids it will emit again when asked (``_squall_replay``); others: none
+        self.replay_one: Any = getattr(self.instance, "_squall_replay", None)
+        replays = getattr(self.instance, "replays", None) if self.replay_one is not None else None
+        self.replays: deque[Any] | tuple[()] = replays if isinstance(replays, deque) else ()
         self.latencies: deque[float] = deque(maxlen=4096)  # complete latency samples (s)
         self.latency_sum = 0.0
         self.latency_n = 0
@@ -99,8 +146,21 @@ class SpoutExecutor(TaskExecutor):
 
     @property
     def done(self) -> bool:
-        """Will not emit again and has no tree in flight."""
-        return (self.exhausted or not self.active) and not self.pending.size
+        """Will not emit again and has no tree in flight (failed trees waiting for an inactive spout
+        do not count: it may not emit them)."""
+        if self.pending.size:
+            return False
+        return not self.active or (self.exhausted and not self.fails and not self.replays)
+
+    @property
+    def wants_turn(self) -> bool:
+        """Active, and has new tuples or failed trees to offer."""
+        return self.active and (not self.exhausted or bool(self.fails) or bool(self.replays))
+
+    @property
+    def waiting_replays(self) -> int:
+        """Failed trees whose ``fail()`` or re-emit waits for the spout's turn."""
+        return len(self.fails) + len(self.replays)
 
     def out_buffers(self) -> list[list[Any]]:
         """Every buffer this spout's emits land in (to tell whether a burst emitted anything)."""
@@ -108,49 +168,102 @@ class SpoutExecutor(TaskExecutor):
         return bufs + list(self.ack_bufs or [])
 
     def burst(self, n: int) -> int:
-        """Call ``next_tuple`` up to ``n`` times (fewer at ``topology.max.spout.pending``, or when
-        the first calls emit nothing: Storm's spout wait strategy). Returns how much it emitted."""
+        """Up to ``n`` calls: first the waiting fails and replays, then ``next_tuple`` (fewer at
+        ``topology.max.spout.pending``, or when the first calls emit nothing: Storm's spout wait
+        strategy). Returns how much it emitted."""
         bufs = self._bufs
         if bufs is None:
             bufs = self._bufs = self.out_buffers()
         before = sum(map(len, bufs))
         to_ack_before = len(self.to_ack)
-        next_tuple, check = self.next_tuple, self.check_result
         clock = time.monotonic
         start = clock()
         deadline = start + BURST_SECS  # a slow next_tuple must not delay ticks, timeouts, control
-        chunk = self.chunk  # calls between two clock reads: 1 once a call took long
-        calls = 0
-        try:
-            if self.max_pending:
-                pending, limit = self.pending, self.max_pending
-                while calls < n and pending.size < limit:
-                    calls += 1
-                    r = next_tuple()
-                    if r is not None:
-                        check("next_tuple", r)
-                    if not calls % chunk and clock() > deadline:
-                        break
-            else:
-                while calls < n:
-                    for _ in range(chunk):
-                        calls += 1
-                        r = next_tuple()
-                        if r is not None:
-                            check("next_tuple", r)
-                    if clock() > deadline:
-                        break
-                    if calls == chunk and sum(map(len, bufs)) == before and len(self.to_ack) == to_ack_before:
-                        break  # nothing to emit now: let the worker wait instead of spinning
-        except StopIteration:
-            self.exhausted = True
-        except Exception as exc:  # a spout error is reported; the spout is called again next turn
-            self.report("next_tuple", exc)
-        self.chunk = 1 if calls and (clock() - start) / calls > BURST_SECS / 8 else 8
+        if self.fails or self.replays:
+            n -= self._replay(n, deadline)
+        if n > 0 and not self.exhausted:
+            calls = 0
+            try:
+                if self.max_pending:
+                    calls = self._next_capped(n, deadline)
+                else:
+                    calls = self._next_unbounded(n, deadline, bufs, before, to_ack_before)
+            except StopIteration:
+                self.exhausted = True
+            except Exception as exc:  # a spout error is reported; the spout is called again next turn
+                self.report("next_tuple", exc)
+            if calls:  # calls between two clock reads: 1 once a call took long
+                self.chunk = 1 if (clock() - start) / calls > BURST_SECS / 8 else 8
         emitted = sum(map(len, bufs)) - before + len(self.to_ack) - to_ack_before
         if self.to_ack:
             self.ack_now()
         return emitted
+
+    def _next_capped(self, n: int, deadline: float) -> int:
+        """``next_tuple`` up to ``n`` times while below the pending cap; returns the calls made."""
+        next_tuple, check = self.next_tuple, self.check_result
+        pending, limit = self.pending, self.max_pending
+        clock = time.monotonic
+        chunk = self.chunk
+        calls = 0
+        while calls < n:
+            if pending.size >= limit:
+                self.capped = True
+                break
+            calls += 1
+            r = next_tuple()
+            if r is not None:
+                check("next_tuple", r)
+            if not calls % chunk and clock() > deadline:
+                break
+        return calls
+
+    def _next_unbounded(self, n: int, deadline: float, bufs: list[list[Any]], before: int, to_ack_before: int) -> int:
+        """``next_tuple`` up to ``n`` times, stopping early when the first calls emit nothing (Storm's
+        spout wait strategy: let the worker wait instead of spinning); returns the calls made."""
+        next_tuple, check = self.next_tuple, self.check_result
+        clock = time.monotonic
+        chunk = self.chunk
+        calls = 0
+        while calls < n:
+            for _ in range(chunk):
+                calls += 1
+                r = next_tuple()
+                if r is not None:
+                    check("next_tuple", r)
+            if clock() > deadline:
+                break
+            if calls == chunk and sum(map(len, bufs)) == before and len(self.to_ack) == to_ack_before:
+                break
+        return calls
+
+    def _replay(self, n: int, deadline: float) -> int:
+        """Call ``fail()`` for waiting failed trees and let a ReliableSpout re-emit its replays, oldest
+        first, within the pending cap; returns the calls made."""
+        fails, replays, pending, limit = self.fails, self.replays, self.pending, self.max_pending
+        fail: Callable[..., Any] = self.instance.fail  # Any: a user's method may return a coroutine
+        replay_one = self.replay_one
+        calls = 0
+        while calls < n and (fails or replays):
+            if limit and pending.size >= limit:
+                self.capped = True
+                break
+            if replays:
+                try:
+                    replay_one()
+                except Exception as exc:
+                    self.report("fail", exc)
+            else:
+                try:
+                    r = fail(fails.popleft())
+                    if r is not None:
+                        self.check_result("fail", r)
+                except Exception as exc:
+                    self.report("fail", exc)
+            calls += 1
+            if not calls % 8 and time.monotonic() > deadline:
+                break
+        return calls
 
     def ack_now(self) -> None:
         ids = self.to_ack[:]
@@ -195,43 +308,72 @@ class SpoutExecutor(TaskExecutor):
             self.ack_now()
 
     def execute(self, batch: Iterable[tuple[int, int]], n: int) -> None:
-        """Trees that failed: (FAILED, root)."""
-        fail: Callable[..., Any] = self.instance.fail
+        """Trees that failed: (FAILED, root). Their ``fail()`` waits for the spout's turn (``burst``)."""
+        pop, started, fails = self.pending.pop, self.started, self.fails
         for _kind, root in batch:
-            tup_id = self.pending.pop(root)
+            tup_id = pop(root)
             if tup_id is None:
                 continue
-            self.started.pop(root, None)
+            started.pop(root, None)
             self.failed += 1
-            try:
-                r = fail(tup_id)
-                if r is not None:
-                    self.check_result("fail", r)
-            except Exception as exc:
-                self.report("fail", exc)
+            fails.append(tup_id)
         if self.to_ack:
             self.ack_now()
 
     def rotate(self) -> None:
-        """Fail the trees older than the message timeout."""
+        """Fail the trees older than the message timeout (their ``fail()`` waits for ``burst``)."""
         expired = self.pending.rotate()
         if not expired:
             return
         self.timed_out += len(expired)
         self.failed += len(expired)
-        fail: Callable[..., Any] = self.instance.fail
-        for root, tup_id in expired.items():
-            self.started.pop(root, None)
-            try:
-                r = fail(tup_id)
-                if r is not None:
-                    self.check_result("fail", r)
-            except Exception as exc:
-                self.report("fail", exc)
+        started = self.started
+        for root in expired:
+            started.pop(root, None)
+        self.fails.extend(expired.values())
+        if len(expired) >= MASS_TIMEOUT and not self.warned_timeouts:
+            self.warned_timeouts = True
+            log.warning("%s", self.timeout_advice(len(expired)))
+
+    def timeout_advice(self, n: int) -> str:
+        """The warning for trees timing out en masse: what the pending cap is, what to change."""
+        timeout = f"topology.message.timeout.secs={self.message_timeout:g}"
+        what = f"{self.component}:{self.task}: {n:,} trees timed out ({timeout})"
+        if self.auto_pending:
+            cap = f"topology.max.spout.pending is unset (automatic, now {self.max_pending:,})"
+        elif self.max_pending:
+            cap = f"topology.max.spout.pending is {self.max_pending:,}"
+        else:
+            cap = "topology.max.spout.pending is 0 (unbounded)"
+        return (
+            f"{what}; {cap}: set it to about what the topology completes in a fraction of the timeout "
+            "(trees in flight = completion rate x time in flight), or raise the timeout"
+        )
+
+    def adjust_pending(self, now: float) -> None:
+        """Re-estimate an automatic pending cap (every ``PENDING_ADJUST_SECS``): the trees completed
+        in ``PENDING_TIMEOUT_SHARE`` of the message timeout at the recent ack rate, while trees are
+        in flight or the cap held the spout back (whatever holds it back: the cap, or backpressure
+        before the cap is reached). An idle spout keeps its cap."""
+        marks = self.ack_marks
+        marks.append((now, self.acked))
+        if not self.auto_pending or self.message_timeout is None:
+            return
+        if (self.capped or self.pending.size) and len(marks) > 1:
+            t0, acked0 = marks[0]
+            rate = (self.acked - acked0) / max(now - t0, 1e-3)
+            cap = int(rate * self.message_timeout * PENDING_TIMEOUT_SHARE)
+            self.max_pending = max(1, min(self.auto_ceiling, cap))
+        self.capped = False
 
     def stats(self) -> dict[str, Any]:
         lat = sorted(self.latencies)
-        out: dict[str, Any] = {"pending": self.pending.size, "timed_out": self.timed_out}
+        out: dict[str, Any] = {
+            "pending": self.pending.size,
+            "timed_out": self.timed_out,
+            "max_pending": self.max_pending,
+            "replays": self.waiting_replays,
+        }
         given_up = getattr(self.instance, "given_up", None)
         if given_up is not None:
             out["given_up"] = given_up

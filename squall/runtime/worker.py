@@ -5,7 +5,9 @@ other workers, resume work left over from earlier turns, let spouts emit a burst
 channels into their bolts (tuples passed by reference), flush remote channels as one msgpack
 message per peer when a batch is full or the flush interval passed, deliver tick tuples. A turn's
 user work is bounded by time (``TURN_SECS``), so whoever drives the loop sees control messages
-between turns whatever the bolts do. The Worker knows nothing about who started it:
+between turns whatever the bolts do. Tuples sent to a peer are counted until the peer reports
+them processed (credits, see ``PeerFlow``): the spouts pause while a peer has more than about a
+second of its own processing in flight. The Worker knows nothing about who started it:
 ``squall.local.worker_process`` runs it in a subprocess with a control socket, ``squall.testing``
 runs it inside the caller. Test doubles come in as ``hooks`` (``runtime.hooks.WorkerHooks``), never
 through the config.
@@ -33,10 +35,10 @@ from squall.runtime.error_log import ErrorLog
 from squall.runtime.executor import TURN_SECS, Turn
 from squall.runtime.hooks import WorkerHooks
 from squall.runtime.router import Channel, Consumer, EmitDebugLog, StreamRouter
-from squall.runtime.spout_executor import SpoutExecutor
+from squall.runtime.spout_executor import PENDING_ADJUST_SECS, SpoutExecutor
 from squall.runtime.tuples import tuples_maker
 from squall.topology.bolt import Bolt
-from squall.topology.config import component_conf, runtime_settings
+from squall.topology.config import AUTO_MAX_SPOUT_PENDING, component_conf, runtime_settings
 from squall.topology.context import TopologyContext
 from squall.topology.grouping import make_picker
 from squall.topology.plan import Plan, make_plan
@@ -46,6 +48,53 @@ from squall.transport.base import Transport
 from squall.transport.wire import encode_batch, find_unencodable, unpack
 
 log = logging.getLogger("squall.runtime.worker")
+
+INFLIGHT_SECS = 1.0  # per peer, tuples in flight up to what it processed in this long (and one batch)
+MIN_INFLIGHT = 100  # ... and at least this many (when batches are smaller)
+CREDIT_SECS = 0.005  # a worker tells each sender what it has processed at most this often
+RATE_SECS = 0.25  # a peer's processing rate is measured over windows this long
+
+
+class PeerFlow:
+    """Tuples this worker sent to one peer (its current incarnation) and how many it has processed.
+
+    The peer reports a running total (a *credit* message: ``[sender, inc, target inc, total]``)
+    at most every ``CREDIT_SECS``. In flight = sent - processed: tuples in our overflow, in ZeroMQ
+    queues and kernel buffers on both sides, and in the peer's hands. ``limit`` is what the peer
+    processed in the last ``INFLIGHT_SECS`` (its rate over ``RATE_SECS`` windows), at least a batch,
+    at most ``ceiling``: above it this worker's spouts pause (backpressure). Until the first rate is
+    measured, it starts at one batch and grows by what each credit acknowledges (TCP's slow start:
+    it doubles every round trip to a peer that keeps up, and hardly grows for one that does not).
+    """
+
+    __slots__ = ("inc", "sent", "done", "limit", "floor", "ceiling", "t0", "done0", "measured")
+
+    def __init__(self, inc: int, floor: int, ceiling: int):
+        self.inc = inc
+        self.sent = 0
+        self.done = 0
+        self.floor = floor
+        self.ceiling = ceiling
+        self.limit = floor
+        self.t0 = time.monotonic()
+        self.done0 = 0
+        self.measured = False
+
+    @property
+    def inflight(self) -> int:
+        return self.sent - self.done
+
+    def credit(self, total: int, now: float) -> None:
+        """The peer has processed ``total`` tuples from us: update what is in flight and the limit."""
+        if total <= self.done:
+            return
+        if not self.measured:  # slow start
+            self.limit = min(self.ceiling, self.limit + total - self.done)
+        self.done = total
+        if now - self.t0 >= RATE_SECS:
+            rate = (total - self.done0) / (now - self.t0)
+            self.limit = min(self.ceiling, max(self.floor, int(rate * INFLIGHT_SECS)))
+            self.t0, self.done0, self.measured = now, total, True
 
 
 class Worker:
@@ -94,9 +143,21 @@ class Worker:
         self.event_loop: EventLoop | None = None  # created for the first async component
         self.concurrent: list[Any] = []  # executors with calls in flight of their own (async, threads)
         self.pumped: list[Any] = []  # the concurrent bolts: they start calls as slots free up
+        self.closed = False  # close_components() ran
         timeout = settings.message_timeout_secs
         self.rotate_secs = timeout / 2 if timeout is not None and self.tracking else float("inf")
         self.next_rotate = time.monotonic() + self.rotate_secs
+        self.next_adjust = time.monotonic() + PENDING_ADJUST_SECS  # spouts' automatic pending caps
+        # flow control between workers (PeerFlow): what we sent to each peer, and what we processed
+        # from each sender (sender -> [its incarnation, tuples processed, total last reported])
+        self.flows: dict[int, PeerFlow] = {}
+        self.blocked: set[int] = set()  # peers with more than their limit in flight: the spouts pause
+        self.consumed: dict[int, list[int]] = {}
+        self.credit_due = False
+        self.next_credit = 0.0
+        hwm = settings.transfer_hwm
+        self.inflight_floor = max(self.batch_size, MIN_INFLIGHT)
+        self.inflight_ceiling = max(hwm * self.batch_size, self.inflight_floor) if hwm else 1 << 62
 
     # -- setup ----------------------------------------------------------------------------------
     def tasks(self) -> list[int]:
@@ -163,6 +224,8 @@ class Worker:
                     routers,
                     self.errors,
                     max_pending=cconf.get("topology.max.spout.pending", max_pending),
+                    auto_pending=AUTO_MAX_SPOUT_PENDING,
+                    message_timeout=self.settings.message_timeout_secs,
                     home_acker=home,
                     **kwargs,
                 )
@@ -348,12 +411,25 @@ class Worker:
             work += self.receive()
         if turn.backlog:
             work += self.resume()
+        if self.blocked:
+            self.forget_restarted()
         if self.spouts:
             work += self.call_spouts()
         work += self.drain_local()
         if self.remote_channels:
             work += self.maybe_flush()
-        now = time.monotonic()
+        self.timers(time.monotonic())
+        if self.draining:
+            for b in self.bolts.values():
+                if b.instance._pending():
+                    b.instance._flush_pending()
+                    work += 1
+        return work
+
+    def timers(self, now: float) -> None:
+        """What is due by the clock: credits to senders, tick tuples, timeouts, spouts' pending caps."""
+        if self.credit_due and now >= self.next_credit:
+            self.send_credits(now)
         if now >= self.next_tick:
             self.deliver_ticks(now)
         if now >= self.next_rotate:
@@ -362,23 +438,22 @@ class Worker:
                 sp.rotate()
             for a in self.ackers:
                 a.rotate()
-        if self.draining:
-            for b in self.bolts.values():
-                if b.instance._pending():
-                    b.instance._flush_pending()
-                    work += 1
-        return work
+        if now >= self.next_adjust:
+            self.next_adjust = now + PENDING_ADJUST_SECS
+            for sp in self.spouts:
+                sp.adjust_pending(now)
 
     def call_spouts(self) -> int:
         """A burst of each active spout, unless backpressure holds them: tuples wait in this worker
-        (an executor's backlog, channels a turn could not drain) or a peer cannot take more."""
+        (an executor's backlog, channels a turn could not drain), a peer cannot take more, or a peer
+        has more than its limit in flight (credits)."""
         turn, transport = self.turn, self.transport
-        if turn.backlog or turn.over or self.local_left or (transport is not None and transport.n_overflow):
+        if turn.backlog or turn.over or self.local_left or self.blocked or (transport and transport.n_overflow):
             return 0
         work = 0
         burst = self.burst_n
         for sp in self.spouts:
-            if sp.active and not sp.exhausted:
+            if sp.wants_turn:  # active, with new tuples or failed trees to offer
                 work += sp.burst(burst)
         return work
 
@@ -471,15 +546,63 @@ class Worker:
                     else:
                         groups.append((ch.dest_task, ch.src_task, ch.stream, batch, ch.take_ids()))
             if groups:
-                self.transport.send(peer, self._encode(peer, groups))  # type: ignore[union-attr]
+                payload, n = self._encode(peer, groups)
+                self.transport.send(peer, payload)  # type: ignore[union-attr]
+                self._sent_to(peer, n)
         return sent
 
-    def _encode(self, peer: int, groups: list[Any]) -> bytes:
+    def _sent_to(self, peer: int, n: int) -> None:
+        """Count ``n`` tuples sent to ``peer``; block the spouts when that puts it over its limit."""
+        inc = self.transport.peer_inc[peer]  # type: ignore[union-attr]
+        flow = self.flows.get(peer)
+        if flow is None or flow.inc != inc:  # a new peer, or a restarted one: what was in flight is lost
+            flow = self.flows[peer] = PeerFlow(inc, self.inflight_floor, self.inflight_ceiling)
+            self.blocked.discard(peer)
+        flow.sent += n
+        if flow.sent - flow.done >= flow.limit:
+            self.blocked.add(peer)
+
+    def forget_restarted(self) -> None:
+        """A blocked peer that was restarted (a new incarnation) took what was in flight with it."""
+        if self.transport is None:
+            return
+        peer_inc, flows = self.transport.peer_inc, self.flows
+        for peer in [p for p in self.blocked if p in flows and flows[p].inc != peer_inc.get(p)]:
+            del flows[peer]
+            self.blocked.discard(peer)
+
+    def on_credit(self, sender: int, sender_inc: int, total: int) -> None:
+        """``sender`` has processed ``total`` tuples from us (its incarnation ``sender_inc``)."""
+        flow = self.flows.get(sender)
+        if flow is None or flow.inc != sender_inc:
+            return  # about an incarnation we no longer send to
+        flow.credit(total, time.monotonic())
+        if sender in self.blocked and flow.sent - flow.done < flow.limit:
+            self.blocked.discard(sender)
+
+    def send_credits(self, now: float) -> None:
+        """Tell each sender how many of its tuples we have processed (when that changed)."""
+        self.credit_due = False
+        self.next_credit = now + CREDIT_SECS
+        t = self.transport
+        assert t is not None
+        for sender, entry in self.consumed.items():
+            inc, total, reported = entry
+            if total != reported and t.peer_inc.get(sender) == inc:
+                entry[2] = total
+                t.send(sender, encode_batch(self.index, t.incarnation, inc, total))
+
+    def inflight(self) -> int:
+        """Tuples sent to other workers that they have not processed yet."""
+        return sum(f.sent - f.done for f in self.flows.values())
+
+    def _encode(self, peer: int, groups: list[Any]) -> tuple[bytes, int]:
+        """The message for ``peer`` and the number of tuples in it."""
         t = self.transport
         assert t is not None
         header = (self.index, t.incarnation, t.peer_inc[peer])
         try:
-            return encode_batch(*header, groups)
+            return encode_batch(*header, groups), sum(len(g[3]) for g in groups)
         except (TypeError, ValueError, OverflowError):
             pass
         # Some values cannot cross processes: report them (naming the component) and send the rest.
@@ -507,11 +630,14 @@ class Worker:
                             self.bolts[src]._fail(ids[i])
                     ids = [m for i, m in enumerate(ids) if i not in bad]
             clean.append((dest, src, stream, batch) if ids is None else (dest, src, stream, batch, ids))
-        return encode_batch(*header, clean)
+        return encode_batch(*header, clean), sum(len(g[3]) for g in clean)
 
     def on_message(self, payload: bytes) -> int:
         sender, sender_inc, target_inc, groups = unpack(payload)
         if not self.transport.accept(sender, sender_inc, target_inc):  # type: ignore[union-attr]
+            return 1
+        if groups.__class__ is int:  # a credit: the sender has processed this many of our tuples
+            self.on_credit(sender, sender_inc, groups)
             return 1
         inbound = self.inbound
         n_total = 0
@@ -524,6 +650,11 @@ class Worker:
             values = group[3]
             deliver(values, ids)
             n_total += len(values)
+        entry = self.consumed.get(sender)
+        if entry is None or entry[0] != sender_inc:  # a new sender, or a restarted one
+            entry = self.consumed[sender] = [sender_inc, 0, 0]
+        entry[1] += n_total
+        self.credit_due = True
         return n_total or 1
 
     def deliver_ticks(self, now: float) -> None:
@@ -545,15 +676,15 @@ class Worker:
             return False
         if self.remote_channels and self.buffered_remote():
             return False
-        if self.transport is not None and self.transport.n_overflow:
+        if self.transport is not None and (self.transport.n_overflow or self.credit_due):
             return False
         return not any(isinstance(b.instance, Bolt) and b.instance._pending() for b in self.bolts.values())
 
     def queued(self) -> int:
+        """Tuples waiting: in local and remote channels here, in executors' queues, in overflow, and
+        sent to peers not yet processed there."""
         n = sum(len(ch.buf) for ch in self.local_channels) + self.buffered_remote() + self.turn.waiting
-        if self.transport is not None:
-            n += self.transport.n_overflow * self.batch_size
-        return n
+        return n + self.inflight()  # overflow batches count as sent (in flight)
 
     def task_stats(self) -> dict[int, dict[str, Any]]:
         """Cumulative counters per local task (read by the status line and, later, the UI)."""
@@ -582,9 +713,24 @@ class Worker:
         return out
 
     def close(self) -> None:
-        """A graceful stop: concurrent calls still in flight end (threads finish their call, tasks are
-        cancelled; ``CLOSE_SECS`` at most: the drain waited for them before), then Storm's ``close()``
-        for spouts and ``cleanup()`` for bolts (either may be ``async def``), then sockets."""
+        """A graceful stop: the components' ``close_components()`` (unless it ran), then the event loop,
+        the logs and the sockets."""
+        self.close_components()
+        self.errors.close()
+        for debug in self.debug_logs.values():
+            debug.close()
+        if self.event_loop is not None:
+            self.event_loop.close()
+        if self.transport is not None:
+            self.transport.close()
+
+    def close_components(self) -> None:
+        """Once: concurrent calls still in flight end (threads finish their call, tasks are cancelled;
+        ``CLOSE_SECS`` at most: the drain waited for them before), then Storm's ``close()`` for spouts
+        and ``cleanup()`` for bolts (either may be ``async def``); their errors are reported."""
+        if self.closed:
+            return
+        self.closed = True
         deadline = time.monotonic() + CLOSE_SECS
         self.outbox.cancel()  # a thread waiting for an emit's task ids gets an error, not a hang
         for ex in self.concurrent:
@@ -605,10 +751,3 @@ class Worker:
                         self._event_loop().run(r)
                 except Exception as exc:
                     ex.report("close" if isinstance(ex, SpoutExecutor) else "cleanup", exc)
-        self.errors.close()
-        for debug in self.debug_logs.values():
-            debug.close()
-        if self.event_loop is not None:
-            self.event_loop.close()
-        if self.transport is not None:
-            self.transport.close()

@@ -27,15 +27,23 @@ DEFAULTS: dict[str, Any] = {
     "topology.name": None,
     "topology.workers": None,  # None: one worker process per CPU core
     "topology.debug": False,
-    "topology.max.spout.pending": None,  # per spout task; None or 0 = unbounded (Storm's meaning)
+    # per spout task, trees in flight; 0: unbounded (Storm's null). None (unset) with acking on:
+    # automatic, at most AUTO_MAX_SPOUT_PENDING and lowered to what completes in a quarter of
+    # the message timeout (runtime/spout_executor.py); a fixed value is never changed
+    "topology.max.spout.pending": None,
     "topology.message.timeout.secs": 30,  # 0: trees never time out
     "topology.acker.executors": None,  # None: one per worker; 0 turns tracking off
     "topology.tick.tuple.freq.secs": None,  # None or 0: no tick tuples
     "topology.transfer.batch.size": 1000,  # tuples per batch between workers (Storm's default is 1); 0 acts as 1
     "topology.batch.flush.interval.millis": 1,  # a partial batch waits at most this long; 0: flush every loop turn
-    "squall.transfer.hwm": 64,  # batches queued per peer before backpressure stops the spouts; 0: no limit
+    # ZeroMQ high-water mark per peer socket (batches), and the most tuples in flight to a peer
+    # (this many batches; runtime.worker.PeerFlow); 0: no limit
+    "squall.transfer.hwm": 64,
     "squall.spout.burst": 100,  # next_tuple() calls per spout task per loop turn (at least 1)
     "squall.drain.timeout.secs": 10,  # how long a stop waits for in-flight tuples; 0: stop right away
+    # after the stop message, how long the coordinator waits for each worker's final counters
+    # (and its close()/cleanup()) before SIGTERM; then 3 s more before SIGKILL. 0: SIGTERM at once
+    "squall.shutdown.timeout.secs": 10,
     "squall.stats.interval.secs": 5,  # 0: ask the workers for counters at every coordinator turn
     "squall.bind.host": "127.0.0.1",  # the coordinator's and workers' sockets listen here
     "squall.advertise.host": None,  # the address others connect to; None: the bind host
@@ -46,6 +54,11 @@ DEFAULTS: dict[str, Any] = {
     # Check that every emitted tuple could cross to another worker (msgpack), naming the component,
     # stream and value at the emit; squall.testing turns it on (Storm's key and meaning).
     "topology.testing.always.try.serialize": False,
+    # a worker whose loop sent nothing (heartbeats every second, stats answers) for this long is
+    # killed and restarted (Storm's supervisor.worker.timeout.secs, and the ShellBolt heartbeat
+    # timeout streamparse users know, both 30); a single user call longer than this counts as hung.
+    # 0: never (the worker is still named unresponsive in the log and the status line)
+    "squall.worker.heartbeat.timeout.secs": 30,
 }
 
 #: Keys under these prefixes are Storm's or Squall's: one that neither defines gets a warning
@@ -179,10 +192,18 @@ NUMBER_KEYS = {
     "topology.tick.tuple.freq.secs",
     "topology.batch.flush.interval.millis",
     "squall.drain.timeout.secs",
+    "squall.shutdown.timeout.secs",
     "squall.stats.interval.secs",
     "squall.log.collapse.secs",
+    "squall.worker.heartbeat.timeout.secs",
 }
 
+
+#: Where an unset ``topology.max.spout.pending`` starts (and its ceiling), with acking on: the
+#: value Storm users commonly set first (Storm's own default is unbounded). A spout's trees in
+#: flight are then at most a thousand whatever the consumer's speed, and fewer when the topology
+#: completes fewer than that in a quarter of ``topology.message.timeout.secs``.
+AUTO_MAX_SPOUT_PENDING = 1000
 
 #: Bind hosts that listen on every interface: other processes cannot connect to them as such.
 WILDCARD_HOSTS = {"0.0.0.0", "::", "*"}
@@ -294,12 +315,14 @@ class RuntimeSettings:
     spout_burst: int  # squall.spout.burst
     message_timeout_secs: float | None  # topology.message.timeout.secs; None (from 0): trees never time out
     drain_timeout_secs: float  # squall.drain.timeout.secs; 0: stop without waiting for in-flight tuples
+    shutdown_timeout_secs: float  # squall.shutdown.timeout.secs; 0: SIGTERM the workers right after the stop
     stats_interval_secs: float  # squall.stats.interval.secs
     transfer_hwm: int  # squall.transfer.hwm; 0: no limit (ZeroMQ's meaning)
     bind_host: str  # squall.bind.host
     advertise_host: str  # squall.advertise.host, or the bind host
     worker_restart: bool  # squall.worker.restart
     log_collapse_secs: float  # squall.log.collapse.secs; 0: every log line written
+    heartbeat_timeout_secs: float | None  # squall.worker.heartbeat.timeout.secs; None (from 0): never
 
 
 def runtime_settings(conf: dict[str, Any]) -> RuntimeSettings:
@@ -318,10 +341,12 @@ def runtime_settings(conf: dict[str, Any]) -> RuntimeSettings:
         spout_burst=int(get("squall.spout.burst")),
         message_timeout_secs=float(timeout) if timeout else None,
         drain_timeout_secs=float(get("squall.drain.timeout.secs")),
+        shutdown_timeout_secs=float(get("squall.shutdown.timeout.secs")),
         stats_interval_secs=float(get("squall.stats.interval.secs")),
         transfer_hwm=int(get("squall.transfer.hwm")),
         bind_host=bind_host,
         advertise_host=advertise_host,
         worker_restart=bool(get("squall.worker.restart")),
         log_collapse_secs=float(get("squall.log.collapse.secs")),
+        heartbeat_timeout_secs=float(get("squall.worker.heartbeat.timeout.secs")) or None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -80,21 +81,30 @@ class ReliableSpout(Spout):
     silently dropped. A finite ReliableSpout may raise StopIteration from ``next_tuple`` when its
     source is empty: the run still waits for (and replays) what is pending. Override
     ``ack``/``fail`` only with a call to ``super()``.
+
+    A failed message is not emitted again inside ``fail``: its id waits in ``replays`` and the
+    runtime re-emits it on the ``next_tuple`` path (before calling ``next_tuple``), so replays
+    obey ``topology.max.spout.pending`` and backpressure exactly as new messages do.
     """
 
     max_fails: ClassVar[int | None] = None
     _squall_intercepts_emit: ClassVar[bool] = True
 
-    def _state(self) -> tuple[dict[Any, Any], dict[Any, int]]:
+    def _state(self) -> tuple[dict[Any, Any], dict[Any, int], deque[Any]]:
         d = self.__dict__
         if "_unacked" not in d:
-            d["_unacked"], d["_fails"], d["given_up"] = {}, {}, 0
-        return d["_unacked"], d["_fails"]
+            d["_unacked"], d["_fails"], d["_replays"], d["given_up"] = {}, {}, deque(), 0
+        return d["_unacked"], d["_fails"], d["_replays"]
 
     @property
     def unacked(self) -> dict[Any, Any]:
         """tup_id -> (values, stream, direct_task) of every message not yet acked."""
         return self._state()[0]
+
+    @property
+    def replays(self) -> deque[Any]:
+        """Ids of failed messages waiting to be emitted again (oldest first)."""
+        return self._state()[2]
 
     def emit(
         self,
@@ -112,12 +122,12 @@ class ReliableSpout(Spout):
         return self._raw_emit(values, tup_id, stream, direct_task, need_task_ids)
 
     def ack(self, tup_id: Any) -> None:
-        unacked, fails = self._state()
+        unacked, fails, _ = self._state()
         unacked.pop(tup_id, None)
         fails.pop(tup_id, None)
 
     def fail(self, tup_id: Any) -> None:
-        unacked, fails = self._state()
+        unacked, fails, replays = self._state()
         entry = unacked.get(tup_id)
         if entry is None:
             return
@@ -128,8 +138,17 @@ class ReliableSpout(Spout):
             self.__dict__["given_up"] += 1
             self.give_up(tup_id, entry[0])
             return
-        values, stream, direct_task = entry
-        self._raw_emit(values, tup_id, stream, direct_task, False)
+        replays.append(tup_id)  # emitted again by _squall_replay, on the next_tuple path
+
+    def _squall_replay(self) -> None:
+        """Emit the oldest message in ``replays`` again (the runtime calls it instead of
+        ``next_tuple`` while replays wait, within the spout's limits)."""
+        unacked, _, replays = self._state()
+        tup_id = replays.popleft()
+        entry = unacked.get(tup_id)
+        if entry is not None:
+            values, stream, direct_task = entry
+            self._raw_emit(values, tup_id, stream, direct_task, False)
 
     def give_up(self, tup_id: Any, values: Any) -> None:
         """Called once per message that failed ``max_fails`` times. Override to dead-letter it."""

@@ -4,7 +4,7 @@ A control message is a msgpack map whose ``"t"`` key is one of the kinds below (
 is unchanged: the constants are the strings that were always sent). The TypedDicts document each
 message's keys; a reader of the wire can check them with ``mypy``.
 
-    worker -> coordinator: HELLO · READY · FATAL · SPOUTS_DONE · STATS (when asked) · PROBE · BYE
+    worker -> coordinator: HELLO · READY · FATAL · SPOUTS_DONE · STATS (when asked) · PROBE · BYE · HEARTBEAT
     coordinator -> worker: PEERS · PEER · ACTIVATE · DEACTIVATE · DRAIN · PROBE · STATS · STOP
 """
 
@@ -32,9 +32,11 @@ READY: Final = "ready"  # every local task ran initialize()
 FATAL: Final = "fatal"  # loading the topology or initialize() failed: the run cannot start
 SPOUTS_DONE: Final = "spouts_done"  # every local spout is exhausted and has no tree in flight
 BYE: Final = "bye"  # the final counters (a STATS reply), captured tuples, then exit
+HEARTBEAT: Final = "heartbeat"  # every HEARTBEAT_SECS from the worker's loop: it is turning
+HEARTBEAT_SECS: Final = 1.0  # Storm's worker.heartbeat.frequency.secs
 
 TO_WORKER: Final = frozenset({PEERS, PEER, ACTIVATE, DEACTIVATE, DRAIN, STOP, PROBE, STATS})
-TO_COORDINATOR: Final = frozenset({HELLO, READY, FATAL, SPOUTS_DONE, PROBE, STATS, BYE})
+TO_COORDINATOR: Final = frozenset({HELLO, READY, FATAL, SPOUTS_DONE, PROBE, STATS, BYE, HEARTBEAT})
 
 
 class PeersMsg(TypedDict):
@@ -100,6 +102,6 @@ class StatsReply(TypedDict, total=False):
     tasks: dict[str, dict[str, Any]]  # str(task) -> counters (Worker.task_stats)
     queued: int
     rss: int | None
-    peak_rss: int
+    peak_rss: int | None
     errors: list[dict[str, Any]]  # new since the last reply: component, task, time, where, error, traceback
     hooks: Any  # BYE only, with test hooks: what WorkerHooks.report() returned (e.g. captured tuples)

@@ -3,6 +3,9 @@
 Data message: ``[sender, sender_incarnation, target_incarnation, [group, ...]]`` where a group is
 ``[dest_task, src_task, stream, [values, ...]]`` (plus ``[message ids]`` for tracked tuples): one
 header per (target task, source task, stream), then the values of every tuple in it.
+Credit message: ``[sender, sender_incarnation, target_incarnation, total]`` with ``total`` an int:
+the sender has processed ``total`` tuples from the target (its incarnation) so far
+(``runtime.worker.PeerFlow``).
 Control message: a msgpack map with a ``"t"`` (type) key.
 """
 
@@ -27,7 +30,8 @@ def unpack_control(payload: bytes) -> Any:
     return msgpack.unpackb(payload, raw=False, strict_map_key=False)
 
 
-def encode_batch(sender: int, sender_inc: int, target_inc: int, groups: list[Any]) -> bytes:
+def encode_batch(sender: int, sender_inc: int, target_inc: int, groups: list[Any] | int) -> bytes:
+    """A data message (``groups``: a list), or a credit message (``groups``: an int)."""
     return pack((sender, sender_inc, target_inc, groups))
 
 

@@ -4,7 +4,7 @@ import glob
 import os
 import time
 
-from squall import Bolt, Grouping, ReliableSpout, Stream, Topology
+from squall import Bolt, Grouping, ReliableSpout, Spout, Stream, Topology
 
 N = 3000
 
@@ -180,3 +180,80 @@ class SpoutFanoutTopo(Topology):
     numbers = ReliableNumbers.spec()
     left = Echo.spec(inputs=[numbers], par=2)
     right = Echo.spec(inputs={numbers: Grouping.ALL}, par=2)
+
+
+# -- a fast reliable spout into a slow bolt in another worker (issue 7, section 3) -------------------
+
+
+class EndlessReliable(ReliableSpout):
+    """Endless: tup_id = i, as fast as the runtime lets it emit."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.i = 0
+
+    def next_tuple(self):
+        self.i += 1
+        self.emit([self.i], tup_id=self.i)
+
+
+class EndlessPlain(Spout):
+    """Endless and untracked: only backpressure slows it down."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.i = 0
+
+    def next_tuple(self):
+        self.i += 1
+        self.emit([self.i])
+
+
+class EmitsInFail(Spout):
+    """Storm style: re-emits a failed message inside fail() (as pystorm's ReliableSpout does)."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.i = 0
+
+    def next_tuple(self):
+        self.i += 1
+        self.emit([self.i], tup_id=self.i)
+
+    def fail(self, tup_id):
+        self.emit([tup_id], tup_id=tup_id)
+
+
+class Sleepy(Bolt):
+    """Sleeps ``test.sleep`` seconds (default 10 ms) per tuple: an I/O-bound consumer."""
+
+    outputs = ["n"]
+
+    def initialize(self, conf, context):
+        self.secs = conf.get("test.sleep", 0.01)
+
+    def process(self, tup):
+        time.sleep(self.secs)
+
+
+class SlowConsumerTopo(Topology):
+    """2 workers: the spout in one, the slow bolt in the other (tasks: slow 1 -> w0, source 2 -> w1)."""
+
+    config = {"topology.workers": 2}
+    source = EndlessReliable.spec()
+    slow = Sleepy.spec(inputs=[source])
+
+
+class SlowConsumerUntrackedTopo(Topology):
+    config = {"topology.workers": 2}
+    source = EndlessPlain.spec()
+    slow = Sleepy.spec(inputs=[source])
+
+
+class SlowConsumerFailEmitsTopo(Topology):
+    config = {"topology.workers": 2}
+    source = EmitsInFail.spec()
+    slow = Sleepy.spec(inputs=[source])

@@ -184,12 +184,14 @@ def test_runtime_settings_defaults():
         spout_burst=100,
         message_timeout_secs=30.0,
         drain_timeout_secs=10.0,
+        shutdown_timeout_secs=10.0,
         stats_interval_secs=5.0,
         transfer_hwm=64,
         bind_host="127.0.0.1",
         advertise_host="127.0.0.1",
         worker_restart=True,
         log_collapse_secs=5.0,
+        heartbeat_timeout_secs=30.0,
     )
     assert runtime_settings({k: None for k in DEFAULTS}) == s  # None: the default
 
@@ -199,14 +201,18 @@ def test_runtime_settings_zero_means_zero():
         "topology.transfer.batch.size": 0,
         "topology.batch.flush.interval.millis": 0,
         "squall.drain.timeout.secs": 0,
+        "squall.shutdown.timeout.secs": 0,
         "squall.stats.interval.secs": 0,
         "squall.transfer.hwm": 0,
         "topology.message.timeout.secs": 0,
         "squall.worker.restart": False,
         "squall.log.collapse.secs": 0,
+        "squall.worker.heartbeat.timeout.secs": 0,
     }
     s = runtime_settings(topology_conf({}, zeros))
     assert (s.batch_size, s.flush_secs, s.drain_timeout_secs, s.stats_interval_secs, s.transfer_hwm) == (0, 0, 0, 0, 0)
+    assert s.shutdown_timeout_secs == 0
+    assert s.heartbeat_timeout_secs is None  # 0: a silent worker is never killed
     assert s.message_timeout_secs is None  # 0: trees never time out
     assert s.worker_restart is False
     assert s.log_collapse_secs == 0  # every log line written

@@ -203,7 +203,9 @@ def test_a_reliable_spout_replays_what_fails():
     spout.next_tuple()
     spout.next_tuple()
     spout.ack(0)
-    spout.fail(1)
+    spout.fail(1)  # as in a run, the replay waits for the spout's next turn
+    assert [(e.values, e.tup_id) for e in spout.emits] == [((0,), 0), ((1,), 1)]
+    assert spout.next_tuple()
     assert [(e.values, e.tup_id) for e in spout.emits] == [((0,), 0), ((1,), 1), ((1,), 1)]
     assert list(spout.instance.unacked) == [1]
 
