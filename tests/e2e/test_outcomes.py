@@ -55,7 +55,7 @@ def test_sigterm_to_a_worker_closes_its_components_and_a_stop_closes_the_others(
     )
     kids = p.workers(2)
     p.wait_line("is active")
-    p.wait_line(lambda line: "marking executed" in line and "marking executed 0/s" not in line, stream="out")
+    p.wait_line(lambda line: "marking executed" in line and "marking executed 0/s" not in line, stream="err")
     victim = kids[1]  # worker 1: the spout (task 2)
     os.kill(victim.pid, signal.SIGTERM)
     i = p.wait_line(f"(pid {victim.pid}, tasks source:2")
@@ -128,7 +128,7 @@ def test_a_stopped_worker_is_named_unresponsive_and_answers_again(tmp_path, squa
     os.kill(victim.pid, signal.SIGSTOP)
     try:
         i = p.wait_line(f"worker 0 (pid {victim.pid}, tasks marking:1, __acker:3) unresponsive for")
-        p.wait_line("| worker 0 unresponsive for", stream="out")
+        p.wait_line("| worker 0 unresponsive for", stream="err")
     finally:
         os.kill(victim.pid, signal.SIGCONT)
     p.wait_line(f"worker 0 (pid {victim.pid}) answers again", after=i)
@@ -157,7 +157,9 @@ def test_a_worker_silent_for_the_heartbeat_timeout_is_killed_and_restarted(tmp_p
     os.kill(victim.pid, signal.SIGSTOP)
     try:
         i = p.wait_line(f"worker 1 (pid {victim.pid}, tasks source:2, __acker:4) unresponsive for")
-        j = p.wait_line(f"worker 1 (pid {victim.pid}, tasks source:2, __acker:4) was killed after", after=i)
+        killed = f"worker 1 (pid {victim.pid}, tasks source:2, __acker:4) was killed after"
+        # the log line, not a status line quoting the last error (both go to stderr)
+        j = p.wait_line(lambda line: killed in line and not line.startswith("[squall"), after=i)
     finally:
         if victim.is_running():
             os.kill(victim.pid, signal.SIGCONT)
@@ -165,8 +167,8 @@ def test_a_worker_silent_for_the_heartbeat_timeout_is_killed_and_restarted(tmp_p
     p.wait_line("worker 1 restarted", after=j)
     p.wait_line(
         lambda line: "source emitted" in line and "source emitted 0/s" not in line,
-        stream="out",
-        after=len(p.lines("out")),
+        stream="err",
+        after=len(p.lines("err")),
     )
     p.send_signal(signal.SIGINT)
     code, _out, err = p.finish(timeout=60)

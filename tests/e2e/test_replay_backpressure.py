@@ -75,6 +75,9 @@ def test_a_slow_consumer_acks_steadily_with_flat_memory():
     assert failed <= 0.05 * acked, f"{failed:,} trees failed after the warm-up ({acked:,} acked)"
 
 
+QUEUE_BOUND = 8000  # tuples: a few batches
+
+
 @pytest.mark.timeout(90)
 def test_untracked_tuples_queue_no_more_than_a_few_batches_between_workers():
     """Without acking only backpressure slows the spout: it starts within about a batch, not 800k tuples."""
@@ -87,10 +90,13 @@ def test_untracked_tuples_queue_no_more_than_a_few_batches_between_workers():
     )
     result, snaps, _ = run_sampling(coord)
     assert result.reason == "stopped", result.message
+    # A few batches (of 1,000): the peer's in-flight limit (about a second of its rate, at least a
+    # batch), up to two batches held in the slow bolt's executor queue while its worker stops reading
+    # (section 1's time-bounded turns), and the sender's channel buffers. Not 800k.
     most = max(s.queued for s in snaps)
-    assert 0 < most <= 5000, f"{most:,} tuples queued"
+    assert 0 < most <= QUEUE_BOUND, f"{most:,} tuples queued"
     totals = result.statistics.components
-    assert totals["source"].emitted - totals["slow"].executed <= 5000
+    assert totals["source"].emitted - totals["slow"].executed <= QUEUE_BOUND
     assert totals["slow"].executed > 500
 
 
@@ -109,7 +115,7 @@ def test_fail_waits_while_the_spout_may_not_emit():
     spout = result.statistics.components["source"]
     worst = max(s.components["source"].pending for s in snaps)
     assert worst <= 1000, f"{worst:,} trees pending at once"  # the automatic cap's ceiling
-    assert max(s.queued for s in snaps) <= 5000
+    assert max(s.queued for s in snaps) <= QUEUE_BOUND
     assert spout.acked > 500
     assert spout.emitted <= spout.acked + spout.failed + 1000
     assert time.monotonic() - started < 60
