@@ -41,6 +41,7 @@ from squall.local.launcher import (
 from squall.local.result import RunResult
 from squall.local.statistics import ErrorInfo, RunState, StatsBook, TopologyStatistics
 from squall.local.status import StatusLine
+from squall.runtime.inbound import DropLog
 from squall.topology.config import runtime_settings, topology_conf
 from squall.topology.loader import load_topology, topology_ref
 from squall.topology.plan import make_plan
@@ -58,9 +59,11 @@ from squall.transport.control import (
     SPOUTS_DONE,
     STATS,
     STOP,
+    TO_COORDINATOR,
 )
+from squall.transport.security import RunKeys, ZapHandler
 from squall.transport.wire import pack, unpack_control
-from squall.transport.zeromq import bind_random_port, tcp_endpoint
+from squall.transport.zeromq import FRAMING_SLACK, bind_random_port, tcp_endpoint
 
 log = logging.getLogger("squall.run")
 
@@ -70,6 +73,7 @@ RESTART_BACKOFF = 0.2  # seconds before the first restart of a dead worker; doub
 RESTART_BACKOFF_MAX = 5.0
 RESTART_RESET_SECS = 30.0  # a worker that lived this long starts its backoff over
 _STOP = "request_stop"  # a command from another thread (activate and deactivate: named after their messages)
+CONTROL_MAX_MESSAGE = 256 * 1024 * 1024  # the control socket's floor for the largest message (a BYE with captures)
 
 
 class Coordinator:
@@ -130,6 +134,11 @@ class Coordinator:
         self.restart_enabled = self.settings.worker_restart
         self.deactivated = False
         self.drain_sent = False
+        #: the run's CURVE keys: only processes given them (in their spec) reach the run's sockets
+        self.keys = RunKeys.generate(self.plan.num_workers)
+        self.zap: ZapHandler | None = None  # answers the control socket's handshakes (run() starts it)
+        self.drops = DropLog("coordinator")  # malformed control messages, counted and dropped
+        self.ready: set[int] = set()  # workers whose current process sent READY (a FATAL after it is not believed)
 
     # -- what another thread may call -----------------------------------------------------------
     def statistics(self) -> TopologyStatistics:
@@ -163,7 +172,14 @@ class Coordinator:
 
     def _publish(self, status: bool = False) -> None:
         """Replace the snapshot (one assignment: readers see the old one or the new one); ``status``: print it."""
-        snap = self.book.snapshot(self.state, self._uptime(), stop_reason=self.stop_requested, message=self.message)
+        snap = self.book.snapshot(
+            self.state,
+            self._uptime(),
+            stop_reason=self.stop_requested,
+            message=self.message,
+            malformed=self.drops.count,
+            refused=self.zap.refused if self.zap is not None else 0,
+        )
         with self._published:
             self._statistics = snap
             self._published.notify_all()
@@ -217,10 +233,34 @@ class Coordinator:
             self._send(i, msg)
 
     def _recv(self, timeout_ms: int) -> tuple[int, dict[str, Any]] | None:
-        if self.sock.poll(timeout_ms):
-            ident, payload = self.sock.recv_multipart()
-            return int(ident.decode()[1:]), unpack_control(payload)
-        return None
+        """The next control message and its worker (None: none within ``timeout_ms``, or dropped).
+
+        The worker is the one whose key the handshake proved (the ZAP user id), not whatever
+        routing id the peer chose; a message whose routing id is not that worker's, or that is not a
+        control message a worker sends, is counted and dropped."""
+        if not self.sock.poll(timeout_ms):
+            return None
+        frames = self.sock.recv_multipart(copy=False)
+        if len(frames) != 2:
+            self.drops.drop(f"a control message of {len(frames) - 1} frames")
+            return None
+        try:
+            index = int(frames[1].get("User-Id"))
+        except (ValueError, TypeError, zmq.ZMQError) as exc:
+            self.drops.drop("a control message from an unauthenticated peer", exc)
+            return None
+        if frames[0].bytes != f"w{index}".encode() or index not in self.handles:
+            self.drops.drop(f"a control message from worker {index}'s key under routing id {frames[0].bytes[:20]!r}")
+            return None
+        try:
+            msg = unpack_control(frames[1].bytes)
+        except Exception as exc:
+            self.drops.drop(f"a control message from worker {index} that is not msgpack", exc)
+            return None
+        if not isinstance(msg, dict) or msg.get("t") not in TO_COORDINATOR:
+            self.drops.drop(f"a control message of no known kind from worker {index}")
+            return None
+        return index, msg
 
     def _tasks_of(self, index: int) -> str:
         return ", ".join(f"{self.plan.task_component[t]}:{t}" for t in self.plan.worker_tasks(index))
@@ -279,7 +319,9 @@ class Coordinator:
 
     def _start_worker(self, i: int) -> None:
         self.incarnation[i] = self.incarnation.get(i, -1) + 1
-        self.handles[i] = self.launcher.start(i, dict(self.spec, index=i, incarnation=self.incarnation[i]))
+        self.ready.discard(i)
+        spec = dict(self.spec, index=i, incarnation=self.incarnation[i], keys=self.keys.for_worker(i))
+        self.handles[i] = self.launcher.start(i, spec)
         self.started_at[i] = time.monotonic()
         self.book.worker_started(i, self.incarnation[i], self.handles[i].pid)
 
@@ -301,12 +343,22 @@ class Coordinator:
             raise KeyboardInterrupt
 
     def _handle(self, index: int, msg: dict[str, Any]) -> None:
+        """A message from worker ``index`` outside the start-up and probe sequences; one whose fields
+        are missing or of the wrong type is counted and dropped."""
+        try:
+            self._dispatch(index, msg)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.drops.drop(f"a malformed {msg['t']} message from worker {index}", exc)
+
+    def _dispatch(self, index: int, msg: dict[str, Any]) -> None:
         kind = msg["t"]
         if kind in (STATS, BYE):
             if self.book.record(index, msg, self._uptime()):
                 self._publish(status=kind == STATS)
             if "hooks" in msg:
                 self.hook_reports.append(msg["hooks"])
+        elif kind == FATAL and index in self.ready:  # a worker only says FATAL while it starts
+            self.drops.drop(f"a fatal message from worker {index}, which is running")
         elif kind == FATAL:
             raise WorkerError(
                 f"worker {index} (tasks {self._tasks_of(index)}) failed in {msg['where']}: "
@@ -337,6 +389,8 @@ class Coordinator:
             index, msg = r
             if index in want and msg["t"] == kind:
                 got[index] = msg
+                if kind == READY:
+                    self.ready.add(index)
             elif msg["t"] != PROBE:
                 self._handle(index, msg)
         return got
@@ -345,9 +399,14 @@ class Coordinator:
     def run(self) -> RunResult:
         start = self.t0 = time.monotonic()
         ctx = zmq.Context()
+        self.zap = ZapHandler(ctx, self.keys, name="coordinator")  # before the socket binds
         self.sock = ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted worker takes over its identity
+        # A restarted worker takes over its routing id; only the run's workers get through the handshake.
+        self.sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        limit = self.settings.max_message_bytes
+        self.sock.setsockopt(zmq.MAXMSGSIZE, max(limit, CONTROL_MAX_MESSAGE) + FRAMING_SLACK if limit else -1)
+        self.keys.serve(self.sock)
         bind_host, advertise_host = self.settings.bind_host, self.settings.advertise_host
         port = bind_random_port(self.sock, bind_host)
         self.spouts_done: set[int] = set()
@@ -452,7 +511,7 @@ class Coordinator:
                 continue
             index, msg = r
             if msg["t"] == PROBE:
-                if msg["n"] != probe_n:
+                if msg.get("n") != probe_n:
                     continue
                 replies[index] = msg
                 if len(replies) - 1 == len(self.handles):
@@ -471,6 +530,13 @@ class Coordinator:
         Counts are per incarnation: batches sent to or from a worker that has since been
         restarted are not in flight, they are lost with it (and their trees replayed).
         """
+        try:
+            return self._counts_agree(replies)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed probe reply
+            self.drops.drop("a malformed probe reply", exc)
+            return None
+
+    def _counts_agree(self, replies: dict[Any, Any]) -> Any:
         inc = self.incarnation
         sent: dict[tuple[int, int], int] = {}
         received: dict[tuple[int, int], int] = {}

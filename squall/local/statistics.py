@@ -241,6 +241,8 @@ class WorkerStats:
     rss: int | None = None  # bytes
     peak_rss: int | None = None
     queued: int = 0  # tuples buffered in the worker (channels and transport overflow)
+    malformed: int = 0  # messages it dropped as malformed or unknown (all its processes together)
+    refused: int = 0  # connections its data socket refused: peers without a key of this run
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -256,6 +258,8 @@ class WorkerStats:
             "rss": self.rss,
             "peak_rss": self.peak_rss,
             "queued": self.queued,
+            "malformed": self.malformed,
+            "refused": self.refused,
         }
 
 
@@ -311,6 +315,8 @@ class TopologyStatistics:
     error_count: int = 0  # every error reported, including those no longer kept
     stop_reason: str | None = None  # why a stop was requested: duration, SIGINT, SIGTERM, timeout, ...
     message: str = ""  # why a run failed
+    malformed: int = 0  # control messages the coordinator dropped as malformed (workers': WorkerStats)
+    refused: int = 0  # connections the coordinator's control socket refused (no key of this run)
 
     def user_components(self) -> list[ComponentStats]:
         """The user's components (no ackers): spouts first, then by name."""
@@ -319,6 +325,16 @@ class TopologyStatistics:
     @property
     def queued(self) -> int:
         return sum(w.queued for w in self.workers)
+
+    @property
+    def malformed_total(self) -> int:
+        """Malformed messages dropped in the whole run: by the coordinator and by every worker."""
+        return self.malformed + sum(w.malformed for w in self.workers)
+
+    @property
+    def refused_total(self) -> int:
+        """Connections refused in the whole run (peers without a key of this run)."""
+        return self.refused + sum(w.refused for w in self.workers)
 
     @property
     def outcome(self) -> str:
@@ -342,6 +358,8 @@ class TopologyStatistics:
             "workers": [w.to_dict() for w in self.workers],
             "errors": [e.to_dict() for e in self.errors],
             "error_count": self.error_count,
+            "malformed": self.malformed,
+            "refused": self.refused,
         }
 
 
@@ -357,6 +375,8 @@ class _Answer:
     queued: int = 0
     rss: int | None = None
     peak_rss: int | None = None
+    malformed: int = 0
+    refused: int = 0
 
 
 @dataclass(slots=True)
@@ -365,6 +385,8 @@ class _WorkerMeta:
     host: str = ""
     incarnation: int = 0
     alive: bool = False
+    malformed: int = 0  # the drop counts of its earlier processes
+    refused: int = 0
 
 
 class StatsBook:
@@ -405,6 +427,9 @@ class StatsBook:
             for t in self.worker_tasks.get(index, ()):
                 self.base[t] = tasks[t]
             old = self.current.get(index)
+            if old is not None:
+                m.malformed += old.malformed
+                m.refused += old.refused
             self.current[index] = _Answer(round=old.round if old else 0, tasks={})  # all in base now
             self.incoming.pop(index, None)
             self._counts = None
@@ -450,6 +475,8 @@ class StatsBook:
             queued=int(msg.get("queued") or 0),
             rss=msg.get("rss"),
             peak_rss=msg.get("peak_rss"),
+            malformed=int(msg.get("malformed") or 0),
+            refused=int(msg.get("refused") or 0),
         )
         if rnd == self.round and index in self.waiting:
             self.incoming[index] = answer
@@ -504,6 +531,8 @@ class StatsBook:
         *,
         stop_reason: str | None = None,
         message: str = "",
+        malformed: int = 0,
+        refused: int = 0,
     ) -> TopologyStatistics:
         tasks, components = self._counters()
         workers = []
@@ -524,6 +553,8 @@ class StatsBook:
                     rss=a.rss if a else None,
                     peak_rss=a.peak_rss if a else None,
                     queued=a.queued if a else 0,
+                    malformed=m.malformed + (a.malformed if a else 0),
+                    refused=m.refused + (a.refused if a else 0),
                 )
             )
         return TopologyStatistics(
@@ -539,6 +570,8 @@ class StatsBook:
             error_count=self.error_count,
             stop_reason=stop_reason,
             message=message,
+            malformed=malformed,
+            refused=refused,
         )
 
 

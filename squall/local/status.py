@@ -39,6 +39,10 @@ def render(prev: TopologyStatistics | None, cur: TopologyStatistics) -> str:
     if cur.error_count and cur.errors:
         e = cur.errors[-1]
         line += f" (last: {e.component}:{e.task} {e.error[:80]})"
+    if cur.malformed_total:
+        line += f" | dropped {cur.malformed_total:,} malformed message(s)"
+    if cur.refused_total:
+        line += f" | refused {cur.refused_total:,} connection(s)"
     stale = [str(w.index) for w in cur.workers if w.stale]
     if stale:
         line += f" | no answer from worker(s) {', '.join(stale)}"

@@ -29,6 +29,13 @@ DEFAULTS: dict[str, Any] = {
     "topology.transfer.batch.size": 1000,  # tuples per batch between workers (Storm's default is 1); 0 acts as 1
     "topology.batch.flush.interval.millis": 1,  # a partial batch waits at most this long; 0: flush every loop turn
     "squall.transfer.hwm": 64,  # batches queued per peer before backpressure stops the spouts; 0: no limit
+    # A batch between workers is cut once its encoded size passes this (a single tuple may be larger);
+    # the high-water mark counts a message as one slot per started unit of this size, so what
+    # waits per peer is bounded in bytes (about 2 x hwm x batch.bytes); 0: no cap, slots are messages
+    "squall.transfer.batch.bytes": 256 * 1024,
+    # The largest message a worker's data socket accepts (a peer sending more is disconnected); a
+    # tuple whose encoding alone is larger is not sent: an EmitError names it and its tree fails; 0: no limit
+    "squall.transfer.max.message.bytes": 64 * 1024 * 1024,
     "squall.spout.burst": 100,  # next_tuple() calls per spout task per loop turn (at least 1)
     "squall.drain.timeout.secs": 10,  # how long a stop waits for in-flight tuples; 0: stop right away
     "squall.stats.interval.secs": 5,  # 0: ask the workers for counters at every coordinator turn
@@ -43,6 +50,8 @@ INT_KEYS = {
     "topology.acker.executors",
     "topology.transfer.batch.size",
     "squall.transfer.hwm",
+    "squall.transfer.batch.bytes",
+    "squall.transfer.max.message.bytes",
     "squall.spout.burst",
 }
 NUMBER_KEYS = {
@@ -154,6 +163,8 @@ class RuntimeSettings:
     drain_timeout_secs: float  # squall.drain.timeout.secs; 0: stop without waiting for in-flight tuples
     stats_interval_secs: float  # squall.stats.interval.secs
     transfer_hwm: int  # squall.transfer.hwm; 0: no limit (ZeroMQ's meaning)
+    batch_bytes: int  # squall.transfer.batch.bytes; 0: no byte cap
+    max_message_bytes: int  # squall.transfer.max.message.bytes; 0: no limit
     bind_host: str  # squall.bind.host
     advertise_host: str  # squall.advertise.host, or the bind host
     worker_restart: bool  # squall.worker.restart
@@ -177,6 +188,8 @@ def runtime_settings(conf: dict[str, Any]) -> RuntimeSettings:
         drain_timeout_secs=float(get("squall.drain.timeout.secs")),
         stats_interval_secs=float(get("squall.stats.interval.secs")),
         transfer_hwm=int(get("squall.transfer.hwm")),
+        batch_bytes=int(get("squall.transfer.batch.bytes")),
+        max_message_bytes=int(get("squall.transfer.max.message.bytes")),
         bind_host=bind_host,
         advertise_host=advertise_host,
         worker_restart=bool(get("squall.worker.restart")),

@@ -186,6 +186,8 @@ def test_runtime_settings_defaults():
         drain_timeout_secs=10.0,
         stats_interval_secs=5.0,
         transfer_hwm=64,
+        batch_bytes=256 * 1024,
+        max_message_bytes=64 * 1024 * 1024,
         bind_host="127.0.0.1",
         advertise_host="127.0.0.1",
         worker_restart=True,
@@ -200,11 +202,14 @@ def test_runtime_settings_zero_means_zero():
         "squall.drain.timeout.secs": 0,
         "squall.stats.interval.secs": 0,
         "squall.transfer.hwm": 0,
+        "squall.transfer.batch.bytes": 0,
+        "squall.transfer.max.message.bytes": 0,
         "topology.message.timeout.secs": 0,
         "squall.worker.restart": False,
     }
     s = runtime_settings(topology_conf({}, zeros))
     assert (s.batch_size, s.flush_secs, s.drain_timeout_secs, s.stats_interval_secs, s.transfer_hwm) == (0, 0, 0, 0, 0)
+    assert (s.batch_bytes, s.max_message_bytes) == (0, 0)  # no byte cap, no message limit
     assert s.message_timeout_secs is None  # 0: trees never time out
     assert s.worker_restart is False
 
