@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from itertools import chain
+from itertools import starmap as _starmap
+from operator import or_
 from typing import Any
 
 from squall.runtime.acker import TASK_MASK
@@ -26,7 +27,6 @@ log = logging.getLogger("squall.runtime.inbound")
 LOG_EVERY = 10.0  # seconds between two log lines about dropped messages
 _INTS = frozenset({int})
 _TUPLES = frozenset({tuple})
-_flat = chain.from_iterable
 
 
 class Malformed(ValueError):
@@ -111,18 +111,27 @@ def tracked_check(arity: int, spout_tasks: frozenset[int]) -> Callable[[Any, Any
         if type(ids) is not tuple or len(ids) != len(values):
             raise Malformed("tracked tuples without one message id each")
         kinds = set(map(type, ids))
-        if kinds <= _TUPLES:  # (root, edge, ...) pairs: the common case past the first hop
-            if not all(n and not n & 1 for n in set(map(len, ids))) or not set(map(type, _flat(ids))) <= _INTS:
-                raise Malformed("a message id that is not (root, edge) pairs of ints")
+        if kinds <= _TUPLES:  # (root, edge): the common case past the first hop, checked in C:
+            try:  # or_(root, edge) is an int only for two ints (and raises for any other length)
+                if set(map(type, _starmap(or_, ids))) <= _INTS:
+                    return
+            except TypeError:
+                pass
+            check_one_by_one(ids, spout_tasks)  # several roots per id (rare), or a bad one
         elif kinds <= _INTS:  # a spout's tuples on their first hop: the id is the root
             if not set(map(mask, ids)) <= spout_tasks:
                 raise Malformed("a message id that no spout task issued")
-        else:  # a mix (rare): one by one
-            for mid in ids:
-                if type(mid) is int:
-                    if mid & TASK_MASK not in spout_tasks:
-                        raise Malformed("a message id that no spout task issued")
-                elif type(mid) is not tuple or not mid or len(mid) & 1 or not set(map(type, mid)) <= _INTS:
-                    raise Malformed("a message id of the wrong shape")
+        else:
+            check_one_by_one(ids, spout_tasks)
 
     return check
+
+
+def check_one_by_one(ids: tuple[Any, ...], spout_tasks: frozenset[int]) -> None:
+    """Message ids of any mix of shapes, in Python (rare: several anchors, or a malformed batch)."""
+    for mid in ids:
+        if type(mid) is int:
+            if mid & TASK_MASK not in spout_tasks:
+                raise Malformed("a message id that no spout task issued")
+        elif type(mid) is not tuple or not mid or len(mid) & 1 or not set(map(type, mid)) <= _INTS:
+            raise Malformed("a message id that is not (root, edge) pairs of ints")

@@ -370,38 +370,49 @@ class Worker:
         ``squall.transfer.max.message.bytes`` is not sent (an EmitError, its tree failed).
 
         A batch that the last sizes of its streams say is much too large is cut before it is encoded
-        (large values are then encoded once); otherwise it is cut after, if it turns out too large."""
-        cut, cap = self.batch_bytes, self.max_message
-        limit = min(cut, cap) if cut and cap else cut or cap
-        if not limit:
-            self.transport.send(peer, self._encode(peer, groups))  # type: ignore[union-attr]
+        (so large values are encoded once); if the first piece shows that its tuples became small,
+        the rest goes as one batch again. Otherwise a batch is cut after encoding, if too large."""
+        limit = min(x for x in (self.batch_bytes, self.max_message, 1 << 62) if x)
+        if n > 1 and self._guess(groups) > 2 * limit:
+            parts = split_groups(groups, n, -int(-self._guess(groups) // limit))
+            first, k = parts[0]
+            self._send_encoded(peer, first, k)
+            rest = [g for part, _ in parts[1:] for g in part]
+            if rest and self._guess(rest) <= 2 * limit:
+                self._send_encoded(peer, rest, n - k)
+            else:
+                for part, k in parts[1:]:
+                    self._send_encoded(peer, part, k)
             return
+        self._send_encoded(peer, groups, n)
+
+    def _guess(self, groups: list[Any]) -> float:
+        """The encoded size of ``groups`` from the last size per tuple of their streams."""
         sizes = self.tuple_bytes
-        if n > 1:
-            guess = 0.0
-            for g in groups:
-                per = sizes.get((g[1], g[2]))
-                if per is None:  # the first batch of this stream: the size of its first tuple
-                    try:
-                        per = float(len(pack(g[3][0])))
-                    except (TypeError, ValueError, OverflowError):
-                        per = 0.0
-                    sizes[(g[1], g[2])] = per
-                guess += len(g[3]) * per
-            if guess > 2 * limit:
-                for part, k in split_groups(groups, n, -int(-guess // limit)):
-                    self._send(peer, part, k)
-                return
+        guess = 0.0
+        for g in groups:
+            per = sizes.get((g[1], g[2]))
+            if per is None:  # the first batch of this stream: the size of its first tuple
+                try:
+                    per = float(len(pack(g[3][0]))) if g[3] else 0.0
+                except (TypeError, ValueError, OverflowError):
+                    per = 0.0
+                sizes[(g[1], g[2])] = per
+            guess += len(g[3]) * per
+        return guess
+
+    def _send_encoded(self, peer: int, groups: list[Any], n: int) -> None:
         payload = self._encode(peer, groups)
         size = len(payload)
-        if len(groups) == 1:  # one stream: its size per tuple, for the guess above
-            sizes[(groups[0][1], groups[0][2])] = size / n
+        if len(groups) == 1 and n:  # one stream: its size per tuple, for the guess
+            self.tuple_bytes[(groups[0][1], groups[0][2])] = size / n
+        cut, cap = self.batch_bytes, self.max_message
         if (cut and size > cut and n > 1) or (cap and size > cap):
             if n == 1:
                 self._too_large(groups[0], size)
                 return
-            for part, k in split_groups(groups, n, max(2, -(-size // limit))):
-                self._send(peer, part, k)
+            for part, k in split_groups(groups, n, max(2, -(-size // min(x for x in (cut, cap) if x)))):
+                self._send_encoded(peer, part, k)
             return
         self.transport.send(peer, payload)  # type: ignore[union-attr]
 
