@@ -199,7 +199,7 @@ def test_a_tuple_larger_than_the_largest_message_is_reported_not_sent():
 
 
 def test_a_too_large_tracked_tuple_of_a_spout_fails_at_once():
-    w, transport = make_worker(**{"squall.transfer.max.message.bytes": 5000})
+    w, _ = make_worker(**{"squall.transfer.max.message.bytes": 5000})
 
     failed: list[Any] = []
     spout = w.executors[SPOUT]
