@@ -1,7 +1,7 @@
 """Without processes: inbound checks, byte-capped batches, the run's keys and the ZAP handler.
 
 The end-to-end reproductions (real workers, foreign and key-holding peers) are in
-tests/e2e/test_hardening.py.
+tests/e2e/test_hardening.py (end to end).
 """
 
 from __future__ import annotations
