@@ -69,6 +69,9 @@ def run(
             text += f" errors {c.errors:,}"
         parts.append(text)
     summary = ", ".join(parts)
+    st = result.statistics
+    if st.malformed_total or st.refused_total:
+        summary += f"; dropped {st.malformed_total:,} malformed message(s), refused {st.refused_total:,} connection(s)"
     click.echo(f"[squall] {result.reason} after {result.elapsed:.1f}s: {summary}", err=True)
     if result.message:
         click.echo(f"error: {result.message}", err=True)

@@ -10,6 +10,10 @@ spouts, prints a status line every few seconds, notices dead workers, and ends t
 * **stopped** (``--duration``, Ctrl-C, SIGTERM, ``request_stop()``): spouts are deactivated,
   in-flight tuples drain (at most ``squall.drain.timeout.secs``), then the workers exit.
 
+Every run has its own CURVE keys (``transport.security``): the coordinator's control socket and
+the workers' data sockets admit only the run's workers; malformed control messages are counted
+and dropped.
+
 Another thread (a web UI) may read ``statistics()`` (an immutable snapshot, replaced whole when a
 stats round is complete or the run's state changes), wait for the next one (``wait_statistics``)
 and call ``activate()``, ``deactivate()`` and ``request_stop()``: they only enqueue a command that

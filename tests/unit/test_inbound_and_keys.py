@@ -268,3 +268,29 @@ def test_the_zap_handler_admits_the_runs_workers_and_names_them():
         zap.thread.join(5)
         assert not zap.thread.is_alive()
     assert unpack(pack([1])) == (1,)
+
+
+# -- the counts in the statistics and the status line ----------------------------------------------------
+
+
+def test_dropped_and_refused_show_in_the_snapshot_and_the_status_line():
+    from squall.local.statistics import RunState, StatsBook
+    from squall.local.status import render
+    from squall.topology.plan import make_plan
+
+    plan = make_plan(Topo.components, 2, None)
+    book = StatsBook("t", plan, {"numbers": "spout", "sink": "bolt"})
+    book.worker_started(0, 0, 10)
+    book.worker_started(1, 0, 11)
+    quiet = book.snapshot(RunState.ACTIVE, 1.0)
+    assert "malformed" not in render(None, quiet) and "refused" not in render(None, quiet)
+    rnd = book.begin([0, 1], 1.0)
+    book.record(0, {"t": "stats", "round": rnd, "inc": 0, "tasks": {}, "malformed": 3, "refused": 1}, 1.1)
+    book.record(1, {"t": "stats", "round": rnd, "inc": 0, "tasks": {}, "malformed": 0}, 1.1)
+    book.worker_started(0, 1, 12)  # restarted: its earlier counts are kept
+    s = book.snapshot(RunState.ACTIVE, 2.0, malformed=2, refused=4)
+    assert [(w.malformed, w.refused) for w in s.workers] == [(3, 1), (0, 0)]
+    assert (s.malformed_total, s.refused_total) == (5, 5)
+    assert s.to_dict()["workers"][0]["malformed"] == 3 and s.to_dict()["malformed"] == 2
+    line = render(None, s)
+    assert "dropped 5 malformed message(s)" in line and "refused 5 connection(s)" in line
