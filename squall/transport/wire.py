@@ -63,7 +63,9 @@ def split_groups(groups: list[Any], n: int, pieces: int) -> list[tuple[list[Any]
     """Cut the groups of a batch of ``n`` tuples into about ``pieces`` batches, in order.
 
     Returns ``[(groups, tuples in them), ...]``; a group is sliced where a piece ends (its values
-    and, when tracked, its message ids alike). For a batch whose encoding is too large.
+    and, when tracked, its message ids alike), except a group of a system stream (``__ack``,
+    ``__ackctl``: its values may be ``root, xor`` pairs), which stays whole. For a batch whose
+    encoding is too large.
     """
     per = max(1, -(-n // pieces))
     parts: list[tuple[list[Any], int]] = []
@@ -72,6 +74,13 @@ def split_groups(groups: list[Any], n: int, pieces: int) -> list[tuple[list[Any]
     for group in groups:
         dest, src, stream, values = group[:4]
         ids = group[4] if len(group) > 4 else None
+        if stream.startswith("__"):  # whole: small, and pairs must not be cut
+            cur.append(group)
+            room -= len(values)
+            if room <= 0:
+                parts.append((cur, per - room))
+                cur, room = [], per
+            continue
         i = 0
         while i < len(values):
             k = min(room, len(values) - i)

@@ -163,6 +163,10 @@ def test_split_groups_keeps_order_and_ids():
     ids = [i for part, _ in parts for g in part if len(g) > 4 for i in g[4]]
     assert ids == ["a", "b"]
     assert [k for _, k in split_groups(groups, 6, 100)] == [1] * 6
+    acks = [(3, 1, "s", [1, 2, 3]), (5, 1, ACK_STREAM, [10, 11, 12, 13, 14, 15]), (3, 1, "s", [4])]
+    parts = split_groups(acks, 10, 5)  # 2 per piece, but the acks' root, xor pairs stay together
+    assert [g[3] for part, _ in parts for g in part if g[2] == ACK_STREAM] == [[10, 11, 12, 13, 14, 15]]
+    assert sum(k for _, k in parts) == 10
 
 
 def sent_sizes(w: Worker, transport: Any) -> list[int]:
