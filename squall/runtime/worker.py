@@ -408,12 +408,14 @@ class Worker:
             self.tuple_bytes[(groups[0][1], groups[0][2])] = size / n
         cut, cap = self.batch_bytes, self.max_message
         if (cut and size > cut and n > 1) or (cap and size > cap):
-            if n == 1:
+            parts = split_groups(groups, n, max(2, -(-size // min(x for x in (cut, cap) if x)))) if n > 1 else []
+            if len(parts) > 1:
+                for part, k in parts:
+                    self._send_encoded(peer, part, k)
+                return
+            if cap and size > cap:  # one tuple (or one system batch, which is never cut) too large to send
                 self._too_large(groups[0], size)
                 return
-            for part, k in split_groups(groups, n, max(2, -(-size // min(x for x in (cut, cap) if x)))):
-                self._send_encoded(peer, part, k)
-            return
         self.transport.send(peer, payload)  # type: ignore[union-attr]
 
     def _too_large(self, group: tuple[Any, ...], size: int) -> None:

@@ -191,6 +191,14 @@ def test_a_batch_is_cut_once_its_encoding_passes_batch_bytes():
     assert sent_sizes(w, transport) == [1000]
 
 
+def test_a_large_system_batch_goes_whole():
+    w, transport = make_worker(**{"squall.transfer.batch.bytes": 1000})
+    ch = next(c for c in w.remote_channels[1] if c.stream == ACK_STREAM)
+    ch.buf.extend(range(2**40, 2**40 + 2000))  # 2000 acks, about 18 kB: never cut
+    w.flush()
+    assert sent_sizes(w, transport) == [2000]
+
+
 def test_a_tuple_larger_than_the_largest_message_is_reported_not_sent():
     w, transport = make_worker(**{"squall.transfer.max.message.bytes": 5000})
     ch = next(c for c in w.remote_channels[1] if c.stream == "default" and c.ids is None)
