@@ -81,8 +81,14 @@ class Worker:
         self.batch_size = settings.batch_size
         self.batch_bytes = settings.batch_bytes  # a message is cut once its encoding passes this (0: never)
         self.max_message = settings.max_message_bytes  # no message larger than this is sent (0: no limit)
+        #: a batch is cut below this many bytes (the smaller of the two limits; inf: neither is set)
+        self.send_limit = float(min(x for x in (self.batch_bytes, self.max_message, 1 << 62) if x))
         #: (source task, stream) -> encoded bytes per tuple in its last message of one group (``_send``)
         self.tuple_bytes: dict[tuple[int, str], float] = {}
+        #: the largest bytes per tuple of a message so far, and whether tuples that large could make a
+        #: batch pass ``send_limit`` (then ``_send`` predicts sizes; word counts never pay for it)
+        self.max_tuple_bytes = 0.0
+        self.watch_sizes = False
         self.drops = DropLog(f"worker {index}")  # malformed messages from other workers: counted, dropped
         self.flush_secs = settings.flush_secs  # 0: flush every turn
         self.burst_n = settings.spout_burst
@@ -369,21 +375,24 @@ class Worker:
         encoding passes ``squall.transfer.batch.bytes``; a tuple that alone passes
         ``squall.transfer.max.message.bytes`` is not sent (an EmitError, its tree failed).
 
-        A batch that the last sizes of its streams say is much too large is cut before it is encoded
-        (so large values are encoded once); if the first piece shows that its tuples became small,
-        the rest goes as one batch again. Otherwise a batch is cut after encoding, if too large."""
-        limit = min(x for x in (self.batch_bytes, self.max_message, 1 << 62) if x)
-        if n > 1 and self._guess(groups) > 2 * limit:
-            parts = split_groups(groups, n, -int(-self._guess(groups) // limit))
-            first, k = parts[0]
-            self._send_encoded(peer, first, k)
-            rest = [g for part, _ in parts[1:] for g in part]
-            if rest and self._guess(rest) <= 2 * limit:
-                self._send_encoded(peer, rest, n - k)
-            else:
-                for part, k in parts[1:]:
-                    self._send_encoded(peer, part, k)
-            return
+        Once large tuples have been seen (``watch_sizes``), and for the very first batch, a batch
+        that the last sizes of its streams say is much too large is cut before it is encoded (so
+        large values are encoded once); if the first piece shows that its tuples became small, the
+        rest goes as one batch again. Otherwise a batch is cut after encoding, if too large."""
+        if n > 1 and (self.watch_sizes or not self.tuple_bytes):
+            limit = self.send_limit
+            guess = self._guess(groups)
+            if guess > 2 * limit:
+                parts = split_groups(groups, n, -int(-guess // limit))
+                first, k = parts[0]
+                self._send_encoded(peer, first, k)
+                rest = [g for part, _ in parts[1:] for g in part]
+                if rest and self._guess(rest) <= 2 * limit:
+                    self._send_encoded(peer, rest, n - k)
+                else:
+                    for part, k in parts[1:]:
+                        self._send_encoded(peer, part, k)
+                return
         self._send_encoded(peer, groups, n)
 
     def _guess(self, groups: list[Any]) -> float:
@@ -404,12 +413,17 @@ class Worker:
     def _send_encoded(self, peer: int, groups: list[Any], n: int) -> None:
         payload = self._encode(peer, groups)
         size = len(payload)
-        if len(groups) == 1 and n:  # one stream: its size per tuple, for the guess
-            self.tuple_bytes[(groups[0][1], groups[0][2])] = size / n
-        cut, cap = self.batch_bytes, self.max_message
-        if (cut and size > cut and n > 1) or (cap and size > cap):
-            parts = split_groups(groups, n, max(2, -(-size // min(x for x in (cut, cap) if x)))) if n > 1 else []
-            if len(parts) > 1:
+        per = size / n
+        if per > self.max_tuple_bytes:
+            self.max_tuple_bytes = per
+            # a batch of such tuples could pass the limit: from now on, watch the sizes per stream
+            self.watch_sizes = per * 4 * max(self.batch_size, 1) > self.send_limit
+        if self.watch_sizes and len(groups) == 1:  # one stream: its size per tuple, for the guess
+            self.tuple_bytes[(groups[0][1], groups[0][2])] = per
+        if size > self.send_limit:
+            cut, cap = self.batch_bytes, self.max_message
+            parts = split_groups(groups, n, max(2, -int(-size // self.send_limit))) if n > 1 else []
+            if len(parts) > 1 and ((cut and size > cut) or (cap and size > cap)):
                 for part, k in parts:
                     self._send_encoded(peer, part, k)
                 return
