@@ -73,6 +73,12 @@ def run(
     result = coord.run()
     for line in status.summary(result.statistics):
         click.echo(line, err=True)
+    st = result.statistics
+    if st.malformed_total or st.refused_total:
+        click.echo(
+            f"[squall] dropped {st.malformed_total:,} malformed message(s), refused {st.refused_total:,} connection(s)",
+            err=True,
+        )
     code = result.exit_code
     problems = result.problems() if fail_on_errors and code == 0 else []
     if problems:

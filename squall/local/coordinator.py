@@ -10,6 +10,10 @@ spouts, prints a status line every few seconds, notices dead workers, and ends t
 * **stopped** (``--duration``, Ctrl-C, SIGTERM, ``request_stop()``): spouts are deactivated,
   in-flight tuples drain (at most ``squall.drain.timeout.secs``), then the workers exit.
 
+Every run has its own CURVE keys (``transport.security``): the coordinator's control socket and
+the workers' data sockets admit only the run's workers; malformed control messages are counted
+and dropped.
+
 Another thread (a web UI) may read ``statistics()`` (an immutable snapshot, replaced whole when a
 stats round is complete or the run's state changes), wait for the next one (``wait_statistics``)
 and call ``activate()``, ``deactivate()`` and ``request_stop()``: they only enqueue a command that
@@ -42,6 +46,7 @@ from squall.local.launcher import (
 from squall.local.result import RunResult
 from squall.local.statistics import ErrorInfo, RunState, StatsBook, TopologyStatistics
 from squall.local.status import StatusLine
+from squall.runtime.inbound import DropLog
 from squall.topology.config import runtime_settings, topology_conf
 from squall.topology.loader import load_topology, topology_ref
 from squall.topology.plan import make_plan
@@ -60,9 +65,11 @@ from squall.transport.control import (
     SPOUTS_DONE,
     STATS,
     STOP,
+    TO_COORDINATOR,
 )
+from squall.transport.security import RunKeys, ZapHandler
 from squall.transport.wire import pack, unpack_control
-from squall.transport.zeromq import bind_random_port, tcp_endpoint
+from squall.transport.zeromq import FRAMING_SLACK, bind_random_port, tcp_endpoint
 
 log = logging.getLogger("squall.run")
 
@@ -74,6 +81,7 @@ RESTART_RESET_SECS = 30.0  # a worker that lived this long starts its backoff ov
 TERM_GRACE = 3.0  # seconds between SIGTERM (the worker closes its components) and SIGKILL at shutdown
 UNRESPONSIVE_ROUNDS = 3  # a worker silent this many stats rounds (and heartbeats) is named unresponsive
 _STOP = "request_stop"  # a command from another thread (activate and deactivate: named after their messages)
+CONTROL_MAX_MESSAGE = 256 * 1024 * 1024  # the control socket's floor for the largest message (a BYE with captures)
 
 
 class Coordinator:
@@ -139,6 +147,11 @@ class Coordinator:
         self.deactivated = False
         self.drain_sent = False
         self.drain_timed_out = False  # a stop gave up waiting for in-flight tuples
+        #: the run's CURVE keys: only processes given them (in their spec) reach the run's sockets
+        self.keys = RunKeys.generate(self.plan.num_workers)
+        self.zap: ZapHandler | None = None  # answers the control socket's handshakes (run() starts it)
+        self.drops = DropLog("coordinator")  # malformed control messages, counted and dropped
+        self.ready: set[int] = set()  # workers whose current process sent READY (a FATAL after it is not believed)
 
     # -- what another thread may call -----------------------------------------------------------
     def statistics(self) -> TopologyStatistics:
@@ -178,6 +191,8 @@ class Coordinator:
             stop_reason=self.stop_requested,
             message=self.message,
             drain_timed_out=self.drain_timed_out,
+            malformed=self.drops.count,
+            refused=self.zap.refused if self.zap is not None else 0,
         )
         with self._published:
             self._statistics = snap
@@ -234,12 +249,35 @@ class Coordinator:
             self._send(i, msg)
 
     def _recv(self, timeout_ms: int) -> tuple[int, dict[str, Any]] | None:
-        if self.sock.poll(timeout_ms):
-            ident, payload = self.sock.recv_multipart()
-            index = int(ident.decode()[1:])
-            self.last_heard[index] = time.monotonic()
-            return index, unpack_control(payload)
-        return None
+        """The next control message and its worker (None: none within ``timeout_ms``, or dropped).
+
+        The worker is the one whose key the handshake proved (the ZAP user id), not whatever
+        routing id the peer chose; a message whose routing id is not that worker's, or that is not a
+        control message a worker sends, is counted and dropped."""
+        if not self.sock.poll(timeout_ms):
+            return None
+        frames = self.sock.recv_multipart(copy=False)
+        if len(frames) != 2:
+            self.drops.drop(f"a control message of {len(frames) - 1} frames")
+            return None
+        try:
+            index = int(frames[1].get("User-Id"))
+        except (ValueError, TypeError, zmq.ZMQError) as exc:
+            self.drops.drop("a control message from an unauthenticated peer", exc)
+            return None
+        if frames[0].bytes != f"w{index}".encode() or index not in self.handles:
+            self.drops.drop(f"a control message from worker {index}'s key under routing id {frames[0].bytes[:20]!r}")
+            return None
+        try:
+            msg = unpack_control(frames[1].bytes)
+        except Exception as exc:
+            self.drops.drop(f"a control message from worker {index} that is not msgpack", exc)
+            return None
+        if not isinstance(msg, dict) or msg.get("t") not in TO_COORDINATOR:
+            self.drops.drop(f"a control message of no known kind from worker {index}")
+            return None
+        self.last_heard[index] = time.monotonic()
+        return index, msg
 
     def _tasks_of(self, index: int) -> str:
         return ", ".join(f"{self.plan.task_component[t]}:{t}" for t in self.plan.worker_tasks(index))
@@ -341,8 +379,10 @@ class Coordinator:
 
     def _start_worker(self, i: int) -> None:
         self.incarnation[i] = self.incarnation.get(i, -1) + 1
+        self.ready.discard(i)
+        spec = dict(self.spec, index=i, incarnation=self.incarnation[i], keys=self.keys.for_worker(i))
         try:
-            self.handles[i] = self.launcher.start(i, dict(self.spec, index=i, incarnation=self.incarnation[i]))
+            self.handles[i] = self.launcher.start(i, spec)
         except Exception as exc:
             if resources.is_resource_error(exc):
                 raise ResourceError(resources.describe(exc, f"starting worker {i}", self.plan.num_workers)) from None
@@ -368,12 +408,22 @@ class Coordinator:
             raise KeyboardInterrupt
 
     def _handle(self, index: int, msg: dict[str, Any]) -> None:
+        """A message from worker ``index`` outside the start-up and probe sequences; one whose fields
+        are missing or of the wrong type is counted and dropped."""
+        try:
+            self._dispatch(index, msg)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.drops.drop(f"a malformed {msg['t']} message from worker {index}", exc)
+
+    def _dispatch(self, index: int, msg: dict[str, Any]) -> None:
         kind = msg["t"]
         if kind in (STATS, BYE):
             if self.book.record(index, msg, self._uptime()):
                 self._publish(status=kind == STATS)
             if "hooks" in msg:
                 self.hook_reports.append(msg["hooks"])
+        elif kind == FATAL and index in self.ready:  # a worker only says FATAL while it starts
+            self.drops.drop(f"a fatal message from worker {index}, which is running")
         elif kind == FATAL:
             if msg.get("resource"):  # restarting it would not help
                 raise ResourceError(f"worker {index} (tasks {self._tasks_of(index)}): {msg['error']}")
@@ -411,6 +461,8 @@ class Coordinator:
             index, msg = r
             if index in want and msg["t"] == kind:
                 got[index] = msg
+                if kind == READY:
+                    self.ready.add(index)
             elif msg["t"] != PROBE:
                 self._handle(index, msg)
         return got
@@ -420,9 +472,14 @@ class Coordinator:
         """Check the open-files limit for this run, bind the control socket; its port."""
         resources.ensure_open_files(self.plan.num_workers)
         ctx = zmq.Context()
+        self.zap = ZapHandler(ctx, self.keys, name="coordinator")  # before the socket binds
         self.sock = ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted worker takes over its identity
+        # A restarted worker takes over its routing id; only the run's workers get through the handshake.
+        self.sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        limit = self.settings.max_message_bytes
+        self.sock.setsockopt(zmq.MAXMSGSIZE, max(limit, CONTROL_MAX_MESSAGE) + FRAMING_SLACK if limit else -1)
+        self.keys.serve(self.sock)
         return ctx, bind_random_port(self.sock, self.settings.bind_host)
 
     def _refused(self, message: str) -> RunResult:
@@ -581,7 +638,7 @@ class Coordinator:
                 continue
             index, msg = r
             if msg["t"] == PROBE:
-                if msg["n"] != probe_n:
+                if msg.get("n") != probe_n:
                     continue
                 replies[index] = msg
                 if len(replies) - 1 == len(self.handles):
@@ -600,6 +657,13 @@ class Coordinator:
         Counts are per incarnation: batches sent to or from a worker that has since been
         restarted are not in flight, they are lost with it (and their trees replayed).
         """
+        try:
+            return self._counts_agree(replies)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed probe reply
+            self.drops.drop("a malformed probe reply", exc)
+            return None
+
+    def _counts_agree(self, replies: dict[Any, Any]) -> Any:
         inc = self.incarnation
         sent: dict[tuple[int, int], int] = {}
         received: dict[tuple[int, int], int] = {}

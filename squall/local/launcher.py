@@ -61,6 +61,8 @@ class Launcher(Protocol):
     and ``incarnation`` set. A launcher may add keys: ``SubprocessLauncher`` sets
     ``watch_parent`` because its workers are children of the coordinator; a launcher on another
     machine sets that machine's ``squall.bind.host`` / ``squall.advertise.host`` in ``spec["conf"]``.
+    The spec carries the worker's secret key (``keys``): a launcher must hand it over only through
+    a channel that other users cannot read (see the threat model in ``docs/architecture.md``).
     """
 
     def start(self, index: int, spec: dict[str, Any]) -> WorkerHandle: ...

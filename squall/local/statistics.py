@@ -248,6 +248,8 @@ class WorkerStats:
     peak_rss: int | None = None
     queued: int = 0  # tuples waiting in the worker's channels, and sent to peers but not processed there
     silent_secs: float = 0.0  # unresponsive: seconds since it last sent anything (0: it answers)
+    malformed: int = 0  # messages it dropped as malformed or unknown (all its processes together)
+    refused: int = 0  # connections its data socket refused: peers without a key of this run
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -264,6 +266,8 @@ class WorkerStats:
             "peak_rss": self.peak_rss,
             "queued": self.queued,
             "silent_secs": self.silent_secs,
+            "malformed": self.malformed,
+            "refused": self.refused,
         }
 
 
@@ -321,6 +325,8 @@ class TopologyStatistics:
     message: str = ""  # why a run failed, or what a stop whose drain timed out left in flight
     drain_timed_out: bool = False  # a stop gave up waiting for in-flight tuples (squall.drain.timeout.secs)
     order: tuple[str, ...] = ()  # the user's components in topology (definition) order
+    malformed: int = 0  # control messages the coordinator dropped as malformed (workers': WorkerStats)
+    refused: int = 0  # connections the coordinator's control socket refused (no key of this run)
 
     def user_components(self) -> list[ComponentStats]:
         """The user's components (no ackers): spouts first, then bolts, each in topology order.
@@ -354,6 +360,16 @@ class TopologyStatistics:
         return sum(t.given_up or 0 for t in self.tasks.values())
 
     @property
+    def malformed_total(self) -> int:
+        """Malformed messages dropped in the whole run: by the coordinator and by every worker."""
+        return self.malformed + sum(w.malformed for w in self.workers)
+
+    @property
+    def refused_total(self) -> int:
+        """Connections refused in the whole run (peers without a key of this run)."""
+        return self.refused + sum(w.refused for w in self.workers)
+
+    @property
     def outcome(self) -> str:
         """How the run ended, in ``RunResult.reason``'s words ("" while it runs)."""
         if self.state is RunState.FAILED:
@@ -378,6 +394,8 @@ class TopologyStatistics:
             "workers": [w.to_dict() for w in self.workers],
             "errors": [e.to_dict() for e in self.errors],
             "error_count": self.error_count,
+            "malformed": self.malformed,
+            "refused": self.refused,
         }
 
 
@@ -393,6 +411,8 @@ class _Answer:
     queued: int = 0
     rss: int | None = None
     peak_rss: int | None = None
+    malformed: int = 0
+    refused: int = 0
 
 
 @dataclass(slots=True)
@@ -402,6 +422,8 @@ class _WorkerMeta:
     incarnation: int = 0
     alive: bool = False
     silent: float = 0.0  # seconds without a message, once named unresponsive
+    malformed: int = 0  # the drop counts of its earlier processes
+    refused: int = 0
 
 
 class StatsBook:
@@ -442,6 +464,9 @@ class StatsBook:
             for t in self.worker_tasks.get(index, ()):
                 self.base[t] = tasks[t]
             old = self.current.get(index)
+            if old is not None:
+                m.malformed += old.malformed
+                m.refused += old.refused
             self.current[index] = _Answer(round=old.round if old else 0, tasks={})  # all in base now
             self.incoming.pop(index, None)
             self._counts = None
@@ -491,6 +516,8 @@ class StatsBook:
             queued=int(msg.get("queued") or 0),
             rss=msg.get("rss"),
             peak_rss=msg.get("peak_rss"),
+            malformed=int(msg.get("malformed") or 0),
+            refused=int(msg.get("refused") or 0),
         )
         if rnd == self.round and index in self.waiting:
             self.incoming[index] = answer
@@ -546,6 +573,8 @@ class StatsBook:
         stop_reason: str | None = None,
         message: str = "",
         drain_timed_out: bool = False,
+        malformed: int = 0,
+        refused: int = 0,
     ) -> TopologyStatistics:
         tasks, components = self._counters()
         workers = []
@@ -567,6 +596,8 @@ class StatsBook:
                     peak_rss=a.peak_rss if a else None,
                     queued=a.queued if a else 0,
                     silent_secs=m.silent,
+                    malformed=m.malformed + (a.malformed if a else 0),
+                    refused=m.refused + (a.refused if a else 0),
                 )
             )
         return TopologyStatistics(
@@ -584,6 +615,8 @@ class StatsBook:
             message=message,
             drain_timed_out=drain_timed_out,
             order=tuple(self.kinds),
+            malformed=malformed,
+            refused=refused,
         )
 
 

@@ -51,6 +51,10 @@ def render(prev: TopologyStatistics | None, cur: TopologyStatistics) -> str:
     silent = [w for w in cur.workers if w.silent_secs]
     for w in silent:
         line += f" | worker {w.index} unresponsive for {w.silent_secs:.0f} s"
+    if cur.malformed_total:
+        line += f" | dropped {cur.malformed_total:,} malformed message(s)"
+    if cur.refused_total:
+        line += f" | refused {cur.refused_total:,} connection(s)"
     stale = [str(w.index) for w in cur.workers if w.stale and not w.silent_secs]
     if stale:
         line += f" | no answer from worker(s) {', '.join(stale)}"

@@ -7,6 +7,8 @@ The spec is a JSON-able dict:
 
     index, incarnation   this worker's number and restart count
     coordinator          the coordinator's control address (``tcp://host:port``)
+    keys                 the run's CURVE keys for this worker (``transport.security.RunKeys.for_worker``):
+                         the coordinator and the peers refuse a worker without them
     topology             the topology reference (``file.py:Class`` or ``module:Class``); nothing is pickled
     conf                 the effective topology config (hosts: ``squall.bind.host``, ``squall.advertise.host``)
     sys_path             entries to put in front of ``sys.path`` before loading the topology
@@ -47,6 +49,7 @@ from squall.errors import user_traceback
 from squall.local import logs, resources
 from squall.local.statistics import peak_rss_bytes, rss_bytes
 from squall.runtime.hooks import WorkerHooks
+from squall.runtime.inbound import DropLog
 from squall.runtime.worker import Worker
 from squall.topology.config import runtime_settings
 from squall.topology.loader import load_topology
@@ -66,8 +69,10 @@ from squall.transport.control import (
     SPOUTS_DONE,
     STATS,
     STOP,
+    TO_WORKER,
     StatsReply,
 )
+from squall.transport.security import RunKeys, ZapHandler
 from squall.transport.wire import pack, unpack_control
 from squall.transport.zeromq import POLLIN, ZmqTransport, connect_endpoint
 
@@ -80,11 +85,18 @@ class WorkerProcess:
     def __init__(self, spec: dict[str, Any]):
         self.spec = spec
         self.index = int(spec["index"])
+        if not spec.get("keys"):
+            raise ValueError("the worker spec has no 'keys': the coordinator and the peers would refuse this worker")
+        self.keys = RunKeys.from_spec(spec["keys"], self.index)
         self.ctx = zmq.Context()
+        # Before any socket: the data socket (a CURVE server) admits only the run's workers through it.
+        self.zap = ZapHandler(self.ctx, self.keys, name=f"worker {self.index}")
         self.ctrl = self.ctx.socket(zmq.DEALER)
         self.ctrl.setsockopt(zmq.IDENTITY, f"w{self.index}".encode())
         self.ctrl.setsockopt(zmq.LINGER, 2000)
+        self.keys.present(self.ctrl, self.index)  # and the coordinator must prove it holds the run's server key
         connect_endpoint(self.ctrl, spec["coordinator"])
+        self.control_drops = DropLog(f"worker {self.index} (control)")
         #: the coordinator's pid when it is our parent (``watch_parent``); None: nothing to watch
         self.parent: int | None = os.getppid() if spec.get("watch_parent") else None
         self.worker: Worker | None = None
@@ -99,9 +111,9 @@ class WorkerProcess:
         self.ctrl.send(pack(msg))
 
     def recv(self, timeout_ms: int) -> dict[str, Any] | None:
+        """The next control message (None: none within ``timeout_ms``, or it was malformed and dropped)."""
         if self.ctrl.poll(timeout_ms):
-            msg: dict[str, Any] = unpack_control(self.ctrl.recv())
-            return msg
+            return self.decode(self.ctrl.recv())
         return None
 
     def terminate(self) -> None:
@@ -109,6 +121,18 @@ class WorkerProcess:
         ``close()`` and bolts' ``cleanup()`` run, the final counters go to the coordinator."""
         self.stopping = True
         self.exit_code = 128 + signal.SIGTERM
+
+    def decode(self, payload: bytes) -> dict[str, Any] | None:
+        """A control message from the coordinator, or None (counted and dropped) if it is not one."""
+        try:
+            msg = unpack_control(payload)
+        except Exception as exc:
+            self.control_drops.drop("a control message that is not msgpack", exc)
+            return None
+        if not isinstance(msg, dict) or msg.get("t") not in TO_WORKER:
+            self.control_drops.drop("a control message of no known kind")
+            return None
+        return msg
 
     def wait_for(self, *kinds: str, timeout: float = 120.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -147,6 +171,7 @@ class WorkerProcess:
             msg["component"], msg["task"] = failed
         self.send(msg)
         self.ctrl.close(linger=2000)
+        self.zap.stop()
         sys.exit(3)
 
     def out_of_resources(self, where: str, exc: BaseException) -> None:
@@ -199,6 +224,9 @@ class WorkerProcess:
                 hwm=settings.transfer_hwm,
                 ctx=self.ctx,
                 incarnation=int(spec.get("incarnation", 0)),
+                keys=self.keys,
+                unit_bytes=settings.batch_bytes,
+                max_message_bytes=settings.max_message_bytes,
             )
             self.worker = Worker(topology, conf, self.index, transport=transport, hooks=self.hooks)
         except Exception as exc:
@@ -241,9 +269,17 @@ class WorkerProcess:
             "rss": rss_bytes(),
             "peak_rss": peak_rss_bytes(),
             "errors": w.errors.take_new(),
+            "malformed": w.drops.count + self.control_drops.count,
+            "refused": self.zap.refused,
         }
 
     def handle(self, msg: dict[str, Any]) -> None:
+        try:
+            self._handle(msg)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a field missing or of the wrong type
+            self.control_drops.drop(f"a malformed {str(msg.get('t'))[:20]} message", exc)
+
+    def _handle(self, msg: dict[str, Any]) -> None:
         w = self.worker
         assert w is not None
         kind = msg["t"]
@@ -291,7 +327,9 @@ class WorkerProcess:
             if not did or now >= next_ctrl:
                 next_ctrl = now + CONTROL_EVERY
                 while ctrl.get(zmq.EVENTS) & POLLIN:  # type: ignore[operator]  # EVENTS is an int
-                    self.handle(unpack_control(ctrl.recv()))
+                    msg = self.decode(ctrl.recv())
+                    if msg is not None:
+                        self.handle(msg)
                 if not self.spouts_done_sent and w.spouts_exhausted:
                     self.spouts_done_sent = True
                     self.send({"t": SPOUTS_DONE})

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from squall.runtime.acker import ACK_STREAM, CTL_STREAM, SYSTEM_STREAMS, AckerExecutor
+from squall.runtime.acker import ACK_STREAM, CTL_STREAM, FAILED, SYSTEM_STREAMS, AckerExecutor
 from squall.runtime.bolt_executor import BoltExecutor
 from squall.runtime.concurrency import CLOSE_SECS, EventLoop, Outbox, awaitable
 from squall.runtime.concurrent_executor import (
@@ -34,6 +34,15 @@ from squall.runtime.concurrent_executor import (
 from squall.runtime.error_log import ErrorLog
 from squall.runtime.executor import TURN_SECS, Turn
 from squall.runtime.hooks import WorkerHooks
+from squall.runtime.inbound import (
+    DropLog,
+    Malformed,
+    check_ctl,
+    check_int_pairs,
+    check_ints,
+    tracked_check,
+    values_check,
+)
 from squall.runtime.router import Channel, Consumer, EmitDebugLog, StreamRouter
 from squall.runtime.spout_executor import PENDING_ADJUST_SECS, SpoutExecutor
 from squall.runtime.tuples import tuples_maker
@@ -45,7 +54,7 @@ from squall.topology.plan import Plan, make_plan
 from squall.topology.spec import ComponentDef
 from squall.topology.stream import Stream
 from squall.transport.base import Transport
-from squall.transport.wire import encode_batch, find_unencodable, unpack
+from squall.transport.wire import encode_batch, find_unencodable, pack, split_groups, unpack
 
 log = logging.getLogger("squall.runtime.worker")
 
@@ -123,13 +132,27 @@ class Worker:
         self.local_channels: list[Channel] = []
         self.remote_channels: dict[int, list[Channel]] = defaultdict(list)
         self.makers: dict[tuple[int, str], Any] = {}  # (src task, stream) -> its tuples_maker
-        #: (dest, src, stream, tracked) -> ``deliver(values, ids)`` for batches from other workers
-        self.inbound: dict[tuple[int, int, str, bool], Callable[[Any, Any], None]] = {}
+        #: (dest, src, stream, tracked) -> ``(check(values, ids), deliver(values, ids))`` for batches from
+        #: other workers; only flows this topology has (``_inbound``)
+        self.inbound: dict[
+            tuple[int, int, str, bool], tuple[Callable[[Any, Any], None], Callable[[Any, Any], None]]
+        ] = {}
         self.hooks = hooks  # test doubles (squall.testing): mocked spouts, capture
         self.init_failure: tuple[str, int] | None = None  # (component, task) whose initialize() raised
         self.debug_logs: dict[int, EmitDebugLog] = {}  # topology.debug: per task
         self.settings = settings = runtime_settings(conf)
         self.batch_size = settings.batch_size
+        self.batch_bytes = settings.batch_bytes  # a message is cut once its encoding passes this (0: never)
+        self.max_message = settings.max_message_bytes  # no message larger than this is sent (0: no limit)
+        #: a batch is cut below this many bytes (the smaller of the two limits; inf: neither is set)
+        self.send_limit = float(min(x for x in (self.batch_bytes, self.max_message, 1 << 62) if x))
+        #: (source task, stream) -> encoded bytes per tuple in its last message of one group (``_send``)
+        self.tuple_bytes: dict[tuple[int, str], float] = {}
+        #: the largest bytes per tuple of a message so far, and whether tuples that large could make a
+        #: batch pass ``send_limit`` (then ``_send`` predicts sizes; word counts never pay for it)
+        self.max_tuple_bytes = 0.0
+        self.watch_sizes = False
+        self.drops = DropLog(f"worker {index}")  # malformed messages from other workers: counted, dropped
         self.flush_secs = settings.flush_secs  # 0: flush every turn
         self.burst_n = settings.spout_burst
         self.last_flush = time.monotonic()
@@ -532,23 +555,23 @@ class Worker:
         return 0
 
     def flush(self) -> int:
-        """Send every non-empty remote channel, one message per peer."""
+        """Send every non-empty remote channel, one message per peer (more if it is too large)."""
         self.last_flush = time.monotonic()
         sent = 0
         for peer, chans in self.remote_channels.items():
             groups: list[tuple[Any, ...]] = []
+            n = 0
             for ch in chans:
                 if ch.buf:
                     batch = ch.take()
-                    sent += len(batch)
+                    n += len(batch)
                     if ch.ids is None:
                         groups.append((ch.dest_task, ch.src_task, ch.stream, batch))
                     else:
                         groups.append((ch.dest_task, ch.src_task, ch.stream, batch, ch.take_ids()))
             if groups:
-                payload, n = self._encode(peer, groups)
-                self.transport.send(peer, payload)  # type: ignore[union-attr]
-                self._sent_to(peer, n)
+                sent += n
+                self._sent_to(peer, self._send(peer, groups, n))
         return sent
 
     def _sent_to(self, peer: int, n: int) -> None:
@@ -596,6 +619,94 @@ class Worker:
         """Tuples sent to other workers that they have not processed yet."""
         return sum(f.sent - f.done for f in self.flows.values())
 
+    def _send(self, peer: int, groups: list[Any], n: int) -> int:
+        """Encode ``n`` tuples in ``groups`` for ``peer`` and send them: cut in several messages when the
+        encoding passes ``squall.transfer.batch.bytes``; a tuple that alone passes
+        ``squall.transfer.max.message.bytes`` is not sent (an EmitError, its tree failed). Returns the
+        tuples sent (what the peer will credit back).
+
+        Once large tuples have been seen (``watch_sizes``), and for the very first batch, a batch
+        that the last sizes of its streams say is much too large is cut before it is encoded (so
+        large values are encoded once); if the first piece shows that its tuples became small, the
+        rest goes as one batch again. Otherwise a batch is cut after encoding, if too large."""
+        if n > 1 and (self.watch_sizes or not self.tuple_bytes):
+            limit = self.send_limit
+            guess = self._guess(groups)
+            if guess > 2 * limit:
+                parts = split_groups(groups, n, -int(-guess // limit))
+                first, k = parts[0]
+                done = self._send_encoded(peer, first, k)
+                rest = [g for part, _ in parts[1:] for g in part]
+                if rest and self._guess(rest) <= 2 * limit:
+                    return done + self._send_encoded(peer, rest, n - k)
+                for part, k in parts[1:]:
+                    done += self._send_encoded(peer, part, k)
+                return done
+        return self._send_encoded(peer, groups, n)
+
+    def _guess(self, groups: list[Any]) -> float:
+        """The encoded size of ``groups`` from the last size per tuple of their streams."""
+        sizes = self.tuple_bytes
+        guess = 0.0
+        for g in groups:
+            per = sizes.get((g[1], g[2]))
+            if per is None:  # the first batch of this stream: the size of its first tuple
+                try:
+                    per = float(len(pack(g[3][0]))) if g[3] else 0.0
+                except (TypeError, ValueError, OverflowError):
+                    per = 0.0
+                sizes[(g[1], g[2])] = per
+            guess += len(g[3]) * per
+        return guess
+
+    def _send_encoded(self, peer: int, groups: list[Any], n: int) -> int:
+        """Encode and send (cut again if too large); returns the tuples sent."""
+        payload, n = self._encode(peer, groups)  # n: without values that could not be encoded
+        if not n:
+            return 0
+        size = len(payload)
+        per = size / n
+        if per > self.max_tuple_bytes:
+            self.max_tuple_bytes = per
+            # a batch of such tuples could pass the limit: from now on, watch the sizes per stream
+            self.watch_sizes = per * 4 * max(self.batch_size, 1) > self.send_limit
+        if self.watch_sizes and len(groups) == 1:  # one stream: its size per tuple, for the guess
+            self.tuple_bytes[(groups[0][1], groups[0][2])] = per
+        if size > self.send_limit:
+            cut, cap = self.batch_bytes, self.max_message
+            parts = split_groups(groups, n, max(2, -int(-size // self.send_limit))) if n > 1 else []
+            if len(parts) > 1 and ((cut and size > cut) or (cap and size > cap)):
+                return sum(self._send_encoded(peer, part, k) for part, k in parts)
+            if cap and size > cap:  # one tuple (or one system batch, which is never cut) too large to send
+                self._too_large(groups[0], size)
+                return 0
+        self.transport.send(peer, payload)  # type: ignore[union-attr]
+        return n
+
+    def _too_large(self, group: tuple[Any, ...], size: int) -> None:
+        from squall.errors import EmitError
+
+        dest, src, stream = group[:3]
+        exc = EmitError(
+            f"component '{self.plan.task_component[src]}' (task {src}) emitted a tuple on stream '{stream}' whose "
+            f"encoding ({size:,} bytes) is larger than squall.transfer.max.message.bytes ({self.max_message:,}): it "
+            f"was not sent to task {dest} in worker {self.plan.task_worker[dest]}; emit smaller values (e.g. a "
+            "reference to the data) or raise the limit"
+        )
+        self._reject_emits(src, group[4] if len(group) > 4 else None, exc)
+
+    def _reject_emits(self, src: int, ids: Any, exc: Exception) -> None:
+        """Tuples of task ``src`` that could not be sent: report ``exc`` on it and fail their trees."""
+        ex = self.executors.get(src)
+        if ex is None:
+            return
+        ex.report("emit", exc)
+        for mid in ids or ():
+            if isinstance(ex, BoltExecutor):
+                ex._fail(mid)
+            elif isinstance(ex, SpoutExecutor):  # the spout's own tuple: fail its tree(s) at the spout now
+                ex.execute([(FAILED, root) for root in ((mid,) if type(mid) is int else mid[0::2])], 1)
+
     def _encode(self, peer: int, groups: list[Any]) -> tuple[bytes, int]:
         """The message for ``peer`` and the number of tuples in it."""
         t = self.transport
@@ -621,41 +732,114 @@ class Worker:
                     f"cannot be sent to another worker, e.g. {example!r}; emit only None, bool, int, float, str, "
                     "bytes, lists, tuples and dicts of those"
                 )
-                if src in self.executors:
-                    self.executors[src].report("emit", exc)
                 batch = [v for i, v in enumerate(batch) if i not in bad]
+                self._reject_emits(src, [ids[i] for i in sorted(bad)] if ids is not None else None, exc)
                 if ids is not None:  # the dropped tracked tuples fail their trees
-                    if src in self.bolts:
-                        for i in sorted(bad):
-                            self.bolts[src]._fail(ids[i])
                     ids = [m for i, m in enumerate(ids) if i not in bad]
             clean.append((dest, src, stream, batch) if ids is None else (dest, src, stream, batch, ids))
         return encode_batch(*header, clean), sum(len(g[3]) for g in clean)
 
     def on_message(self, payload: bytes) -> int:
-        sender, sender_inc, target_inc, groups = unpack(payload)
-        if not self.transport.accept(sender, sender_inc, target_inc):  # type: ignore[union-attr]
+        """Deliver a batch from another worker.
+
+        The whole message is checked before any of it is delivered or counted as received
+        (``runtime.inbound``): a malformed or unknown one is counted, logged (throttled) and
+        dropped, and never raises. Not counting it keeps the end-of-run detection exact (a peer
+        of this run never sends one).
+        """
+        try:
+            sender, sender_inc, target_inc, groups = unpack(payload)
+        except Exception as exc:  # not msgpack, trailing bytes, not four items
+            self.drops.drop("a message that is not a batch", exc)
             return 1
-        if groups.__class__ is int:  # a credit: the sender has processed this many of our tuples
-            self.on_credit(sender, sender_inc, groups)
+        if (
+            type(sender) is not int
+            or not 0 <= sender < self.plan.num_workers
+            or sender == self.index
+            or type(sender_inc) is not int
+            or type(target_inc) is not int
+            or (type(groups) is not tuple and type(groups) is not int)
+        ):
+            self.drops.drop(f"a batch with a bad header (sender {str(sender)[:40]})")
+            return 1
+        if type(groups) is int:  # a credit: the sender has processed this many of our tuples
+            if self.transport.accept(sender, sender_inc, target_inc):  # type: ignore[union-attr]  # counted: it was sent
+                self.on_credit(sender, sender_inc, groups)
             return 1
         inbound = self.inbound
+        ready = []
+        try:
+            for group in groups:  # type: ignore[union-attr]  # a tuple here (a credit's int returned above)
+                # (dest, src, stream, values) or, tracked, (dest, src, stream, values, ids)
+                n = len(group) if type(group) is tuple else 0
+                if n != 4 and n != 5:
+                    raise Malformed("a group that is not [dest task, source task, stream, values(, ids)]")
+                key = (group[0], group[1], group[2], n == 5)
+                entry = inbound.get(key)
+                if entry is None:
+                    entry = self._inbound(key)
+                    if entry is None:
+                        raise Malformed(f"a batch for no flow of this topology: {str(key[:3])[:80]}")
+                    inbound[key] = entry
+                check, deliver = entry
+                values, ids = group[3], group[4] if n == 5 else None
+                check(values, ids)
+                ready.append((deliver, values, ids))
+        except Exception as exc:  # Malformed, or what a malformed key or value raised (an unhashable key...)
+            self.drops.drop(str(exc) if isinstance(exc, Malformed) else "a malformed group", exc)
+            return 1
+        if not self.transport.accept(sender, sender_inc, target_inc):  # type: ignore[union-attr]
+            return 1
         n_total = 0
-        for group in groups:  # (dest, src, stream, values) or, tracked, (dest, src, stream, values, ids)
-            ids = group[4] if len(group) > 4 else None
-            key = (group[0], group[1], group[2], ids is not None)
-            deliver = inbound.get(key)
-            if deliver is None:
-                deliver = inbound[key] = self._delivery(*key)
-            values = group[3]
+        for deliver, values, ids in ready:
             deliver(values, ids)
             n_total += len(values)
-        entry = self.consumed.get(sender)
-        if entry is None or entry[0] != sender_inc:  # a new sender, or a restarted one
-            entry = self.consumed[sender] = [sender_inc, 0, 0]
-        entry[1] += n_total
+        consumed = self.consumed.get(sender)
+        if consumed is None or consumed[0] != sender_inc:  # a new sender, or a restarted one
+            consumed = self.consumed[sender] = [sender_inc, 0, 0]
+        consumed[1] += n_total
         self.credit_due = True
         return n_total or 1
+
+    def _inbound(
+        self, key: tuple[Any, Any, Any, bool]
+    ) -> tuple[Callable[[Any, Any], None], Callable[[Any, Any], None]] | None:
+        """``(check, deliver)`` for batches from another worker keyed ``(dest, src, stream, tracked)``:
+        ``check(values, ids)`` raises ``Malformed``; None when this topology has no such flow into a local task."""
+        dest, src, stream, tracked = key
+        if type(dest) is not int or type(src) is not int or type(stream) is not str:
+            return None
+        sink = self.executors.get(dest)
+        source = self.plan.task_component.get(src)
+        if sink is None or source is None:
+            return None
+        from_acker = src in self.plan.acker_tasks
+        check: Callable[[Any, Any], None]
+        if stream in SYSTEM_STREAMS:
+            if tracked or isinstance(sink, BoltExecutor):
+                return None
+            if isinstance(sink, AckerExecutor):  # announcements, acks, fails from spouts and bolts
+                if from_acker:
+                    return None
+                check = check_int_pairs if stream == ACK_STREAM else check_ctl
+            elif stream == ACK_STREAM:  # completed trees: from an acker, or from a bolt (first hop)
+                if not from_acker and self.components[source].kind != "bolt":
+                    return None
+                check = check_ints
+            else:  # failed trees, from an acker
+                if not from_acker:
+                    return None
+                check = check_ctl
+        else:
+            if from_acker or not isinstance(sink, BoltExecutor) or (tracked and not self.tracking):
+                return None
+            out = self.components[source].outputs.get(stream)
+            target = self.components[sink.component]
+            if out is None or not any(i.component == source and i.stream == stream for i in target.inputs):
+                return None
+            arity = len(out.fields)
+            check = tracked_check(arity, frozenset(self.spout_tasks())) if tracked else values_check(arity)
+        return check, self._delivery(dest, src, stream, tracked)
 
     def deliver_ticks(self, now: float) -> None:
         nxt = float("inf")

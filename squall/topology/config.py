@@ -39,6 +39,13 @@ DEFAULTS: dict[str, Any] = {
     # ZeroMQ high-water mark per peer socket (batches), and the most tuples in flight to a peer
     # (this many batches; runtime.worker.PeerFlow); 0: no limit
     "squall.transfer.hwm": 64,
+    # A batch between workers is cut once its encoded size passes this (a single tuple may be larger);
+    # the high-water mark counts a message as one slot per started unit of this size, so what
+    # waits per peer is bounded in bytes (about 2 x hwm x batch.bytes); 0: no cap, slots are messages
+    "squall.transfer.batch.bytes": 256 * 1024,
+    # The largest message a worker's data socket accepts (a peer sending more is disconnected); a
+    # tuple whose encoding alone is larger is not sent: an EmitError names it and its tree fails; 0: no limit
+    "squall.transfer.max.message.bytes": 64 * 1024 * 1024,
     "squall.spout.burst": 100,  # next_tuple() calls per spout task per loop turn (at least 1)
     "squall.drain.timeout.secs": 10,  # how long a stop waits for in-flight tuples; 0: stop right away
     # after the stop message, how long the coordinator waits for each worker's final counters
@@ -185,6 +192,8 @@ INT_KEYS = {
     "topology.acker.executors",
     "topology.transfer.batch.size",
     "squall.transfer.hwm",
+    "squall.transfer.batch.bytes",
+    "squall.transfer.max.message.bytes",
     "squall.spout.burst",
 }
 NUMBER_KEYS = {
@@ -318,6 +327,8 @@ class RuntimeSettings:
     shutdown_timeout_secs: float  # squall.shutdown.timeout.secs; 0: SIGTERM the workers right after the stop
     stats_interval_secs: float  # squall.stats.interval.secs
     transfer_hwm: int  # squall.transfer.hwm; 0: no limit (ZeroMQ's meaning)
+    batch_bytes: int  # squall.transfer.batch.bytes; 0: no byte cap
+    max_message_bytes: int  # squall.transfer.max.message.bytes; 0: no limit
     bind_host: str  # squall.bind.host
     advertise_host: str  # squall.advertise.host, or the bind host
     worker_restart: bool  # squall.worker.restart
@@ -344,6 +355,8 @@ def runtime_settings(conf: dict[str, Any]) -> RuntimeSettings:
         shutdown_timeout_secs=float(get("squall.shutdown.timeout.secs")),
         stats_interval_secs=float(get("squall.stats.interval.secs")),
         transfer_hwm=int(get("squall.transfer.hwm")),
+        batch_bytes=int(get("squall.transfer.batch.bytes")),
+        max_message_bytes=int(get("squall.transfer.max.message.bytes")),
         bind_host=bind_host,
         advertise_host=advertise_host,
         worker_restart=bool(get("squall.worker.restart")),

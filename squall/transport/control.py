@@ -104,4 +104,6 @@ class StatsReply(TypedDict, total=False):
     rss: int | None
     peak_rss: int | None
     errors: list[dict[str, Any]]  # new since the last reply: component, task, time, where, error, traceback
+    malformed: int  # messages from other workers and the coordinator dropped as malformed, so far
+    refused: int  # connections to its data socket refused (no key of this run), so far
     hooks: Any  # BYE only, with test hooks: what WorkerHooks.report() returned (e.g. captured tuples)

@@ -11,13 +11,30 @@ Control message: a msgpack map with a ``"t"`` (type) key.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import msgpack
 
-_packer = msgpack.Packer(use_bin_type=True, autoreset=True)
-pack: Callable[[Any], bytes] = _packer.pack
+KEEP_BUFFER = 1 << 20  # a message larger than this: the packer's grown buffer is let go (not kept for ever)
+
+
+def _new_packer() -> msgpack.Packer:
+    return msgpack.Packer(use_bin_type=True, autoreset=True)
+
+
+_packer = [_new_packer()]  # the one in use (a list: replaced in place)
+
+
+def pack(obj: Any) -> bytes:
+    """Encode one message with a reused packer (cheaper than ``msgpack.packb`` for small messages).
+
+    The packer keeps its buffer at the largest size it has needed; after a large message a new
+    one is made, so a worker that once sent 64 MB does not hold 64 MB more for the rest of the run.
+    """
+    data: bytes = _packer[0].pack(obj)
+    if len(data) > KEEP_BUFFER:
+        _packer[0] = _new_packer()
+    return data
 
 
 def unpack(payload: bytes) -> Any:
@@ -44,3 +61,42 @@ def find_unencodable(values_list: list[Any]) -> list[int]:
         except (TypeError, ValueError, OverflowError):
             bad.append(i)
     return bad
+
+
+def split_groups(groups: list[Any], n: int, pieces: int) -> list[tuple[list[Any], int]]:
+    """Cut the groups of a batch of ``n`` tuples into about ``pieces`` batches, in order.
+
+    Returns ``[(groups, tuples in them), ...]``; a group is sliced where a piece ends (its values
+    and, when tracked, its message ids alike), except a group of a system stream (``__ack``,
+    ``__ackctl``: its values may be ``root, xor`` pairs), which stays whole. For a batch whose
+    encoding is too large.
+    """
+    per = max(1, -(-n // pieces))
+    parts: list[tuple[list[Any], int]] = []
+    cur: list[Any] = []
+    room = per
+    for group in groups:
+        dest, src, stream, values = group[:4]
+        ids = group[4] if len(group) > 4 else None
+        if stream.startswith("__"):  # whole: small, and pairs must not be cut
+            cur.append(group)
+            room -= len(values)
+            if room <= 0:
+                parts.append((cur, per - room))
+                cur, room = [], per
+            continue
+        i = 0
+        while i < len(values):
+            k = min(room, len(values) - i)
+            if ids is None:
+                cur.append((dest, src, stream, values[i : i + k]))
+            else:
+                cur.append((dest, src, stream, values[i : i + k], ids[i : i + k]))
+            i += k
+            room -= k
+            if not room:
+                parts.append((cur, per))
+                cur, room = [], per
+    if cur:
+        parts.append((cur, per - room))
+    return parts

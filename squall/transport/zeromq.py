@@ -9,6 +9,16 @@ Sent and received message counts per peer feed the end-of-run detection. A resta
 is a new *incarnation*: every batch names its sender's and its target's incarnation, a batch
 addressed to a dead incarnation is dropped on arrival, and counts are kept per incarnation, so
 batches lost with a crashed worker never look like tuples still in flight.
+
+With the run's keys (``transport.security.RunKeys``) the PULL socket is a CURVE server that admits
+only the run's workers, and each PUSH socket presents this worker's keys (and checks the peer's).
+
+Bounded in bytes, not only in messages: ZeroMQ's high-water marks count messages, so a message
+of ``size`` bytes is followed by ``(size - 1) // unit_bytes`` empty *filler* messages (``unit_bytes``
+is ``squall.transfer.batch.bytes``): it takes one slot of the high-water mark per started unit.
+Fillers are skipped on arrival and never counted as sent or received. What waits for one peer is
+then at most about ``hwm x unit_bytes`` on each side, plus one message. The PULL socket refuses
+messages above ``max_message_bytes`` (ZeroMQ disconnects the peer that sends one).
 """
 
 from __future__ import annotations
@@ -18,7 +28,10 @@ from typing import Any
 
 import zmq
 
+from squall.transport.security import RunKeys
+
 POLLIN = int(zmq.POLLIN)  # a plain int: `&` with the enum flag costs ~1 us per call
+FRAMING_SLACK = 4096  # bytes a receiving socket allows above the largest message (ZMTP and CURVE framing)
 
 
 def tcp_endpoint(host: str, port: int | None = None) -> str:
@@ -57,13 +70,26 @@ class ZmqTransport:
         hwm: int = 64,
         ctx: zmq.Context[zmq.Socket[bytes]] | None = None,
         incarnation: int = 0,
+        keys: RunKeys | None = None,
+        unit_bytes: int = 0,
+        max_message_bytes: int = 0,
     ):
+        """``keys``: the run's keys (the context must run their ``ZapHandler``); None leaves the
+        sockets open to anyone who can reach them (for tests of the transport alone).
+        ``unit_bytes``: the size of one high-water-mark slot (0: a slot is a message).
+        ``max_message_bytes``: the largest message accepted (0: no limit)."""
         self.index = index
         self.incarnation = incarnation
         self.ctx = ctx or zmq.Context.instance()
+        self.keys = keys
+        self.unit = unit_bytes if hwm else 0  # no high-water mark: nothing to weigh
         self.pull = self.ctx.socket(zmq.PULL)
         self.pull.setsockopt(zmq.RCVHWM, hwm)
         self.pull.setsockopt(zmq.LINGER, 0)
+        if max_message_bytes:
+            self.pull.setsockopt(zmq.MAXMSGSIZE, max_message_bytes + FRAMING_SLACK)
+        if keys is not None:
+            keys.serve(self.pull)
         port = bind_random_port(self.pull, host)
         self.address = tcp_endpoint(advertise or host, port)
         self.hwm = hwm
@@ -87,6 +113,8 @@ class ZmqTransport:
             s = self.ctx.socket(zmq.PUSH)
             s.setsockopt(zmq.SNDHWM, self.hwm)
             s.setsockopt(zmq.LINGER, 2000)
+            if self.keys is not None:
+                self.keys.present(s, self.index)
             connect_endpoint(s, addr)
             self.push[peer] = s
             self.overflow[peer] = deque()
@@ -98,12 +126,28 @@ class ZmqTransport:
         if q:
             q.append(payload)
             self.n_overflow += 1
-            return
-        try:
-            self.push[peer].send(payload, zmq.NOBLOCK)
-            self.sent[peer] += 1
-        except zmq.Again:
-            q.append(payload)
+        else:
+            try:
+                self.push[peer].send(payload, zmq.NOBLOCK)
+                self.sent[peer] += 1
+            except zmq.Again:
+                q.append(payload)
+                self.n_overflow += 1
+        if self.unit and len(payload) > self.unit:
+            self._fill(peer, (len(payload) - 1) // self.unit)
+
+    def _fill(self, peer: int, n: int) -> None:
+        """Send ``n`` empty fillers after a large message: it takes one high-water-mark slot per unit."""
+        q = self.overflow[peer]
+        sock = self.push[peer]
+        for _ in range(n):
+            if not q:
+                try:
+                    sock.send(b"", zmq.NOBLOCK)
+                    continue
+                except zmq.Again:
+                    pass
+            q.append(b"")
             self.n_overflow += 1
 
     def retry(self) -> int:
@@ -118,18 +162,23 @@ class ZmqTransport:
                     sock.send(q[0], zmq.NOBLOCK)
                 except zmq.Again:
                     break
-                q.popleft()
+                if q.popleft():  # a filler is not a message
+                    self.sent[peer] += 1
                 self.n_overflow -= 1
-                self.sent[peer] += 1
                 out += 1
         return out
 
     def recv_ready(self, limit: int) -> list[bytes]:
-        """Up to ``limit`` messages that have already arrived (never waits)."""
+        """Up to ``limit`` messages that have already arrived (never waits); fillers count towards
+        ``limit`` (so what is taken at once stays bounded in bytes) but are not returned."""
         pull = self.pull
         out: list[bytes] = []
-        while len(out) < limit and pull.get(zmq.EVENTS) & POLLIN:  # type: ignore[operator]  # EVENTS is an int
-            out.append(pull.recv(zmq.NOBLOCK))
+        n = 0
+        while n < limit and pull.get(zmq.EVENTS) & POLLIN:  # type: ignore[operator]  # EVENTS is an int
+            n += 1
+            payload = pull.recv(zmq.NOBLOCK)
+            if payload:
+                out.append(payload)
         return out
 
     def accept(self, sender: int, sender_inc: int, target_inc: int) -> bool:

@@ -17,6 +17,7 @@ import topologies as T
 from squall.local.coordinator import Coordinator
 from squall.local.launcher import Launcher, SubprocessLauncher, WorkerHandle
 from squall.local.worker_process import WorkerProcess
+from squall.transport.security import RunKeys
 
 
 class ThreadHandle:
@@ -80,7 +81,8 @@ def test_workers_started_without_env_or_parent():
 
 
 def test_subprocess_workers_watch_their_parent(monkeypatch):
-    spec = {"index": 0, "coordinator": "tcp://127.0.0.2:9"}  # never contacted: the test only constructs
+    # never contacted: the test only constructs (a spec carries the run's keys: see test_security.py)
+    spec = {"index": 0, "coordinator": "tcp://127.0.0.2:9", "keys": RunKeys.generate(1).for_worker(0)}
     alone = WorkerProcess(spec)
     child = WorkerProcess(dict(spec, watch_parent=True))
     try:

@@ -187,6 +187,8 @@ def test_runtime_settings_defaults():
         shutdown_timeout_secs=10.0,
         stats_interval_secs=5.0,
         transfer_hwm=64,
+        batch_bytes=256 * 1024,
+        max_message_bytes=64 * 1024 * 1024,
         bind_host="127.0.0.1",
         advertise_host="127.0.0.1",
         worker_restart=True,
@@ -204,6 +206,8 @@ def test_runtime_settings_zero_means_zero():
         "squall.shutdown.timeout.secs": 0,
         "squall.stats.interval.secs": 0,
         "squall.transfer.hwm": 0,
+        "squall.transfer.batch.bytes": 0,
+        "squall.transfer.max.message.bytes": 0,
         "topology.message.timeout.secs": 0,
         "squall.worker.restart": False,
         "squall.log.collapse.secs": 0,
@@ -213,6 +217,7 @@ def test_runtime_settings_zero_means_zero():
     assert (s.batch_size, s.flush_secs, s.drain_timeout_secs, s.stats_interval_secs, s.transfer_hwm) == (0, 0, 0, 0, 0)
     assert s.shutdown_timeout_secs == 0
     assert s.heartbeat_timeout_secs is None  # 0: a silent worker is never killed
+    assert (s.batch_bytes, s.max_message_bytes) == (0, 0)  # no byte cap, no message limit
     assert s.message_timeout_secs is None  # 0: trees never time out
     assert s.worker_restart is False
     assert s.log_collapse_secs == 0  # every log line written
