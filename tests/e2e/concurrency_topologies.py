@@ -7,6 +7,8 @@ import functools
 import threading
 import time
 
+from reliable_topologies import EndlessPlain  # an endless untracked spout (the issue's reproduction)
+
 from squall import Bolt, Grouping, Spout, Stream, Topology
 
 N = 400
@@ -253,19 +255,6 @@ class ThreadSpoutTopo(Topology):
 # -- slow bolts ------------------------------------------------------------------------------------
 
 
-class Counter(Spout):
-    """An endless spout (the issue's reproduction)."""
-
-    outputs = ["n"]
-
-    def initialize(self, conf, context):
-        self.i = 0
-
-    def next_tuple(self):
-        self.i += 1
-        self.emit([self.i])
-
-
 class SleepBolt(Bolt):
     """Sleeps ``test.sleep`` seconds per tuple (an HTTP call, a database write)."""
 
@@ -289,17 +278,17 @@ class ThreadSleepBolt(SleepBolt):
 
 
 class SlowBoltTopo(Topology):
-    src = Counter.spec()
+    src = EndlessPlain.spec()
     slow = SleepBolt.spec(inputs=[src])
 
 
 class AsyncSlowBoltTopo(Topology):
-    src = Counter.spec()
+    src = EndlessPlain.spec()
     slow = AsyncSleepBolt.spec(inputs=[src])
 
 
 class ThreadSlowBoltTopo(Topology):
-    src = Counter.spec()
+    src = EndlessPlain.spec()
     slow = ThreadSleepBolt.spec(inputs=[src])
 
 

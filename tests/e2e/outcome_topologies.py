@@ -3,6 +3,8 @@
 import os
 import time
 
+from reliable_topologies import EndlessReliable  # an endless tracked spout (tup_id = i)
+
 from squall import Bolt, ReliableSpout, Spout, Topology
 
 
@@ -129,23 +131,10 @@ class CountsTopo(Topology):
     check = FailSome.spec(inputs=[numbers])
 
 
-class ReliableForever(ReliableSpout):
-    """Endless, with tup_id: its trees are pending until acked."""
-
-    outputs = ["n"]
-
-    def initialize(self, conf, context):
-        self.i = 0
-
-    def next_tuple(self):
-        self.i += 1
-        self.emit([self.i], tup_id=self.i)
-
-
 class StuckTrackedTopo(Topology):
     """2 workers: tasks source 1 -> w0, stuck 2 -> w1: trees stay pending behind the stuck bolt."""
 
-    source = ReliableForever.spec()
+    source = EndlessReliable.spec()
     stuck = Stuck.spec(inputs=[source])
 
 
