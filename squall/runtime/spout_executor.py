@@ -84,6 +84,11 @@ class SpoutExecutor(TaskExecutor):
         self._bufs: list[list[Any]] | None = None
         self.chunk = 1  # next_tuple calls between clock reads in a burst (8 once calls are known to be fast)
         self.next_tuple: Callable[..., Any] = self.instance.next_tuple  # Any: a user's method may return a coroutine
+        self.bind_emit()
+
+    def bind_emit(self) -> None:
+        """Give the instance the runtime's ``emit``, compiled from its routers' current paths (again
+        when they change: sampling)."""
         if getattr(self.instance, "_squall_intercepts_emit", False):
             # e.g. ReliableSpout keeps what it emits, then calls the runtime's emit
             self.instance._raw_emit = self._make_emit()  # type: ignore[attr-defined]
@@ -373,6 +378,8 @@ class SpoutExecutor(TaskExecutor):
             "timed_out": self.timed_out,
             "max_pending": self.max_pending,
             "replays": self.waiting_replays,
+            "complete_ms": 1000.0 * self.latency_sum,  # over the sampled trees (1 in 16)
+            "complete_count": self.latency_n,
         }
         given_up = getattr(self.instance, "given_up", None)
         if given_up is not None:
