@@ -381,7 +381,7 @@ def component_page(view: RunView, component: str, secs: float | None) -> dict[st
                 "task": t,
                 "worker": ts.worker,
                 "host": ws.host if ws is not None else "",
-                "port": ws.pid if ws is not None else None,
+                "port": None,  # Storm's worker port: a Squall worker is named by its index and pid
                 "pid": ws.pid if ws is not None else None,
                 "uptime": pretty_secs(task_up),
                 "uptimeSeconds": int(task_up),

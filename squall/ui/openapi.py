@@ -211,7 +211,11 @@ SCHEMAS: dict[str, Any] = {
                         "task": _INT,
                         "worker": _INT,
                         "host": _STR,
-                        "port": {"type": "integer", "nullable": True, "description": "the worker's pid"},
+                        "port": {
+                            "type": "integer",
+                            "nullable": True,
+                            "description": "null: Squall names workers by index",
+                        },
                         "pid": {"type": "integer", "nullable": True},
                         "uptime": _STR,
                         "uptimeSeconds": _INT,
