@@ -369,7 +369,7 @@ function renderInsight(t, viz) {
     lines.push(h("p", { class: "note" }, "The spouts are deactivated: no new tuples enter. Activate to resume."));
   }
   const b = bottleneck(t);
-  if (b) {
+  if (b && num(b.capacity) > 0) {
     const cap = num(b.capacity);
     const pct = Math.round(cap * 100);
     const name = h("a", { href: "#component=" + encodeURIComponent(b.boltId), class: "comp" }, b.boltId);
@@ -526,6 +526,24 @@ function renderBolts(t) {
   );
 }
 
+/** A worker's tasks ([{task, component}] or task ids) as "count_bolt 1, 2 · word_spout 3"; system tasks dimmed. */
+function workerTasks(tasks) {
+  if (!Array.isArray(tasks)) return tasks === undefined || tasks === null ? "–" : String(tasks);
+  const by = new Map();
+  for (const x of tasks) {
+    const c = x && typeof x === "object" ? x.component : "";
+    const id = x && typeof x === "object" ? x.task : x;
+    if (!by.has(c)) by.set(c, []);
+    by.get(c).push(id);
+  }
+  const parts = [...by.entries()].sort((a, b) => isSystem(a[0]) - isSystem(b[0]) || String(a[0]).localeCompare(String(b[0])));
+  return h(
+    "span",
+    { class: "tasks" },
+    joinNodes(parts.map(([c, ids]) => h("span", { class: isSystem(c) ? "sys" : "" }, c ? `${c} ` : "", h("b", {}, ids.join(", ")))), " · "),
+  );
+}
+
 function renderWorkers(list) {
   fillTable(
     $("#workers"),
@@ -533,9 +551,9 @@ function renderWorkers(list) {
       { key: "index", label: "worker", render: (r) => r.index },
       { key: "pid", label: "pid", num: true, render: (r) => r.pid || "–" },
       { key: "host", label: "host" },
-      { key: "uptime", label: "uptime", num: true, render: (r) => (r.uptimeSeconds !== undefined ? duration(r.uptimeSeconds) : r.uptime) },
+      { key: "uptime", label: "uptime", num: true, render: (r) => (r.uptimeSeconds !== undefined && r.uptimeSeconds !== null ? duration(r.uptimeSeconds) : r.uptime || "–") },
       { key: "rss", label: "RSS", num: true, render: (r) => h("span", { title: r.peakRss ? "peak " + mib(r.peakRss) : "" }, mib(r.rss)) },
-      { key: "tasks", label: "tasks", render: (r) => (Array.isArray(r.tasks) ? h("span", { title: r.tasks.join(", ") }, truncate(r.tasks.join(", "), 24)) : r.tasks) },
+      { key: "tasks", label: "tasks", render: (r) => workerTasks(r.tasks) },
       { key: "restarts", label: "restarts", num: true, cls: (r) => (num(r.restarts) ? "bad" : ""), render: (r) => num(r.restarts) },
       {
         key: "alive",
@@ -604,12 +622,14 @@ function renderConfig(conf) {
   const key = JSON.stringify(conf || {});
   if (key === state.configKey) return;
   state.configKey = key;
-  const body = h("tbody", {});
-  for (const k of Object.keys(conf || {}).sort()) {
-    const v = conf[k];
-    body.append(h("tr", {}, h("th", {}, k), h("td", {}, v === null ? "null" : typeof v === "object" ? JSON.stringify(v) : String(v))));
-  }
-  $("#config").replaceChildren(body);
+  const rows = Object.keys(conf || {})
+    .sort()
+    .map((k) => {
+      const v = conf[k];
+      const text = v === null ? "null" : typeof v === "object" ? JSON.stringify(v) : String(v);
+      return h("div", { class: "kv-row" + (v === null ? " unset" : "") }, h("span", { class: "k" }, k), h("span", { class: "v" }, text));
+    });
+  $("#config").replaceChildren(...(rows.length ? rows : [h("p", { class: "empty" }, "none")]));
 }
 
 // ---------------------------------------------------------------- graph
@@ -870,10 +890,21 @@ async function refreshLogs() {
   if (state.logWorker !== "") q.set("worker", state.logWorker);
   const ans = await api(topoPath("/logs?" + q));
   const lines = ans.lines || [];
+  const pre = $("#logs");
+  if (ans.available === false && !lines.length) {
+    if (!pre.dataset.unavailable) {
+      pre.dataset.unavailable = "1";
+      pre.replaceChildren(h("span", { class: "l warn" }, "This run keeps no worker log lines (its workers' output goes to the terminal of squall run)."));
+    }
+    return;
+  }
+  if (pre.dataset.unavailable) {
+    delete pre.dataset.unavailable;
+    pre.replaceChildren();
+  }
   if (ans.next !== undefined) state.logAfter = num(ans.next);
   else if (lines.length) state.logAfter = num(lines[lines.length - 1].seq);
   if (!lines.length) return;
-  const pre = $("#logs");
   const atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 30;
   const frag = document.createDocumentFragment();
   for (const l of lines) {
