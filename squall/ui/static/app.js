@@ -364,9 +364,11 @@ function renderInsight(t, viz) {
     lines.push(h("p", { class: "flow" }, h("span", { class: "label" }, "flow"), flow, rates.length ? " — " : "", ...joinNodes(rates, "; ")));
   }
   if (OVER.has(t.status)) {
-    lines.push(h("p", { class: "note" }, `The run has ended (${String(t.status).toLowerCase()}). The numbers are its last.`));
+    lines.push(h("p", { class: "note" }, h("span", { class: "label" }, "status"), `The run has ended (${String(t.status).toLowerCase()}). The numbers are its last.`));
   } else if (t.status === "INACTIVE") {
-    lines.push(h("p", { class: "note" }, "The spouts are deactivated: no new tuples enter. Activate to resume."));
+    lines.push(h("p", { class: "note" }, h("span", { class: "label" }, "status"), "The spouts are deactivated: no new tuples enter. Activate resumes them."));
+  } else if (t.status === "DRAINING") {
+    lines.push(h("p", { class: "note" }, h("span", { class: "label" }, "status"), "The run is stopping: the spouts are off and the tuples in flight drain."));
   }
   const b = bottleneck(t);
   if (b && num(b.capacity) > 0) {
@@ -970,7 +972,7 @@ function onHash() {
   }
   if (drawer.name !== name) {
     if (drawer.plot) drawer.plot.destroy();
-    Object.assign(drawer, { plot: null, plotEl: null, kind: null, name, errorsKey: "" });
+    Object.assign(drawer, { plot: null, plotEl: null, kind: null, name, errorsKey: "", samples: [], sampleAfter: 0, sampleUntil: 0 });
     $("#drawer-title").textContent = name;
     $("#drawer-sub").textContent = "";
     $("#drawer-body").replaceChildren(h("p", { class: "empty" }, "loading…"));
@@ -1003,7 +1005,24 @@ function renderComponent(c) {
         h("section", {}, h("h3", {}, "Inputs"), h("table", { class: "stats", id: "c-inputs" })),
         h("section", {}, h("h3", {}, "Output streams"), h("table", { class: "stats", id: "c-outputs" }))),
       h("section", {}, h("h3", {}, "Errors"), h("div", { id: "c-errors" })),
+      h(
+        "section",
+        {},
+        h("h3", {}, "Tuples flowing (sample)"),
+        h(
+          "div",
+          { class: "sample-bar" },
+          h("label", { class: "inline" }, "stream ", h("select", { id: "c-sample-stream" }, h("option", { value: "" }, "all"))),
+          h("label", { class: "inline" }, "for ", h("input", { type: "number", id: "c-sample-secs", min: 1, max: 600, value: 30 }), " s"),
+          h("button", { type: "button", class: "btn", id: "c-sample-go", onclick: startSampling }, "Sample"),
+          h("span", { class: "hint", id: "c-sample-state" }, "captures what this component emits (Storm UI's debug sampling); off unless asked"),
+        ),
+        h("div", { class: "scroll samples" }, h("table", { class: "stats", id: "c-samples" })),
+      ),
     );
+    drawer.samples = [];
+    drawer.sampleAfter = 0;
+    drawer.sampleUntil = 0;
     drawer.plot = makeChart(drawer.plotEl, kind, 140);
   }
   const spout = kind === "spout";
@@ -1056,8 +1075,63 @@ function renderComponent(c) {
     if (!errs.length) box.append(h("p", { class: "empty" }, "No errors."));
     [...errs].reverse().forEach((e, i) => box.append(errorItem(e, `c:${c.id}:${e.errorTime}:${e.task}:${i}`)));
   }
+  renderSampleStreams(c.outputStats || []);
   if (state.series) drawer.plot.setData(seriesData(state.series, drawer.name, kind));
   for (const g of document.querySelectorAll("#graph g.node")) g.classList.toggle("selected", g.dataset.component === drawer.name);
+}
+
+const SAMPLES_KEEP = 200;
+
+function renderSampleStreams(outputs) {
+  const sel = $("#c-sample-stream");
+  if (!sel) return;
+  const want = ["", ...outputs.map((o) => o.stream).filter((x) => !isSystem(x))];
+  if (JSON.stringify(want) === JSON.stringify([...sel.options].map((o) => o.value))) return;
+  const cur = sel.value;
+  sel.replaceChildren(...want.map((v) => h("option", { value: v }, v || "all")));
+  sel.value = want.includes(cur) ? cur : "";
+}
+
+async function startSampling() {
+  const name = drawer.name;
+  const secs = clamp(Math.round(num($("#c-sample-secs").value) || 30), 1, 600);
+  const stream = $("#c-sample-stream").value;
+  const q = stream ? "?stream=" + encodeURIComponent(stream) : "";
+  const ok = await post(`/component/${encodeURIComponent(name)}/debug/enable/${secs}${q}`, `Sampling ${name} for ${secs} s`);
+  if (ok && drawer.name === name) {
+    drawer.sampleUntil = Date.now() + secs * 1000;
+    refreshSamples().catch(() => {});
+  }
+}
+
+async function refreshSamples() {
+  const name = drawer.name;
+  if (!name || !$("#c-samples")) return;
+  const ans = await api(topoPath(`/component/${encodeURIComponent(name)}/sample?after=${drawer.sampleAfter}`));
+  if (drawer.name !== name) return;
+  const got = ans.samples || [];
+  if (ans.next !== undefined) drawer.sampleAfter = num(ans.next);
+  drawer.samples = [...drawer.samples, ...got].slice(-SAMPLES_KEEP);
+  const left = Math.ceil((drawer.sampleUntil - Date.now()) / 1000);
+  $("#c-sample-state").textContent =
+    ans.available === false
+      ? "this run cannot sample tuples"
+      : left > 0
+        ? `sampling… ${left} s left, ${drawer.samples.length} tuple(s)`
+        : drawer.samples.length
+          ? `${drawer.samples.length} tuple(s) sampled (newest first)`
+          : "captures what this component emits (Storm UI's debug sampling); off unless asked";
+  if (!got.length && $("#c-samples").childNodes.length) return;
+  fillTable(
+    $("#c-samples"),
+    [
+      { key: "time", label: "time", render: (r) => clock(r.time) },
+      { key: "task", label: "task", num: true },
+      { key: "stream", label: "stream" },
+      { key: "values", label: "values", render: (r) => h("code", {}, truncate(JSON.stringify(r.values), 200)) },
+    ],
+    [...drawer.samples].reverse(),
+  );
 }
 
 function wireDrawer() {
@@ -1127,7 +1201,7 @@ async function refresh() {
     state.series = series.value;
     renderCharts(state.series);
   }
-  await Promise.allSettled([refreshLogs(), refreshComponent()]);
+  await Promise.allSettled([refreshLogs(), refreshComponent().then(() => refreshSamples())]);
 }
 
 async function loop() {
