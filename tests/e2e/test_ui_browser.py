@@ -86,9 +86,11 @@ def test_the_page_shows_a_running_word_count_and_acts_on_it(squall_cli, browser,
     page.on("pageerror", lambda e: page_errors.append(str(e)))
     page.goto(url)
 
-    # The counts rise, live, without a reload.
+    # The counts rise, live, without a reload (all time: a 1-minute window's counts level off).
     page.wait_for_selector("#topo-name:text('WordCount')", timeout=WAIT_MS)
     wait_status(page, "ACTIVE")
+    page.click("#window button[data-window=':all-time']")
+    page.wait_for_selector("#spouts-hint:text('all time')", timeout=WAIT_MS)
     wait_rising(page, "#spouts tr[data-component=word_spout] td.emitted")
     wait_rising(page, "#bolts tr[data-component=count_bolt] td.executed")
 
