@@ -334,21 +334,40 @@ function bottleneck(t) {
 }
 
 function flowText(viz) {
-  // "word_spout → count_bolt": the user components in topological order
+  // The user components as chains along their streams, the busiest stream first at each branch:
+  // "sentences → split → count → report; split → lengths".
   if (!viz) return "";
   const names = Object.keys(viz).filter((n) => !isSystem(n));
-  const inputs = (n) => (viz[n][":inputs"] || []).map((i) => i[":component"]).filter((c) => names.includes(c));
-  const order = [];
-  const seen = new Set();
-  const visit = (n, stack = new Set()) => {
-    if (seen.has(n) || stack.has(n)) return;
-    stack.add(n);
-    inputs(n).forEach((p) => visit(p, stack));
-    seen.add(n);
-    order.push(n);
+  const out = new Map(names.map((n) => [n, []]));
+  const indeg = new Map(names.map((n) => [n, 0]));
+  for (const n of names) {
+    for (const i of viz[n][":inputs"] || []) {
+      const src = i[":component"];
+      if (!out.has(src) || src === n || out.get(src).some((e) => e.to === n)) continue;
+      out.get(src).push({ to: n, rate: num(i[":rate"]) });
+      indeg.set(n, indeg.get(n) + 1);
+    }
+  }
+  for (const list of out.values()) list.sort((a, b) => b.rate - a.rate || a.to.localeCompare(b.to));
+  const used = new Set();
+  const chains = [];
+  const walk = (start) => {
+    const chain = [start];
+    let cur = start;
+    for (;;) {
+      const next = out.get(cur).find((e) => !used.has(cur + "\u0000" + e.to));
+      if (!next) break;
+      used.add(cur + "\u0000" + next.to);
+      chain.push(next.to);
+      if (chain.indexOf(next.to) !== chain.length - 1) break; // a cycle
+      cur = next.to;
+    }
+    if (chain.length > 1) chains.push(chain.join(" → "));
   };
-  names.forEach((n) => visit(n));
-  return order.join(" → ");
+  const starts = names.filter((n) => indeg.get(n) === 0);
+  for (const n of [...starts, ...names]) while (out.get(n).some((e) => !used.has(n + "\u0000" + e.to))) walk(n);
+  const lonely = names.filter((n) => indeg.get(n) === 0 && !out.get(n).length);
+  return [...chains, ...lonely].join("; ");
 }
 
 function renderInsight(t, viz) {
@@ -774,7 +793,10 @@ function updateGraph(viz, t) {
       box.style.fill = capFill(cap);
       box.style.stroke = capStroke(cap);
     }
-    el.querySelector(".kind").textContent = spout ? `spout · emits ${perSec(v[":rate"])}` : `bolt · ${perSec(v[":rate"])} · ${millis(v[":latency"])} ms`;
+    const executed = v[":executedRate"] ?? v[":rate"];
+    el.querySelector(".kind").textContent = spout
+      ? `spout · emits ${perSec(v[":rate"])}`
+      : `bolt · executes ${perSec(executed)} · ${millis(v[":latency"])} ms`;
     el.querySelector(".tag").textContent = spout ? "" : `cap ${cap.toFixed(2)}`;
     el.querySelector(".tag").style.fill = spout ? "" : capStroke(cap);
     const bar = el.querySelector(".capbar");
@@ -783,7 +805,7 @@ function updateGraph(viz, t) {
     el.querySelector(".capbar-bg").style.display = spout ? "none" : "";
     el.querySelector("title").textContent = spout
       ? `${n} (spout): ${perSec(v[":rate"])} emitted, ${compact(v[":emitted"])} in the window`
-      : `${n} (bolt): capacity ${cap.toFixed(3)}, execute latency ${millis(v[":latency"])} ms, ${perSec(v[":rate"])}`;
+      : `${n} (bolt): capacity ${cap.toFixed(3)}, execute latency ${millis(v[":latency"])} ms, executes ${perSec(executed)}, emits ${perSec(v[":rate"])}`;
   }
 }
 
