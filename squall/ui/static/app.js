@@ -656,7 +656,7 @@ function renderConfig(conf) {
 // ---------------------------------------------------------------- graph
 
 const NODE_W = 176;
-const NODE_H = 62;
+const NODE_H = 74;
 
 function graphModel(viz) {
   const nodes = Object.keys(viz).filter((n) => !isSystem(n)).sort();
@@ -746,10 +746,11 @@ function drawGraph(model) {
     const grp = s("g", { class: "node", dataset: { component: n }, transform: `translate(${nd.x - NODE_W / 2},${nd.y - NODE_H / 2})`, tabindex: 0, role: "button" },
       title,
       s("rect", { class: "box", width: NODE_W, height: NODE_H, rx: 9 }),
-      s("rect", { class: "capbar-bg", x: 10, y: NODE_H - 10, width: NODE_W - 20, height: 4, rx: 2 }),
-      s("rect", { class: "capbar", x: 10, y: NODE_H - 10, width: 0, height: 4, rx: 2 }),
+      s("rect", { class: "capbar-bg", x: 10, y: NODE_H - 11, width: NODE_W - 20, height: 4, rx: 2 }),
+      s("rect", { class: "capbar", x: 10, y: NODE_H - 11, width: 0, height: 4, rx: 2 }),
       s("text", { class: "name", x: 12, y: 21 }, truncate(n, 21)),
-      s("text", { class: "kind", x: 12, y: 38 }, ""),
+      s("text", { class: "kind", x: 12, y: 39 }, ""),
+      s("text", { class: "meta", x: 12, y: 55 }, ""),
       s("text", { class: "tag", x: NODE_W - 10, y: 21, "text-anchor": "end" }, ""),
     );
     grp.addEventListener("click", () => openComponent(n));
@@ -794,9 +795,11 @@ function updateGraph(viz, t) {
       box.style.stroke = capStroke(cap);
     }
     const executed = v[":executedRate"] ?? v[":rate"];
-    el.querySelector(".kind").textContent = spout
-      ? `spout · emits ${perSec(v[":rate"])}`
-      : `bolt · executes ${perSec(executed)} · ${millis(v[":latency"])} ms`;
+    const tasks = v[":tasks"] ? `${v[":tasks"]} task${v[":tasks"] === 1 ? "" : "s"}` : "";
+    el.querySelector(".kind").textContent = spout ? `emits ${perSec(v[":rate"])}` : `executes ${perSec(executed)}`;
+    el.querySelector(".meta").textContent = spout
+      ? ["spout", tasks].filter(Boolean).join(" · ")
+      : ["bolt", tasks, `${millis(v[":latency"])} ms/tuple`].filter(Boolean).join(" · ");
     el.querySelector(".tag").textContent = spout ? "" : `cap ${cap.toFixed(2)}`;
     el.querySelector(".tag").style.fill = spout ? "" : capStroke(cap);
     const bar = el.querySelector(".capbar");
@@ -856,7 +859,7 @@ function hhmm(epoch, seconds) {
 function makeChart(el, kind, height) {
   const width = Math.max(200, el.clientWidth || 300);
   const axis = { stroke: "#6b7785", grid: { stroke: "#edf0f3", width: 1 }, ticks: { show: false }, font: "11px system-ui, sans-serif" };
-  const timeAxis = { ...axis, space: 70, values: (u, splits) => splits.map((v) => hhmm(v, u.scales.x.max - u.scales.x.min < 180)) };
+  const timeAxis = { ...axis, size: 30, space: 70, values: (u, splits) => splits.map((v) => hhmm(v, u.scales.x.max - u.scales.x.min < 180)) };
   return new uPlot(
     {
       width,
