@@ -370,6 +370,11 @@ function flowText(viz) {
   return [...chains, ...lonely].join("; ");
 }
 
+/** One line of the insight box: a label column, then the text. */
+function line(cls, label, ...content) {
+  return h("p", { class: cls }, h("span", { class: "label" }, label), h("span", { class: "text" }, ...content));
+}
+
 function renderInsight(t, viz) {
   const box = $("#insight");
   box.replaceChildren();
@@ -380,14 +385,14 @@ function renderInsight(t, viz) {
     const rates = (t.spouts || [])
       .filter((sp) => viz && viz[sp.spoutId])
       .map((sp) => h("span", {}, h("b", {}, sp.spoutId), " emits ", h("b", {}, perSec(viz[sp.spoutId][":rate"]))));
-    lines.push(h("p", { class: "flow" }, h("span", { class: "label" }, "flow"), flow, rates.length ? " — " : "", ...joinNodes(rates, "; ")));
+    lines.push(line("flow", "flow", flow, rates.length ? " — " : "", ...joinNodes(rates, "; ")));
   }
   if (OVER.has(t.status)) {
-    lines.push(h("p", { class: "note" }, h("span", { class: "label" }, "status"), `The run has ended (${String(t.status).toLowerCase()}). The numbers are its last.`));
+    lines.push(line("note", "status", `The run has ended (${String(t.status).toLowerCase()}). The numbers are its last.`));
   } else if (t.status === "INACTIVE") {
-    lines.push(h("p", { class: "note" }, h("span", { class: "label" }, "status"), "The spouts are deactivated: no new tuples enter. Activate resumes them."));
+    lines.push(line("note", "status", "The spouts are deactivated: no new tuples enter. Activate resumes them."));
   } else if (t.status === "DRAINING") {
-    lines.push(h("p", { class: "note" }, h("span", { class: "label" }, "status"), "The run is stopping: the spouts are off and the tuples in flight drain."));
+    lines.push(line("note", "status", "The run is stopping: the spouts are off and the tuples in flight drain."));
   }
   const b = bottleneck(t);
   if (b && num(b.capacity) > 0) {
@@ -396,12 +401,12 @@ function renderInsight(t, viz) {
     const name = h("a", { href: "#component=" + encodeURIComponent(b.boltId), class: "comp" }, b.boltId);
     if (cap >= SATURATED) {
       lines.push(
-        h("p", { class: "bottleneck hot" }, h("span", { class: "label" }, "bottleneck"), name,
+        line("bottleneck hot", "bottleneck", name,
           ` is busy ${pct}% of the time (capacity ${cap.toFixed(3)}, ${win}): it cannot keep up and holds the spouts back. Give it more tasks (par=) or make its process() faster.`),
       );
     } else {
       lines.push(
-        h("p", { class: "bottleneck" }, h("span", { class: "label" }, "busiest bolt"), name,
+        line("bottleneck", "busiest bolt", name,
           ` is busy ${pct}% of the time (capacity ${cap.toFixed(3)}, ${win}); no bolt is saturated (that starts near ${SATURATED}).`),
       );
     }
@@ -412,7 +417,7 @@ function renderInsight(t, viz) {
     const parts = [];
     if (failed > 0) parts.push(`${nf.format(failed)} tuple(s) failed (${win})`);
     if (errs.length) parts.push(`errors in ${errs.map((c) => c.spoutId || c.boltId).join(", ")} (see Errors below)`);
-    lines.push(h("p", { class: "trouble" }, h("span", { class: "label" }, "attention"), parts.join("; ") + "."));
+    lines.push(line("trouble", "attention", parts.join("; ") + "."));
   }
   box.append(...lines);
 }
