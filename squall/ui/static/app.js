@@ -1074,9 +1074,11 @@ function renderComponent(c) {
     [
       { key: "id", label: "executor" },
       { key: "task", label: "task", num: true },
-      { key: "worker", label: "worker", num: true },
-      { key: "host", label: "host:port", render: (r) => (r.port ? `${r.host}:${r.port}` : r.host) },
-      { key: "uptime", label: "uptime" },
+      {
+        key: "worker",
+        label: "worker",
+        render: (r) => h("span", { title: [r.host && `host ${r.host}`, r.uptime && `up ${r.uptime}`].filter(Boolean).join(", ") }, `${r.worker ?? "?"}`, r.pid ? h("span", { class: "dim" }, ` · pid ${r.pid}`) : ""),
+      },
       countCol("emitted", "emitted"),
       countCol("transferred", "transferred"),
       ...(spout ? [] : [countCol("executed", "executed")]),
