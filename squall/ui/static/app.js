@@ -660,7 +660,7 @@ function renderConfig(conf) {
 
 // ---------------------------------------------------------------- graph
 
-const NODE_W = 176;
+const NODE_W = 190;
 const NODE_H = 74;
 
 function graphModel(viz) {
@@ -753,7 +753,7 @@ function drawGraph(model) {
       s("rect", { class: "box", width: NODE_W, height: NODE_H, rx: 9 }),
       s("rect", { class: "capbar-bg", x: 10, y: NODE_H - 11, width: NODE_W - 20, height: 4, rx: 2 }),
       s("rect", { class: "capbar", x: 10, y: NODE_H - 11, width: 0, height: 4, rx: 2 }),
-      s("text", { class: "name", x: 12, y: 21 }, truncate(n, 21)),
+      s("text", { class: "name", x: 12, y: 21 }, n),
       s("text", { class: "kind", x: 12, y: 39 }, ""),
       s("text", { class: "meta", x: 12, y: 55 }, ""),
       s("text", { class: "tag", x: NODE_W - 10, y: 21, "text-anchor": "end" }, ""),
@@ -763,6 +763,17 @@ function drawGraph(model) {
     nodes.append(grp);
   }
   svg.replaceChildren(defs, edges, nodes);
+}
+
+/** Show ``full`` in the SVG text ``el``, cut with "…" to ``width`` pixels. */
+function fitText(el, full, width) {
+  el.textContent = full;
+  if (typeof el.getComputedTextLength !== "function" || el.getComputedTextLength() <= width) return;
+  let n = full.length;
+  while (n > 2 && el.getComputedTextLength() > width) {
+    n--;
+    el.textContent = full.slice(0, n) + "…";
+  }
 }
 
 function updateGraph(viz, t) {
@@ -804,9 +815,10 @@ function updateGraph(viz, t) {
     el.querySelector(".kind").textContent = spout ? `emits ${perSec(v[":rate"])}` : `executes ${perSec(executed)}`;
     el.querySelector(".meta").textContent = spout
       ? ["spout", tasks].filter(Boolean).join(" · ")
-      : ["bolt", tasks, `${millis(v[":latency"])} ms/tuple`].filter(Boolean).join(" · ");
+      : ["bolt", tasks, `${millis(v[":latency"])} ms`].filter(Boolean).join(" · ");
     el.querySelector(".tag").textContent = spout ? "" : `cap ${cap.toFixed(2)}`;
     el.querySelector(".tag").style.fill = spout ? "" : capStroke(cap);
+    fitText(el.querySelector(".name"), n, NODE_W - 24 - (spout ? 0 : el.querySelector(".tag").getComputedTextLength() + 8));
     const bar = el.querySelector(".capbar");
     bar.setAttribute("width", spout ? 0 : ((NODE_W - 20) * clamp(cap, 0, 1)).toFixed(1));
     bar.style.fill = capBar(cap);
@@ -898,7 +910,9 @@ function renderCharts(series) {
       const value = h("span", { class: "now" });
       const plotEl = h("div", { class: "plot" });
       const key = h("span", { class: "key" }, SERIES[kind].map(([, label, color]) => h("span", {}, h("i", { style: `background:${color}` }), label)));
-      const el = h("div", { class: "chart", dataset: { component: name } }, h("div", { class: "chart-head" }, compLink(name), key, value), plotEl);
+      const link = compLink(name);
+      link.title = name;
+      const el = h("div", { class: "chart", dataset: { component: name } }, h("div", { class: "chart-head" }, link, key, value), plotEl);
       box.append(el);
       c = { el, plotEl, value, kind, plot: makeChart(plotEl, kind, 120) };
       state.charts.set(name, c);
