@@ -12,6 +12,11 @@ the Counter: exit status 1 and a loud message if they differ.
 
 ``--acking on|both``: spouts emit every tuple with a tup_id, so every tree is tracked by the acker
 tasks (one per worker); ``both`` runs acking off then on and prints the ratio.
+
+``--ui on|both``: the run serves the web UI and REST API (``squall.ui.server.UiServer``, as ``squall
+run`` does) with stats rounds every second, and a client polls the API every second as the page does
+(topology, visualization, time series, workers, errors, a component, /metrics); ``both`` alternates
+UI off and on runs and prints the on/off throughput ratio (issue 9 wants >= 0.90).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from collections import Counter
 from typing import Any
 
@@ -38,7 +45,11 @@ import wordcount_topologies as wt  # noqa: E402
 from squall.local.coordinator import Coordinator  # noqa: E402
 from squall.local.inprocess import run_in_process  # noqa: E402
 from squall.runtime.tuples import tuples_maker  # noqa: E402
+from squall.topology.config import DEFAULTS  # noqa: E402
 from squall.topology.grouping import Grouping, make_picker  # noqa: E402
+
+#: The key that sets how often the coordinator collects counters (the status line's, before stats rounds had their own).
+ROUND_KEY = "squall.stats.round.secs" if "squall.stats.round.secs" in DEFAULTS else "squall.stats.interval.secs"
 
 TARGETS = {"sentences": 1.2e6, "words": 1.0e6}
 TARGET_P99_MS = 10.0
@@ -147,14 +158,19 @@ class BenchCoordinator(Coordinator):
     busy_activate = 0.0
     busy_done = 0.0
 
+    cpu_activate = 0.0
+    cpu_done = 0.0
+
     def _supervise(self, start: float) -> str:  # called right after the 'activate' broadcast
         self.t_activate = time.monotonic_ns()
         self.busy_activate = machine_busy_secs()
+        self.cpu_activate = time.process_time()  # this process: the coordinator (and the UI, its poller)
         try:
             return super()._supervise(start)
         finally:
             self.t_done = time.monotonic_ns()
             self.busy_done = machine_busy_secs()
+            self.cpu_done = time.process_time()
 
 
 def percentile(sorted_vals: list[int], q: float) -> float:
@@ -202,9 +218,11 @@ def check_counts(counts: list[dict[str, Any]], expected: Counter[str], where: st
         )
 
 
-def bench_conf(args: argparse.Namespace, out_dir: str, rate: float | None, acking: bool) -> dict[str, Any]:
+def bench_conf(
+    args: argparse.Namespace, out_dir: str, rate: float | None, acking: bool, ui: bool = False
+) -> dict[str, Any]:
     """The topology config of one run: the bench's keys, then --conf key=value overrides."""
-    conf = {
+    conf: dict[str, Any] = {
         "bench.words": args.words,
         "bench.seed": args.seed,
         "bench.zipf": args.zipf,
@@ -214,6 +232,8 @@ def bench_conf(args: argparse.Namespace, out_dir: str, rate: float | None, ackin
         "bench.acking": acking,
         "topology.acker.executors": None if acking else 0,  # None: one acker per worker (Storm's default)
     }
+    # Stats rounds: every second with the UI (what it asks for), else as rarely as the status lines.
+    conf[ROUND_KEY] = 1.0 if ui else conf["squall.stats.interval.secs"]
     if rate is not None:
         conf["bench.rate"] = rate
     for kv in args.conf:
@@ -277,6 +297,70 @@ def latency_timeline(counts: list[dict[str, Any]], first_activation: int) -> lis
     return timeline
 
 
+class ApiPoller:
+    """Polls a run's REST API every ``every`` seconds as the UI's page does, in a thread; counts answers."""
+
+    def __init__(self, url: str, topology_id: str, components: list[str], every: float = 1.0):
+        t = f"/api/v1/topology/{topology_id}"
+        self.paths = [
+            "/api/v1/topology/summary",
+            t,
+            f"{t}/visualization",
+            f"{t}/timeseries",
+            f"{t}/workers",
+            f"{t}/errors",
+            "/metrics",
+        ] + [f"{t}/component/{c}" for c in components[:1]]
+        self.url = url
+        self.every = every
+        self.ok = 0
+        self.failed = 0
+        self.secs = 0.0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every):
+            for path in self.paths:
+                t = time.perf_counter()
+                try:
+                    with urllib.request.urlopen(self.url + path, timeout=10) as resp:
+                        resp.read()
+                    self.ok += 1
+                except OSError:
+                    self.failed += 1
+                self.secs += time.perf_counter() - t
+
+    def __enter__(self) -> ApiPoller:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=15)
+
+
+def run_coordinated(
+    topo: Any, conf: dict[str, Any], args: argparse.Namespace, ui: bool, res: dict[str, Any]
+) -> tuple[Any, BenchCoordinator]:
+    """Run on worker processes; with ``ui``, serve the UI from this process and poll it meanwhile."""
+    from squall.ui.server import UiServer
+
+    status = sys.stderr if args.status else io.StringIO()
+    coord = BenchCoordinator(topo, conf, log_level=args.log_level, status_out=status, timeout=args.timeout)
+    if not ui:
+        return coord.run(), coord
+    server = UiServer(coord, port=0, scan=False)
+    server.start()
+    try:
+        with ApiPoller(server.url, server.topology_id, list(topo.components)) as poller:
+            result = coord.run()
+    finally:
+        server.stop()
+    res["ui_requests"] = {"ok": poller.ok, "failed": poller.failed, "secs": round(poller.secs, 3)}
+    return result, coord
+
+
 def run_squall(
     variant: str,
     args: argparse.Namespace,
@@ -284,16 +368,18 @@ def run_squall(
     n_words: int,
     rate: float | None,
     acking: bool = False,
+    ui: bool = False,
 ) -> dict[str, Any]:
     par = args.workers
     topo = wt.get_topology(variant, par, rated=rate is not None)
     out_dir = tempfile.mkdtemp(prefix="squall-bench-")
-    conf = bench_conf(args, out_dir, rate, acking)
+    conf = bench_conf(args, out_dir, rate, acking, ui)
     res: dict[str, Any] = {
         "variant": variant,
         "workers": par,
         "rate_offered": rate,
         "acking": acking,
+        "ui": ui,
         "mode": "in-process" if par == 1 and not args.procs else "processes",
     }
     speed_before = speed_check()
@@ -311,9 +397,8 @@ def run_squall(
             }
         else:
             conf["topology.workers"] = par
-            status = sys.stderr if args.status else io.StringIO()
-            coord = BenchCoordinator(topo, conf, log_level=args.log_level, status_out=status, timeout=args.timeout)
-            result = coord.run()
+            result, coord = run_coordinated(topo, conf, args, ui, res)
+            res["coordinator_cpu_secs"] = coord.cpu_done - coord.cpu_activate
             t_done = coord.t_done
             t_activate = coord.t_activate
             busy = coord.busy_done - coord.busy_activate
@@ -404,7 +489,17 @@ def print_run(r: dict[str, Any], verbose: bool = False) -> None:
     rate = "max rate" if r["rate_offered"] is None else f"offered {fmt_rate(r['rate_offered'])} words/s (open loop)"
     lat = r["latency_ms"]
     acking = "acking ON" if r.get("acking") else "acking off"
-    print(f"  squall [{r['mode']}, {r['workers']} worker(s), {rate}, {acking}], counts OK ({r['words']:,} words)")
+    ui = ", UI ON (polled every 1 s)" if r.get("ui") else ""
+    print(f"  squall [{r['mode']}, {r['workers']} worker(s), {rate}, {acking}{ui}], counts OK ({r['words']:,} words)")
+    if "coordinator_cpu_secs" in r:
+        cpu = r["coordinator_cpu_secs"]
+        print(
+            f"    coordinator CPU    {cpu:.2f} s while active = {cpu / r['active_secs'] * 1000:.0f} ms/s "
+            f"(this process{': with the UI and its poller' if r.get('ui') else ''})"
+        )
+    if r.get("ui"):
+        q = r["ui_requests"]
+        print(f"    UI requests        {q['ok']:,} answered, {q['failed']} failed, {q['secs']:.2f} s waiting for them")
     if r.get("acking"):
         cl = r["complete_latency_ms"]
         print(
@@ -522,7 +617,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="off: untracked tuples; on: every spout tuple emitted with a tup_id and acked; "
         "both: off then on, and the on/off ratio",
     )
+    ap.add_argument(
+        "--ui",
+        choices=["off", "on", "both"],
+        default="off",
+        help="on: serve the web UI and REST API (stats rounds every second) and poll it every second as the page "
+        "does; both: UI off and on runs alternate, and the on/off ratio is printed",
+    )
     args = ap.parse_args(argv)
+    if args.ui != "off" and args.workers == 1 and not args.procs:
+        ap.error("--ui needs worker processes (--workers 2, or --procs): in process there is no coordinator to serve")
     if not 1 <= args.workers <= wt.MAX_PAR:
         ap.error(f"--workers must be 1..{wt.MAX_PAR}")
     if args.rate is not None and args.latency_at_half:
@@ -531,42 +635,59 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def measure(variant: str, args: argparse.Namespace, expected: Counter[str], n_words: int, vres: dict[str, Any]) -> None:
-    """The Squall runs of one variant (--repeat, --acking, --latency-at-half) into ``vres``."""
-    medians = {}
-    modes = {"off": [False], "on": [True], "both": [False, True]}[args.acking]
-    # With both, off and on runs alternate, so that a change of the host's load hits both alike.
-    by_mode: dict[bool, list[dict[str, Any]]] = {m: [] for m in modes}
+    """The Squall runs of one variant (--repeat, --acking, --ui, --latency-at-half) into ``vres``."""
+    acks = {"off": [False], "on": [True], "both": [False, True]}[args.acking]
+    uis = {"off": [False], "on": [True], "both": [False, True]}[args.ui]
+    modes = [(acking, ui) for acking in acks for ui in uis]
+    # With both, the runs alternate, so that a change of the host's load hits each mode alike.
+    by_mode: dict[tuple[bool, bool], list[dict[str, Any]]] = {m: [] for m in modes}
     for _ in range(args.repeat):
-        for acking in modes:
-            r = run_squall(variant, args, expected, n_words, args.rate, acking)
+        for acking, ui in modes:
+            r = run_squall(variant, args, expected, n_words, args.rate, acking, ui)
             r["plain_ratio"] = r["words_per_s"] / vres["plain_words_per_s"]
             vres["runs"].append(r)
-            by_mode[acking].append(r)
+            by_mode[(acking, ui)].append(r)
             print_run(r, args.timeline)
-    for acking in modes:
-        firsts = by_mode[acking]
+    medians = {}
+    for mode in modes:
+        acking, ui = mode
+        firsts = by_mode[mode]
         med = sorted(x["words_per_s"] for x in firsts)[len(firsts) // 2]
-        medians[acking] = med
-        if not acking or args.acking == "on":
+        medians[mode] = med
+        if mode == modes[0] or (args.acking == "on" and not ui):
             vres["median_words_per_s"] = med
         if args.repeat > 1:
             print(
-                f"  median of {args.repeat} runs (acking {'on' if acking else 'off'}): {fmt_rate(med)} words/s "
-                f"(all: {', '.join(fmt_rate(x['words_per_s']) for x in firsts)}); "
+                f"  median of {args.repeat} runs (acking {'on' if acking else 'off'}, UI {'on' if ui else 'off'}): "
+                f"{fmt_rate(med)} words/s (all: {', '.join(fmt_rate(x['words_per_s']) for x in firsts)}); "
                 f"squall / plain {med / vres['plain_words_per_s']:.2f}"
             )
         if args.latency_at_half:
-            half = med / 2
-            r2 = run_squall(variant, args, expected, n_words, half, acking)
+            r2 = run_squall(variant, args, expected, n_words, med / 2, acking, ui)
             vres["runs"].append(r2)
             print_run(r2, args.timeline)
-    if len(medians) == 2:
-        vres["acking_on_off_ratio"] = medians[True] / medians[False]
-        pairs = [on["words_per_s"] / off["words_per_s"] for off, on in zip(by_mode[False], by_mode[True], strict=True)]
-        vres["acking_on_off_pairs"] = pairs
+    ratio("acking", vres, by_mode, medians, [((False, u), (True, u)) for u in uis if len(acks) == 2])
+    ratio("ui", vres, by_mode, medians, [((a, False), (a, True)) for a in acks if len(uis) == 2])
+
+
+def ratio(
+    what: str,
+    vres: dict[str, Any],
+    by_mode: dict[tuple[bool, bool], list[dict[str, Any]]],
+    medians: dict[tuple[bool, bool], float],
+    pairs_of: list[tuple[tuple[bool, bool], tuple[bool, bool]]],
+) -> None:
+    """The on/off throughput ratio of ``what`` (acking or ui): of the medians, and of back-to-back pairs."""
+    for off, on in pairs_of:
+        r = medians[on] / medians[off]
+        pairs = [b["words_per_s"] / a["words_per_s"] for a, b in zip(by_mode[off], by_mode[on], strict=True)]
+        vres.setdefault(f"{what}_on_off_ratio", r)
+        vres.setdefault(f"{what}_on_off_pairs", pairs)
+        other = "acking" if what == "ui" else "UI"
+        other_on = "on" if (off[0] if what == "ui" else off[1]) else "off"
         print(
-            f"  acking on / off: {fmt_rate(medians[True])} / {fmt_rate(medians[False])} words/s = "
-            f"{vres['acking_on_off_ratio']:.2f} (back-to-back pairs: {', '.join(f'{x:.2f}' for x in pairs)})"
+            f"  {what} on / off ({other} {other_on}): {fmt_rate(medians[on])} / {fmt_rate(medians[off])} words/s = "
+            f"{r:.2f} (back-to-back pairs: {', '.join(f'{x:.2f}' for x in pairs)})"
         )
 
 
@@ -597,8 +718,11 @@ def print_targets(variant: str, vres: dict[str, Any], args: argparse.Namespace) 
                 f"words/s: {cl:.2f} ms {verdict(cl < TARGET_COMPLETE_P99_MS)}"
             )
     if "acking_on_off_ratio" in vres:
-        ratio = vres["acking_on_off_ratio"]
-        print(f"    acking-on >= 50% of acking-off throughput: {ratio:.2f} {verdict(ratio >= 0.5)}")
+        r = vres["acking_on_off_ratio"]
+        print(f"    acking-on >= 50% of acking-off throughput: {r:.2f} {verdict(r >= 0.5)}")
+    if "ui_on_off_ratio" in vres:
+        r = vres["ui_on_off_ratio"]
+        print(f"    UI-on >= 90% of UI-off throughput: {r:.2f} {verdict(r >= 0.9)}")
     if not lat_runs:
         print("    p99 at half max rate: not measured (use --latency-at-half)")
     peak = max(w["peak_rss_mb"] for x in runs for w in x["worker_stats"])
@@ -620,12 +744,13 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "loadavg_start": os.getloadavg(),
         "acking": args.acking,
+        "ui": args.ui,
         "cpu": platform.processor() or platform.machine(),
         "calibration": calibrate(),
     }
     print(
         f"squall word-count benchmark: {args.words:,} words, {args.workers} worker(s), par {args.workers} per "
-        f"component, acking {args.acking}; Python {env['python']}, {env['cpus']} CPUs, "
+        f"component, acking {args.acking}, UI {args.ui}; Python {env['python']}, {env['cpus']} CPUs, "
         f"load avg {env['loadavg_start'][0]:.2f}"
     )
     cal = env["calibration"]

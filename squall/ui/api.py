@@ -112,6 +112,7 @@ class RunView:
     history: History = field(default_factory=History)
     started: float = field(default_factory=time.time)  # wall clock, epoch seconds
     kill_requested: bool = False
+    _described: dict[str, Any] | None = field(default=None, repr=False)
 
     # -- the run -----------------------------------------------------------------------------
     @property
@@ -138,8 +139,10 @@ class RunView:
         return _STATUS[snap.state]
 
     def describe(self) -> dict[str, Any]:
-        d: dict[str, Any] = self.coordinator.topology.describe()
-        return d
+        """The topology's ``describe()`` (it does not change while it runs: computed once)."""
+        if self._described is None:
+            self._described = self.coordinator.topology.describe()
+        return self._described
 
     def components(self) -> dict[str, dict[str, Any]]:
         """The topology's components as ``describe()`` has them, by name."""

@@ -99,30 +99,38 @@ class HostCheck:
         await self.app(scope, receive, send)
 
 
+def _endpoint(view: RunView, fn: Handler, post: bool) -> Callable[[Request], Awaitable[Response]]:
+    """An API endpoint: the token for a POST, the topology id checked, errors as JSON."""
+
+    async def run(request: Request) -> Response:
+        if post:
+            refused = authorize(view, request)
+            if refused is not None:
+                return refused
+        topology_id = request.path_params.get("id")
+        try:
+            if topology_id is not None:
+                view.check_id(topology_id)
+            result = fn(view, request)
+        except NotFound as exc:
+            return error(404, str(exc))
+        except Conflict as exc:
+            return error(409, str(exc))
+        except ValueError as exc:
+            return error(400, str(exc))
+        except Exception as exc:  # answered here: past this, Starlette would log it a second time
+            return crashed(request, exc)
+        return result if isinstance(result, Response) else Json(result)
+
+    return run
+
+
 def build(view: RunView, *, host: str = "127.0.0.1") -> ASGIApp:
     """The ASGI app serving ``view``; bound to ``host`` (a loopback host turns the Host check on)."""
     metrics = registry_for(view)
 
     def endpoint(fn: Handler, *, post: bool = False) -> Callable[[Request], Awaitable[Response]]:
-        async def run(request: Request) -> Response:
-            if post:
-                refused = authorize(view, request)
-                if refused is not None:
-                    return refused
-            topology_id = request.path_params.get("id")
-            try:
-                if topology_id is not None:
-                    view.check_id(topology_id)
-                result = fn(view, request)
-            except NotFound as exc:
-                return error(404, str(exc))
-            except Conflict as exc:
-                return error(409, str(exc))
-            except ValueError as exc:
-                return error(400, str(exc))
-            return result if isinstance(result, Response) else Json(result)
-
-        return run
+        return _endpoint(view, fn, post)
 
     def window(request: Request) -> float | None:
         return parse_window(request.query_params.get("window"))
@@ -159,7 +167,7 @@ def build(view: RunView, *, host: str = "127.0.0.1") -> ASGIApp:
             ),
         ),
         Route("/openapi.json", lambda r: Json(document()), methods=["GET"]),
-        Route("/metrics", lambda r: Response(render(metrics), media_type=CONTENT_TYPE_LATEST), methods=["GET"]),
+        Route("/metrics", endpoint(lambda v, r: Response(render(metrics), media_type=CONTENT_TYPE_LATEST))),
         Route("/", _index, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC, check_dir=False), name="static"),
     ]
@@ -170,14 +178,19 @@ def build(view: RunView, *, host: str = "127.0.0.1") -> ASGIApp:
         message = f"no such resource: {request.method} {request.url.path}" if status == 404 else str(detail)
         return error(status, message)
 
-    async def crash(request: Request, exc: Exception) -> Response:
-        log.error("the UI failed to answer %s %s", request.method, request.url.path, exc_info=exc)
-        return error(500, f"{type(exc).__name__} while answering {request.url.path} (details in the run's log)")
+    async def crash(request: Request, exc: Exception) -> Response:  # outside the API's endpoints
+        return crashed(request, exc)
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: crash})
     if host.lower() in LOOPBACK or host.startswith("127."):
         return HostCheck(app, LOOPBACK | {host.lower()})
     return app
+
+
+def crashed(request: Request, exc: Exception) -> Json:
+    """A 500 for a bug: the traceback goes to the run's log, never into the answer."""
+    log.error("the UI failed to answer %s %s", request.method, request.url.path, exc_info=exc)
+    return error(500, f"{type(exc).__name__} while answering {request.url.path} (details in the run's log)")
 
 
 def authorize(view: RunView, request: Request) -> Json | None:
