@@ -134,10 +134,19 @@ def test_the_page_shows_a_running_word_count_and_acts_on_it(squall_cli, browser,
     shot = save_artifact(page, tmp_path, "ui-wordcount.png")
     assert shot.stat().st_size > 10_000
 
-    # Kill, after the confirmation: the run ends.
-    page.click("#btn-kill")
-    page.wait_for_selector("#kill-dialog[open]", timeout=WAIT_MS)
-    page.click("#kill-ok")
+    # A second tab opened with the token in the address keeps it and strips it from the address bar.
+    tab = browser.new_page(viewport={"width": 1440, "height": 1000})
+    tab.on("pageerror", lambda e: page_errors.append(str(e)))
+    tab.goto(f"{url.rstrip('/')}/#token={token}")
+    tab.wait_for_selector("#btn-token.set", timeout=WAIT_MS)
+    assert token not in tab.url and "#token" not in tab.url, tab.url
+    wait_status(tab, "ACTIVE")
+
+    # Kill, after the confirmation (no token asked: the address gave it): the run ends.
+    tab.click("#btn-kill")
+    tab.wait_for_selector("#kill-dialog[open]", timeout=WAIT_MS)
+    tab.click("#kill-ok")
     _, _, err = run.finish(timeout=60)
     assert "kill" in err.lower(), err[-2000:]
+    assert not tab.is_visible("#token-dialog")
     assert page_errors == []
