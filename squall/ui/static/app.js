@@ -621,7 +621,9 @@ function errorComponent(e) {
 }
 
 function renderErrors(list) {
-  const key = JSON.stringify(list.map((e) => [e.errorTime, e.task, e.error]));
+  const totals = {}; // errors per component over the run (the list keeps only the last ones)
+  for (const c of [...((state.topo && state.topo.spouts) || []), ...((state.topo && state.topo.bolts) || [])]) totals[c.spoutId || c.boltId] = num(c.errorCount);
+  const key = JSON.stringify([totals, list.map((e) => [e.errorTime, e.task, e.error])]);
   if (key === state.errorsKey) return;
   state.errorsKey = key;
   const last = new Map(); // component -> [last error, count]
@@ -637,8 +639,10 @@ function renderErrors(list) {
     return;
   }
   const rows = [...last.entries()].sort((a, b) => num(b[1][0].errorTime) - num(a[1][0].errorTime));
-  for (const [c, [e, n]] of rows) {
-    box.append(errorItem(e, "errors:" + c + ":" + e.errorTime, h("span", { class: "who" }, compLink(c), n > 1 ? h("span", { class: "count" }, ` (${n})`) : "")));
+  for (const [c, [e, kept]] of rows) {
+    const n = Math.max(kept, totals[c] || 0);
+    const count = n > 1 ? h("span", { class: "count", title: `${nf.format(n)} errors in this run` }, ` (${nf.format(n)})`) : "";
+    box.append(errorItem(e, "errors:" + c + ":" + e.errorTime, h("span", { class: "who" }, compLink(c), count)));
   }
 }
 
