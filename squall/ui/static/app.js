@@ -299,7 +299,6 @@ function showWindow() {
 
 // ---------------------------------------------------------------- summary, insight, totals
 
-const ACTIVE_LIKE = new Set(["ACTIVE", "STARTING"]);
 const OVER = new Set(["KILLED", "COMPLETED", "STOPPED", "FAILED"]);
 
 function renderSummary(t) {
@@ -314,14 +313,14 @@ function renderSummary(t) {
   $("#fact-workers").textContent = t.workersTotal;
   $("#fact-executors").textContent = t.executorsTotal;
   $("#fact-tasks").textContent = t.tasksTotal;
-  const nErr = [...(t.spouts || []), ...(t.bolts || [])].reduce((a, c) => a + num(c.errorCount), 0);
+  const nErr = t.errorCount ?? [...(t.spouts || []), ...(t.bolts || [])].reduce((a, c) => a + num(c.errorCount), 0);
   const fe = $("#fact-errors");
   fe.textContent = nf.format(nErr);
   fe.classList.toggle("bad", nErr > 0);
   const over = OVER.has(t.status);
   $("#btn-activate").disabled = over || t.status === "ACTIVE" || t.status === "DRAINING";
   $("#btn-deactivate").disabled = over || t.status !== "ACTIVE";
-  $("#btn-kill").disabled = over;
+  $("#btn-kill").disabled = over || t.status === "DRAINING";
 }
 
 function bottleneck(t) {
@@ -604,7 +603,7 @@ function errorItem(e, key, extra) {
       {},
       h("span", { class: "when" }, when),
       extra,
-      h("span", { class: "where" }, `task ${e.task ?? "?"} · worker ${e.worker ?? "?"}`),
+      h("span", { class: "where" }, [`task ${e.task ?? "?"}`, `worker ${e.worker ?? "?"}`, e.where && !String(e.where).startsWith("worker") ? `in ${e.where}()` : ""].filter(Boolean).join(" · ")),
       h("span", { class: "msg" }, e.error || "(no message)"),
     ),
     h("pre", { class: "traceback" }, e.traceback || e.error || ""),
