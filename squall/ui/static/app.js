@@ -170,6 +170,12 @@ async function discover() {
   const summary = await api("topology/summary");
   const t = (summary.topologies || [])[0];
   if (!t) throw new Error("no topology runs here");
+  if (state.id !== null && state.id !== t.id) {
+    // another run now answers on this address: start its logs and charts afresh
+    state.logAfter = 0;
+    $("#logs").replaceChildren();
+    state.series = null;
+  }
   state.id = t.id;
 }
 
@@ -1226,7 +1232,7 @@ async function refresh() {
     tick % 2 === 1 || !state.series ? api(topoPath("/timeseries")) : Promise.resolve(state.series),
   ]);
   if (topo.status === "rejected") {
-    if (topo.reason instanceof ApiError && topo.reason.status === 404) state.id = null; // a new run on this port
+    if (topo.reason instanceof ApiError && topo.reason.status === 404) await discover(); // a new run on this port
     throw topo.reason;
   }
   state.topo = topo.value;
