@@ -416,11 +416,13 @@ function renderInsight(t, viz) {
       );
     }
   }
-  const failed = [...(t.spouts || []), ...(t.bolts || [])].reduce((a, c) => a + num(c.failed), 0);
+  const trees = (t.spouts || []).reduce((a, c) => a + num(c.failed), 0);
+  const failing = (t.bolts || []).filter((c) => num(c.failed) > 0 && !isSystem(c.boltId));
   const errs = [...(t.spouts || []), ...(t.bolts || [])].filter((c) => num(c.errorCount) > 0);
-  if (failed > 0 || errs.length) {
+  if (trees > 0 || failing.length || errs.length) {
     const parts = [];
-    if (failed > 0) parts.push(`${nf.format(failed)} tuple(s) failed (${win})`);
+    if (trees > 0) parts.push(`${nf.format(trees)} tuple tree(s) failed at the spouts (${win})`);
+    for (const b of failing) parts.push(`${b.boltId} failed ${nf.format(num(b.failed))} tuple(s)`);
     if (errs.length) parts.push(`errors in ${errs.map((c) => c.spoutId || c.boltId).join(", ")} (see Errors below)`);
     lines.push(line("trouble", "attention", parts.join("; ") + "."));
   }
@@ -436,20 +438,36 @@ function joinNodes(nodes, sep) {
   return out;
 }
 
+const SHORT = { 60: "1 min", 600: "10 min", ":all-time": "all time" };
+
+/** A complete latency, or "–" when no tree completed (acking off, or none acked yet). */
+function completeLatency(latency, acked) {
+  return num(acked) === 0 && num(latency) === 0 ? "–" : millis(latency);
+}
+
 function renderTotals(t) {
   const row = (t.topologyStats || []).find((r) => String(r.window) === state.window) || (t.topologyStats || [])[0];
   const box = $("#totals");
   box.replaceChildren();
   if (!row) return;
+  const win = SHORT[state.window] || row.windowPretty;
   const card = (label, value, title, cls) =>
-    h("div", { class: "total " + (cls || "") }, h("span", { class: "v", title }, value), h("span", { class: "k" }, label));
+    h("div", { class: "total " + (cls || "") }, h("span", { class: "v", title }, value), h("span", { class: "k" }, label, h("span", { class: "w" }, ` · ${win}`)));
+  const spoutRate = Object.values(state.viz || {})
+    .filter((v) => v[":type"] === "spout")
+    .reduce((a, v) => a + num(v[":rate"]), 0);
+  const noTrees = num(row.acked) === 0 && num(row.completeLatency) === 0;
   box.append(
+    h("div", { class: "total now" }, h("span", { class: "v" }, perSec(spoutRate)), h("span", { class: "k" }, "spouts emit now")),
     card("emitted", compact(row.emitted), nf.format(num(row.emitted))),
     card("transferred", compact(row.transferred), nf.format(num(row.transferred))),
     card("acked", compact(row.acked), nf.format(num(row.acked))),
     card("failed", compact(row.failed), nf.format(num(row.failed)), num(row.failed) > 0 ? "bad" : ""),
-    card("complete latency", millis(row.completeLatency) + " ms", "spout emit → tuple tree acked, average"),
-    h("div", { class: "total window" }, h("span", { class: "v" }, row.windowPretty || WINDOWS[state.window]), h("span", { class: "k" }, "window")),
+    card(
+      "complete latency",
+      noTrees ? "–" : millis(row.completeLatency) + " ms",
+      noTrees ? "no tuple tree completed: acking is off (the spouts emit without ids) or nothing was acked yet" : "spout emit → tuple tree acked, average",
+    ),
   );
 }
 
@@ -522,7 +540,7 @@ function renderSpouts(t) {
       countCol("transferred", "transferred", "tuples sent to other tasks"),
       countCol("acked", "acked", "tuple trees completed"),
       { ...countCol("failed", "failed", "tuple trees failed or timed out"), cls: (r) => (num(r.failed) ? "bad" : "") },
-      msCol("completeLatency", "complete latency", "spout emit → tree acked, average"),
+      { key: "completeLatency", label: "complete latency (ms)", title: "spout emit → tree acked, average", num: true, render: (r) => completeLatency(r.completeLatency, r.acked) },
       errorCol("spoutId"),
     ],
     (t.spouts || []).filter((r) => !isSystem(r.spoutId)),
@@ -1088,7 +1106,7 @@ function renderComponent(c) {
       ...(spout ? [] : [countCol("executed", "executed")]),
       countCol("acked", "acked"),
       countCol("failed", "failed"),
-      ...(spout ? [msCol("completeLatency", "complete latency")] : [msCol("executeLatency", "execute"), msCol("processLatency", "process"), { key: "capacity", label: "capacity", num: true, render: (r) => capacityCell(r.capacity, false) }]),
+      ...(spout ? [{ key: "completeLatency", label: "complete latency (ms)", num: true, render: (r) => completeLatency(r.completeLatency, r.acked) }] : [msCol("executeLatency", "execute"), msCol("processLatency", "process"), { key: "capacity", label: "capacity", num: true, render: (r) => capacityCell(r.capacity, false) }]),
     ],
     c.spoutSummary || c.boltStats || [],
   );
@@ -1107,7 +1125,7 @@ function renderComponent(c) {
       ...(spout ? [] : [countCol("executed", "executed")]),
       countCol("acked", "acked"),
       { ...countCol("failed", "failed"), cls: (r) => (num(r.failed) ? "bad" : "") },
-      ...(spout ? [msCol("completeLatency", "complete latency")] : [msCol("executeLatency", "execute"), msCol("processLatency", "process"), { key: "capacity", label: "capacity", num: true, render: (r) => capacityCell(r.capacity, false) }]),
+      ...(spout ? [{ key: "completeLatency", label: "complete latency (ms)", num: true, render: (r) => completeLatency(r.completeLatency, r.acked) }] : [msCol("executeLatency", "execute"), msCol("processLatency", "process"), { key: "capacity", label: "capacity", num: true, render: (r) => capacityCell(r.capacity, false) }]),
     ],
     c.executorStats || [],
   );
@@ -1237,7 +1255,6 @@ async function refresh() {
   }
   state.topo = topo.value;
   renderSummary(state.topo);
-  renderTotals(state.topo);
   renderSpouts(state.topo);
   renderBolts(state.topo);
   renderConfig(state.topo.configuration);
@@ -1245,6 +1262,7 @@ async function refresh() {
     state.viz = viz.value;
     updateGraph(state.viz, state.topo);
   }
+  renderTotals(state.topo);
   renderInsight(state.topo, state.viz);
   if (workers.status === "fulfilled") {
     state.workers = workers.value.workers || [];
