@@ -558,6 +558,8 @@ def _check_running(view: RunView, action: str) -> None:
     snap = view.snapshot()
     if snap.state.final or snap.state is RunState.DRAINING:
         raise Conflict(f"cannot {action} topology {view.topology_id!r}: it is {snap.state.value}")
+    if view.kill_requested or snap.stop_reason == "kill":
+        raise Conflict(f"cannot {action} topology {view.topology_id!r}: it is being killed")
 
 
 def activate(view: RunView) -> dict[str, Any]:

@@ -275,3 +275,58 @@ def test_no_ui_and_a_non_loopback_host(squall_cli, registry_dir):
     assert code == 0, err[-3000:]
     assert "[squall] warning: the UI listens on 0.0.0.0" in err
     assert URL_LINE.search(err).group(1).startswith("http://127.0.0.1:")
+
+
+def test_latencies_logs_samples_and_a_kill_with_a_wait(squall_cli):
+    p, api = start(squall_cli, "--workers", "2", "--conf", "ui.rate=1000")
+    tid = topology_id(api)
+    t = f"/api/v1/topology/{tid}"
+
+    # latencies and capacity from the workers' measurements
+    def measured():
+        topo = api.get(t + "?window=60")
+        judge = next(b for b in topo["bolts"] if b["boltId"] == "judge")
+        ok = judge["executeLatency"] > 0 and judge["processLatency"] > 0 and spout(topo)["completeLatency"] > 0
+        return ok and judge["capacity"] > 0 and judge
+
+    judge = wait_for("latencies and capacity", measured)
+    assert judge["capacity"] < 1.0
+    tasks = api.get(t + "/component/judge?window=60")["executorStats"]
+    assert all(e["executeLatency"] >= 0 and 0 <= e["capacity"] <= 1.0 for e in tasks)
+    viz = api.get(t + "/visualization")
+    assert viz["judge"][":latency"] > 0 and viz["numbers"][":latency"] > 0
+    workers = api.get(t + "/workers")["workers"]
+    assert all(w["uptimeSeconds"] is not None and w["uptimeSeconds"] >= 0 for w in workers)
+
+    # the workers' log lines (stderr and stdout), followed with after=
+    def hellos():
+        lines = api.get(t + "/logs")["lines"]
+        return sum("judge" in x["line"] and "is ready" in x["line"] for x in lines) == 2 and lines
+
+    lines = wait_for("the judges' log lines", hellos)
+    assert any("says hello on stdout" in x["line"] for x in lines)
+    assert [x["seq"] for x in lines] == sorted(x["seq"] for x in lines)
+    page = api.get(t + "/logs?worker=1&limit=5")
+    assert len(page["lines"]) <= 5 and all(x["worker"] == 1 for x in page["lines"])
+    newer = api.get(f"{t}/logs?after={lines[-1]['seq']}")
+    assert all(x["seq"] > lines[-1]["seq"] for x in newer["lines"])
+
+    # sampling the spout's tuples (Storm UI's debug): needs the token
+    assert api.post(t + "/component/numbers/debug/enable/10", token=None)[0] == 401
+    assert api.post(t + "/component/nope/debug/enable/10")[0] == 404
+    status, body = api.post(t + "/component/numbers/debug/enable/10")
+    assert status == 200 and body["status"] == "success"
+    got = wait_for("sampled tuples", lambda: api.get(t + "/component/numbers/sample")["samples"])
+    assert all(s["stream"] == "default" and isinstance(s["values"][0], int) for s in got)
+    later = api.get(f"{t}/component/numbers/sample?after={got[-1]['seq']}")
+    assert later["next"] >= got[-1]["seq"]
+
+    # kill with a wait: KILLED at once, the spouts stop, activate refused, the process exits 0 after the wait
+    started = time.monotonic()
+    status, body = api.post(t + "/kill/3")
+    assert status == 200 and body["topologyOperation"] == "kill"
+    assert api.get(t)["status"] == "KILLED"
+    assert api.post(t + "/activate")[0] == 409
+    code, _out, err = p.finish(timeout=60)
+    assert code == 0, err[-3000:]
+    assert time.monotonic() - started >= 3.0

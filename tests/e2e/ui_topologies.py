@@ -7,6 +7,7 @@ failed = emitted exactly) into a bolt that fails every ``ui.fail_every``-th numb
 
 from __future__ import annotations
 
+import logging
 import time
 
 from squall import Bolt, Grouping, Spout, Topology
@@ -34,6 +35,9 @@ class Paced(Spout):
         self.emit([self.n], tup_id=self.n)
 
 
+log = logging.getLogger("ui_topologies")
+
+
 class Judge(Bolt):
     outputs = ["n"]
     auto_ack = False
@@ -41,6 +45,8 @@ class Judge(Bolt):
     def initialize(self, conf, context):
         self.fail_every = int(conf.get("ui.fail_every", 10))
         self.raise_at = conf.get("ui.raise_at")
+        log.info("judge %d is ready", context.task_id)
+        print(f"judge {context.task_id} says hello on stdout", flush=True)
 
     def process(self, tup):
         n = tup.values.n

@@ -10,25 +10,14 @@ import pytest
 from squall.local.statistics import Latency, RunState, TaskStats, TopologyStatistics, aggregate
 from squall.ui.history import History, parse_window, task_window, window_between
 
-_H1_FIELDS = ("execute_ms", "process_ms", "process_count", "complete_ms", "complete_count")
-if set(_H1_FIELDS) <= {f.name for f in dataclasses.fields(TaskStats)}:
-    Task = TaskStats
-else:  # until the statistics carry the latency sums: the same fields on a subclass
-
-    @dataclasses.dataclass(frozen=True, slots=True)
-    class Task(TaskStats):  # type: ignore[no-redef]
-        execute_ms: float = 0.0
-        process_ms: float = 0.0
-        process_count: int = 0
-        complete_ms: float = 0.0
-        complete_count: int = 0
-
 
 def task(t, component, kind, **kw):
     streams = kw.pop("streams", None)
     if streams is None and kw.get("emitted"):
         streams = {"default": kw["emitted"]}
-    return Task(task=t, component=component, kind=kind, worker=t % 2, round=1, emitted_by_stream=streams or {}, **kw)
+    return TaskStats(
+        task=t, component=component, kind=kind, worker=t % 2, round=1, emitted_by_stream=streams or {}, **kw
+    )
 
 
 def snap(sampled, tasks, state=RunState.ACTIVE, rnd=None):
