@@ -22,6 +22,7 @@ FORBIDDEN = {
     "transport": {"runtime", "local", "ui", "cluster", "compat", "connectors", "cli", "testing"},
     "runtime": {"local", "ui", "cluster", "compat", "connectors", "cli", "testing"},
     "local": {"ui", "cluster", "cli", "testing"},
+    "ui": {"cluster", "compat", "connectors", "cli", "testing"},
 }
 
 
