@@ -195,7 +195,7 @@ WINDOW_CHOICE = click.Choice(["60", "600", "all"])
     "--window", default="600", show_default=True, type=WINDOW_CHOICE, help="Seconds (Storm's windows), or all."
 )
 @click.option("--traceback", is_flag=True, help="With --component: the errors' tracebacks too.")
-@click.option("--json", "as_json", is_flag=True, help="Print the REST API's answer as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the REST API's answer as JSON (an array for several topologies).")
 def stats(
     name: str | None, name_opt: str | None, component: str | None, window: str, traceback: bool, as_json: bool
 ) -> None:
@@ -209,29 +209,28 @@ def stats(
 
     target = _target(name, name_opt, required=False)
     api_window = WINDOWS[window]
+    answers: list[dict[str, Any]] = []
+    texts: list[list[str]] = []
     try:
         entries = [resolve(target)] if target or component else registry.entries()
         if not entries:
             resolve(None)  # raises: no running topologies
-        for i, entry in enumerate(entries):
+        for entry in entries:
             client = Client.of(entry)
             if component:
                 info = client.component(entry.id, component, api_window)
-                lines = terminal.component_lines(info, traceback)
+                texts.append(terminal.component_lines(info, traceback))
             else:
                 info = client.topology(entry.id, api_window)
-                workers = _workers(client, entry.id)
-                info["workers"] = workers
-                lines = terminal.topology_lines(info, workers)
-            if as_json:
-                click.echo(json.dumps(info, indent=2))
-                continue
-            if i:
-                click.echo("")
-            for line in lines:
-                click.echo(line)
+                info["workers"] = _workers(client, entry.id)
+                texts.append(terminal.topology_lines(info, info["workers"]))
+            answers.append(info)
     except SquallError as exc:
         _fail(exc)
+    if as_json:
+        click.echo(json.dumps(answers[0] if len(answers) == 1 else answers, indent=2))
+        return
+    click.echo("\n\n".join("\n".join(lines) for lines in texts))
 
 
 stats.help = (stats.help or "") + CONTROL_EXIT
