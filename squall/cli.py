@@ -195,7 +195,9 @@ WINDOW_CHOICE = click.Choice(["60", "600", "all"])
     "--window", default="600", show_default=True, type=WINDOW_CHOICE, help="Seconds (Storm's windows), or all."
 )
 @click.option("--traceback", is_flag=True, help="With --component: the errors' tracebacks too.")
-@click.option("--json", "as_json", is_flag=True, help="Print the REST API's answer as JSON (an array for several topologies).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the REST API's answer as JSON (an array for several topologies)."
+)
 def stats(
     name: str | None, name_opt: str | None, component: str | None, window: str, traceback: bool, as_json: bool
 ) -> None:
