@@ -40,6 +40,14 @@ def main() -> None:
     is_flag=True,
     help="Exit 3 if a run that completed or stopped had errors, gave up messages or left tuples in flight.",
 )
+@click.option(
+    "--ui-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port of the web UI and REST API (default 8080, or the next free one; 0: any free port).",
+)
+@click.option("--ui-host", default=None, help="Address the UI listens on (default 127.0.0.1: this machine only).")
+@click.option("--no-ui", is_flag=True, help="Start no web UI (nor REST API, nor /metrics).")
 def run(
     topology: str,
     workers: int | None,
@@ -48,6 +56,9 @@ def run(
     log_level: str,
     stats_interval: float | None,
     fail_on_errors: bool,
+    ui_port: int | None,
+    ui_host: str | None,
+    no_ui: bool,
 ) -> None:
     """Run TOPOLOGY (FILE.py or FILE.py:ClassName) on worker processes on this machine.
 
@@ -57,6 +68,10 @@ def run(
     Exit status: 0 completed or stopped; 1 failed (a worker could not start, or died with
     restarts off); 2 refused (invalid topology, config or option); 3 with --fail-on-errors, a
     run with errors, given-up messages or tuples left in flight; 130 killed by a second Ctrl-C.
+
+    The web UI and REST API (Storm UI's) are served on http://127.0.0.1:8080 (the next free port
+    when taken), printed at start with the token POST actions (activate, deactivate, kill) need;
+    `squall list` finds the run from another terminal.
     """
     from squall.local.coordinator import Coordinator
     from squall.local.result import EXIT_PROBLEMS
@@ -75,7 +90,12 @@ def run(
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     logs.setup(log_level, coord.settings.log_collapse_secs)
-    result = coord.run()
+    ui = None if no_ui else _start_ui(coord, ui_host, ui_port)
+    try:
+        result = coord.run()
+    finally:
+        if ui is not None:
+            ui.stop()
     for line in status.summary(result.statistics):
         click.echo(line, err=True)
     st = result.statistics
@@ -90,6 +110,38 @@ def run(
         click.echo(f"[squall] failing the run (--fail-on-errors): {'; '.join(problems)}", err=True)
         code = EXIT_PROBLEMS
     sys.exit(code)
+
+
+def _start_ui(coord: Any, host: str | None, port: int | None) -> Any:
+    """Start the run's UI, print where it is, register the run (unregistered at exit); exit 2 if it cannot."""
+    import atexit
+    import os
+    import time
+
+    from squall.ui import registry
+    from squall.ui.server import is_loopback, serve_run
+
+    try:
+        ui = serve_run(coord, host, port)
+    except SquallError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if not is_loopback(ui.host):
+        click.echo(
+            f"[squall] warning: the UI listens on {ui.host}: whoever reaches this machine can read the topology's "
+            "statistics, config and logs (actions still need the token)",
+            err=True,
+        )
+    click.echo(f"[squall] UI: {ui.url}  (token for POST actions: {ui.token})", err=True)
+    name = str(coord.conf.get("topology.name"))
+    entry = registry.Entry(ui.topology_id, name, os.getpid(), ui.url, ui.token, time.time())
+    try:
+        registry.register(entry)
+    except OSError as exc:
+        click.echo(f"[squall] warning: could not register the run for `squall list` ({exc})", err=True)
+    else:
+        atexit.register(registry.unregister, entry)
+    return ui
 
 
 @main.command()

@@ -66,6 +66,11 @@ DEFAULTS: dict[str, Any] = {
     # timeout streamparse users know, both 30); a single user call longer than this counts as hung.
     # 0: never (the worker is still named unresponsive in the log and the status line)
     "squall.worker.heartbeat.timeout.secs": 30,
+    # The web UI and REST API of `squall run` (squall/ui; --ui-port, --ui-host, --no-ui). Port None:
+    # 8080 (Storm UI's), or the next free one when it is taken; a number: that port exactly; 0: any free port
+    "squall.ui.port": None,
+    "squall.ui.host": "127.0.0.1",  # another address than a loopback one exposes the GET endpoints to others
+    "squall.ui.token": None,  # what POST actions need; None: a new random token per run (printed at start)
 }
 
 #: Keys under these prefixes are Storm's or Squall's: one that neither defines gets a warning
@@ -195,6 +200,7 @@ INT_KEYS = {
     "squall.transfer.batch.bytes",
     "squall.transfer.max.message.bytes",
     "squall.spout.burst",
+    "squall.ui.port",
 }
 NUMBER_KEYS = {
     "topology.message.timeout.secs",
@@ -281,9 +287,20 @@ def check(conf: dict[str, Any]) -> dict[str, Any]:
     if conf.get("topology.workers") == 0:
         raise ConfigError("topology.workers=0: expected at least 1 worker (or null for one per CPU core)")
     hosts(conf)
+    _check_ui(conf)
     if conf.get("squall.spout.burst") == 0:
         raise ConfigError("squall.spout.burst=0: expected at least 1 next_tuple() call per turn (or null for 100)")
     return conf
+
+
+def _check_ui(conf: dict[str, Any]) -> None:
+    ui_port = conf.get("squall.ui.port")
+    if ui_port is not None and ui_port > 65535:
+        raise ConfigError(f"squall.ui.port={ui_port}: expected a TCP port (0 to 65535; 0: any free port)")
+    for key in ("squall.ui.host", "squall.ui.token"):
+        v = conf.get(key)
+        if v is not None and (not isinstance(v, str) or not v):
+            raise ConfigError(f"{key}={v!r}: expected a non-empty string (or null)")
 
 
 def topology_conf(
