@@ -69,13 +69,27 @@ def clock(epoch: Any) -> str:
 
 Column = tuple[str, str, Callable[[Any], str]]  # header, key, formatter
 
+#: Formatters whose column is aligned to the right (numbers); any other to the left.
+NUMERIC: frozenset[Callable[[Any], str]] = frozenset({count, decimal, duration, size})
+
+
+def tasks(value: Any) -> str:
+    """A worker's tasks, ``count:1 words:3`` (the API's ``[{task, component}]``, or plain task ids)."""
+    if not isinstance(value, list):
+        return text(value)
+    return " ".join(f"{t.get('component')}:{t.get('task')}" if isinstance(t, Mapping) else str(t) for t in value)
+
+
+def yes_no(value: Any) -> str:
+    return "yes" if value is True else "no" if value is False else "-"
+
 
 def table(columns: Sequence[Column], rows: Sequence[Row]) -> list[str]:
     """Aligned columns: text to the left, numbers to the right, a header and a rule."""
     cells = [[fmt(row.get(key)) for _, key, fmt in columns] for row in rows]
     headers = [h for h, _, _ in columns]
     widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(headers)]
-    right = [fmt is not text and fmt is not clock for _, _, fmt in columns]
+    right = [fmt in NUMERIC for _, _, fmt in columns]
 
     def line(values: Sequence[str]) -> str:
         out = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right, strict=True)]
@@ -136,19 +150,19 @@ WORKER_COLUMNS: list[Column] = [
     ("WORKER", "index", count),
     ("PID", "pid", count),
     ("HOST", "host", text),
-    ("UPTIME", "uptime", duration),
+    ("UPTIME", "uptimeSeconds", duration),
     ("RSS", "rss", size),
     ("PEAK RSS", "peakRss", size),
-    ("TASKS", "tasks", lambda v: ",".join(map(str, v)) if isinstance(v, list) else text(v)),
     ("RESTARTS", "restarts", count),
-    ("ALIVE", "alive", lambda v: "yes" if v is True else "no" if v is False else "-"),
+    ("ALIVE", "alive", yes_no),
+    ("TASKS", "tasks", tasks),
 ]
 
 EXECUTOR_COLUMNS: list[Column] = [
     ("EXECUTOR", "id", text),
     ("WORKER", "worker", count),
     ("HOST", "host", text),
-    ("UPTIME", "uptime", duration),
+    ("UPTIME", "uptimeSeconds", duration),
     ("EMITTED", "emitted", count),
     ("TRANSFERRED", "transferred", count),
 ]

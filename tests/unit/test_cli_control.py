@@ -203,10 +203,10 @@ def test_topology_lines():
                 "index": 0,
                 "pid": 42,
                 "host": "h",
-                "uptime": 12,
+                "uptimeSeconds": 12,
                 "rss": 5e7,
                 "peakRss": 6e7,
-                "tasks": [1, 3],
+                "tasks": [{"task": 1, "component": "count"}, {"task": 3, "component": "words"}],
                 "restarts": 0,
                 "alive": True,
             }
@@ -223,7 +223,9 @@ def test_topology_lines():
     bolt = lines[lines.index("Bolts") + 3]
     assert bolt.split()[:9] == ["count_bolt", "2", "2", "1,000", "1,000", "0.988", "0.012", "1,000", "0.500"]
     assert bolt.endswith("ValueError: bad")
-    assert "Workers" in lines and "1,3" in text and "50.0 MB" in text
+    worker = lines[lines.index("Workers") + 3]
+    assert worker.split() == ["0", "42", "h", "12s", "50.0", "MB", "60.0", "MB", "0", "yes", "count:1", "words:3"]
+    assert "Workers" in lines and "count:1 words:3" in text
 
 
 def test_topology_lines_without_components():
@@ -243,8 +245,8 @@ def test_component_lines_executors_and_errors():
         "window": "60",
         "boltStats": [{"windowPretty": "1m 0s", "executed": 10}],
         "executorStats": [
-            {"id": "[1-1]", "task": 1, "worker": 0, "host": "h", "uptime": 5, "executed": 6, "capacity": 0.5},
-            {"id": "[2-2]", "task": 2, "worker": 1, "host": "h", "uptime": 5, "executed": 4, "capacity": 0.25},
+            {"id": "[1-1]", "task": 1, "worker": 0, "host": "h", "uptimeSeconds": 5, "executed": 6, "capacity": 0.5},
+            {"id": "[2-2]", "task": 2, "worker": 1, "host": "h", "uptimeSeconds": 5, "executed": 4, "capacity": 0.25},
         ],
         "outputStats": [{"stream": "default", "emitted": 10, "transferred": 10}],
         "inputStats": [
