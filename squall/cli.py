@@ -391,6 +391,8 @@ def _log_pages(client: Any, topology_id: str, worker: int | None, after: int) ->
     lines: list[dict[str, Any]] = []
     while True:
         page = client.logs(topology_id, worker=worker, after=after, limit=1000)
+        if page.get("available") is False:
+            raise SquallError(f"topology {topology_id} keeps no worker logs: read them on its terminal (stderr)")
         got = page.get("lines") or []
         lines += got
         following = int(page.get("next", after))
