@@ -16,9 +16,11 @@ and dropped.
 
 Another thread (a web UI) may read ``statistics()`` (an immutable snapshot, replaced whole when a
 stats round is complete or the run's state changes), wait for the next one (``wait_statistics``)
-and call ``activate()``, ``deactivate()`` and ``request_stop()``: they only enqueue a command that
-the coordinator's loop runs within ~0.1 s once the topology is active (ZeroMQ sockets are not
-thread-safe: only the loop's thread touches them).
+and call ``activate()``, ``deactivate()``, ``kill(wait_secs)``, ``request_stop()`` and
+``sample(...)``: they only enqueue a command that the coordinator's loop runs within ~0.1 s once
+the topology is active (ZeroMQ sockets are not thread-safe: only the loop's thread touches them).
+``logs(...)`` (the workers' output, captured) and ``samples(...)`` (tuples sampled) read
+thread-safe stores. ``started`` and ``topology_id`` name the run.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from typing import Any, TextIO
 
 import zmq
 
-from squall.errors import ResourceError, WorkerError
-from squall.local import resources
+from squall.errors import ResourceError, UnknownComponentError, WorkerError
+from squall.local import resources, worker_logs
 from squall.local.launcher import (
     Launcher,
     SubprocessLauncher,
@@ -44,8 +46,10 @@ from squall.local.launcher import (
     describe_exit,
 )
 from squall.local.result import RunResult
+from squall.local.samples import Sample, SampleBook
 from squall.local.statistics import ErrorInfo, RunState, StatsBook, TopologyStatistics
 from squall.local.status import StatusLine
+from squall.local.worker_logs import LogLine, WorkerLogs
 from squall.runtime.inbound import DropLog
 from squall.topology.config import runtime_settings, topology_conf
 from squall.topology.loader import load_topology, topology_ref
@@ -62,6 +66,7 @@ from squall.transport.control import (
     PEERS,
     PROBE,
     READY,
+    SAMPLE,
     SPOUTS_DONE,
     STATS,
     STOP,
@@ -70,6 +75,8 @@ from squall.transport.control import (
 from squall.transport.security import RunKeys, ZapHandler
 from squall.transport.wire import pack, unpack_control
 from squall.transport.zeromq import FRAMING_SLACK, bind_random_port, tcp_endpoint
+
+__all__ = ["Coordinator", "LogLine", "Sample"]
 
 log = logging.getLogger("squall.run")
 
@@ -81,6 +88,7 @@ RESTART_RESET_SECS = 30.0  # a worker that lived this long starts its backoff ov
 TERM_GRACE = 3.0  # seconds between SIGTERM (the worker closes its components) and SIGKILL at shutdown
 UNRESPONSIVE_ROUNDS = 3  # a worker silent this many stats rounds (and heartbeats) is named unresponsive
 _STOP = "request_stop"  # a command from another thread (activate and deactivate: named after their messages)
+_KILL = "kill"  # kill(wait_secs): deactivate now, stop (reason "kill") after the wait
 CONTROL_MAX_MESSAGE = 256 * 1024 * 1024  # the control socket's floor for the largest message (a BYE with captures)
 
 
@@ -127,7 +135,16 @@ class Coordinator:
         self.state = RunState.STARTING
         self.message = ""
         self.t0: float | None = None  # time.monotonic() when run() started
-        self.commands: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()  # from other threads
+        self.commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()  # from other threads
+        self.started = 0.0  # wall clock (epoch seconds) when run() began; 0 before
+        #: names this run (the registry, the REST API): the topology's name and when it was constructed
+        self.topology_id = f"{self.conf['topology.name']}-{int(time.time())}"
+        self.worker_logs = WorkerLogs(self.settings.log_lines)  # the workers' output, captured (logs())
+        self.sample_book = SampleBook()  # tuples sampled (sample(), samples())
+        #: component -> (stream or None, until (monotonic), per task): sampling asked for, for restarted workers
+        self.sampling: dict[str, tuple[str | None, float, int]] = {}
+        self.kill_at: float | None = None  # kill(wait_secs): when the stop begins (monotonic)
+        self.next_status = 0.0  # the status line is printed at most this often (squall.stats.interval.secs)
         self._statistics = self.book.snapshot(self.state, 0.0)
         self._published = threading.Condition()  # notified when a new snapshot is published
         self.hook_reports: list[Any] = []  # what each worker's hooks reported in its bye
@@ -179,16 +196,60 @@ class Coordinator:
         """End the run as ``--duration`` does: deactivate, drain, stop (state ``stopped``). Returns at once."""
         self.commands.put((_STOP, reason))
 
+    def kill(self, wait_secs: float = 0.0) -> None:
+        """Storm's kill: deactivate the spouts now; after ``wait_secs`` stop as ``request_stop`` does
+        (drain within ``squall.drain.timeout.secs``). The run ends ``stopped`` with ``stop_reason``
+        "kill" (shown from the moment the kill is taken); ``activate()`` no longer applies. Returns at once."""
+        wait = float(wait_secs)
+        if not wait >= 0.0:
+            raise ValueError(f"kill(wait_secs={wait_secs!r}): expected a number of seconds >= 0")
+        self.commands.put((_KILL, wait))
+
+    def logs(self, worker: int | None = None, after: int = 0, limit: int = 1000) -> list[LogLine]:
+        """The workers' output lines (stdout and stderr, ``LogLine``s, oldest first) with ``seq > after``,
+        of ``worker`` (None: all): the newest ``limit`` when there are more. The last
+        ``squall.ui.log.lines`` lines of each worker are kept. Thread-safe."""
+        return self.worker_logs.lines(worker, after, limit)
+
+    def _component(self, component: str, stream: str | None = None) -> None:
+        """Raise ``UnknownComponentError`` unless ``component`` is the user's (and declares ``stream``)."""
+        comp = self.topology.components.get(component)
+        if comp is None:
+            known = ", ".join(sorted(self.topology.components))
+            raise UnknownComponentError(f"unknown component {component!r}; the topology's components are: {known}")
+        if stream is not None and stream not in comp.outputs:
+            declared = ", ".join(sorted(comp.outputs)) or "none"
+            raise UnknownComponentError(f"component {component!r} declares no stream {stream!r} (declared: {declared})")
+
+    def sample(self, component: str, stream: str | None = None, secs: float = 30.0, per_task: int = 100) -> None:
+        """Capture the tuples ``component`` emits (on ``stream``, or every stream) in its workers for
+        ``secs`` seconds, at most ``per_task`` per task per stats round (Storm UI's debug sampling):
+        ``samples()`` returns them as they come back. Only those tasks leave their fast emit paths,
+        and only meanwhile. Raises ``UnknownComponentError`` for a component (or stream) the topology
+        does not have. Returns at once."""
+        self._component(component, stream)
+        secs, per_task = float(secs), int(per_task)
+        if not 0.0 <= secs < float("inf") or per_task < 0:
+            raise ValueError(f"sample(secs={secs!r}, per_task={per_task!r}): expected secs >= 0 and per_task >= 0")
+        self.commands.put((SAMPLE, (component, stream, secs, per_task)))
+
+    def samples(self, component: str, after: int = 0) -> list[Sample]:
+        """The tuples sampled from ``component`` (``Sample``s, oldest first) with ``seq > after``; the
+        newest 1000 per component are kept. Raises ``UnknownComponentError``. Thread-safe."""
+        self._component(component)
+        return self.sample_book.after(component, after)
+
     # -- state and statistics -------------------------------------------------------------------
     def _uptime(self) -> float:
         return 0.0 if self.t0 is None else time.monotonic() - self.t0
 
     def _publish(self, status: bool = False) -> None:
-        """Replace the snapshot (one assignment: readers see the old one or the new one); ``status``: print it."""
+        """Replace the snapshot (one assignment: readers see the old one or the new one); ``status``: print
+        it, if the status line is due (every ``squall.stats.interval.secs``)."""
         snap = self.book.snapshot(
             self.state,
             self._uptime(),
-            stop_reason=self.stop_requested,
+            stop_reason=self.stop_requested or (_KILL if self.kill_at is not None else None),
             message=self.message,
             drain_timed_out=self.drain_timed_out,
             malformed=self.drops.count,
@@ -198,7 +259,10 @@ class Coordinator:
             self._statistics = snap
             self._published.notify_all()
         if status:
-            self.status.print(snap)
+            now = time.monotonic()
+            if now >= self.next_status:
+                self.next_status = now + self.settings.stats_interval_secs
+                self.status.print(snap)
 
     def _set_state(self, state: RunState) -> None:
         if state is not self.state:
@@ -220,11 +284,45 @@ class Coordinator:
                 self._broadcast({"t": DEACTIVATE})
                 self.deactivated = True
                 self._set_state(RunState.INACTIVE)
-            elif cmd == ACTIVATE and self.state is RunState.INACTIVE:
+            elif cmd == ACTIVATE and self.state is RunState.INACTIVE and self.kill_at is None:
                 log.info("activating the spouts")
                 self._broadcast({"t": ACTIVATE})
                 self.deactivated = False
                 self._set_state(RunState.ACTIVE)
+            elif cmd == _KILL:
+                self._kill(float(arg))
+            elif cmd == SAMPLE:
+                self._sample(*arg)
+
+    def _kill(self, wait: float) -> None:
+        if self.stop_requested is not None or self.kill_at is not None:
+            return
+        log.info("killing the topology: spouts deactivated, stopping in %gs", wait)
+        self.kill_at = time.monotonic() + wait
+        if self.state is RunState.ACTIVE:
+            self._broadcast({"t": DEACTIVATE})
+            self.deactivated = True
+            self.state = RunState.INACTIVE
+        self._publish()
+
+    def _sample(self, component: str, stream: str | None, secs: float, per_task: int) -> None:
+        """Ask the workers holding ``component``'s tasks to sample its emits (and restarted ones later)."""
+        self.sampling[component] = (stream, time.monotonic() + secs, per_task)
+        log.info("sampling %s%s for %gs", component, f" on stream {stream}" if stream else "", secs)
+        workers = {self.plan.task_worker[t] for t in self.plan.component_tasks[component]}
+        msg = {"t": SAMPLE, "component": component, "stream": stream, "secs": secs, "per_task": per_task}
+        for i in sorted(workers):
+            if i in self.handles and i not in self.restart_at:
+                self._send(i, msg)
+
+    def _resume_sampling(self, index: int) -> None:
+        """A restarted worker samples what its predecessor was asked to, for the time left."""
+        now = time.monotonic()
+        for component, (stream, until, per_task) in self.sampling.items():
+            hosted = any(self.plan.task_worker[t] == index for t in self.plan.component_tasks[component])
+            if hosted and until > now:
+                msg = {"t": SAMPLE, "component": component, "stream": stream, "secs": until - now, "per_task": per_task}
+                self._send(index, msg)
 
     def _stats_round(self) -> None:
         """Ask every live worker for its counters; a round still unanswered is shown as it is (stale)."""
@@ -374,6 +472,7 @@ class Coordinator:
         self._send(i, {"t": DEACTIVATE if self.deactivated else ACTIVATE})
         if self.drain_sent:
             self._send(i, {"t": DRAIN})
+        self._resume_sampling(i)
         self._publish()
         log.info("worker %d restarted (pid %d, incarnation %d)", i, self.handles[i].pid, self.incarnation[i])
 
@@ -382,13 +481,16 @@ class Coordinator:
         self.ready.discard(i)
         spec = dict(self.spec, index=i, incarnation=self.incarnation[i], keys=self.keys.for_worker(i))
         try:
-            self.handles[i] = self.launcher.start(i, spec)
+            self.handles[i] = handle = self.launcher.start(i, spec)
         except Exception as exc:
             if resources.is_resource_error(exc):
                 raise ResourceError(resources.describe(exc, f"starting worker {i}", self.plan.num_workers)) from None
             raise WorkerError(f"could not start worker {i}: {type(exc).__name__}: {exc}") from exc
+        # a launcher that pipes the worker's output (SubprocessLauncher): read it, write it through, keep it
+        self.worker_logs.follow(i, getattr(handle, "stdout", None), worker_logs.stdout)
+        self.worker_logs.follow(i, getattr(handle, "stderr", None), worker_logs.stderr)
         self.started_at[i] = time.monotonic()
-        self.book.worker_started(i, self.incarnation[i], self.handles[i].pid)
+        self.book.worker_started(i, self.incarnation[i], handle.pid, time.time())
 
     def _peers(self) -> dict[str, list[Any]]:
         return {str(i): [a, self.incarnation[i]] for i, a in self.addresses.items()}
@@ -422,6 +524,8 @@ class Coordinator:
                 self._publish(status=kind == STATS)
             if "hooks" in msg:
                 self.hook_reports.append(msg["hooks"])
+            if "samples" in msg and int(msg.get("inc", -1)) == self.incarnation.get(index):
+                self.sample_book.add(self.plan.task_component, self.plan.worker_tasks(index), msg["samples"])
         elif kind == FATAL and index in self.ready:  # a worker only says FATAL while it starts
             self.drops.drop(f"a fatal message from worker {index}, which is running")
         elif kind == FATAL:
@@ -492,6 +596,7 @@ class Coordinator:
 
     def run(self) -> RunResult:
         start = self.t0 = time.monotonic()
+        self.started = time.time()
         try:
             ctx, port = self._open_control()
         except ResourceError as exc:
@@ -555,11 +660,17 @@ class Coordinator:
                 signal.signal(s, h)
             self.sock.close()
             ctx.term()
+            self._drain_output()
         self.state = final
         if self.drain_timed_out:
             self._report_in_flight()
         self._publish()
         return RunResult(self._statistics, hook_reports=self.hook_reports)
+
+    def _drain_output(self) -> None:
+        """The workers' last output lines, before the run returns (and the summary is printed)."""
+        if not self.worker_logs.drain():
+            log.warning("a worker's output pipe is still open (held by a process it started?): not waiting for it")
 
     def _report_in_flight(self) -> None:
         """After a stop whose drain timed out: say what the final counters still held."""
@@ -591,8 +702,9 @@ class Coordinator:
 
     def _supervise(self, start: float) -> RunState:
         """Run until the topology completes or a stop ends it; returns the final state."""
-        interval = self.settings.stats_interval_secs
-        next_status = time.monotonic() + interval
+        interval = self.settings.stats_round_secs  # stats rounds; the status line: stats_interval_secs
+        next_round = time.monotonic() + interval
+        self.next_status = time.monotonic() + self.settings.stats_interval_secs
         began = time.monotonic()
         drain_deadline: float | None = None
         replies: dict[int | str, Any]  # probe replies by worker index, and "_pending" while a round is open
@@ -608,6 +720,8 @@ class Coordinator:
                 if self.restart_at or any(h.poll() is not None for h in self.handles.values()):
                     replies = {}  # a probe round with a dead worker in it cannot conclude
             self._check_time(now - began)
+            if self.kill_at is not None and now >= self.kill_at and self.stop_requested is None:
+                self.stop_requested = _KILL
             if self.stop_requested is not None and drain_deadline is None:
                 log.info("stopping (%s): deactivating spouts, draining in-flight tuples", self.stop_requested)
                 outcome = RunState.FAILED if self.stop_requested == "timeout" else RunState.STOPPED
@@ -630,8 +744,8 @@ class Coordinator:
                 probe_n += 1
                 replies = {"_pending": True}
                 self._broadcast({"t": PROBE, "n": probe_n})
-            if now >= next_status:
-                next_status = now + interval
+            if now >= next_round:
+                next_round = now + interval
                 self._stats_round()
             r = self._recv(20 if finishing else 100)
             if r is None:

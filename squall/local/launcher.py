@@ -80,7 +80,18 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 class SubprocessLauncher:
     """Starts each worker as a child process of the coordinator (``python -P -m squall.local.worker_process``,
     the spec in ``$SQUALL_WORKER_SPEC``). A child exits if the coordinator dies: by
-    ``PR_SET_PDEATHSIG`` on Linux, and by ``watch_parent`` (it checks its parent pid every second)."""
+    ``PR_SET_PDEATHSIG`` on Linux, and by ``watch_parent`` (it checks its parent pid every second).
+
+    With ``capture`` (the default) the child's stdout and stderr are pipes, the handle's ``stdout``
+    and ``stderr``: whoever starts it must read them (the coordinator does: it writes each line
+    through to its own stdout or stderr and keeps the last ones, ``Coordinator.logs``). Without,
+    the child inherits the caller's.
+    """
+
+    capture: bool = True
+
+    def __init__(self, capture: bool = True):
+        self.capture = capture
 
     def start(self, index: int, spec: dict[str, Any]) -> WorkerHandle:
         env = dict(os.environ)
@@ -92,6 +103,8 @@ class SubprocessLauncher:
             [sys.executable, "-P", "-m", "squall.local.worker_process"],
             env=env,
             stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if self.capture else None,
+            stderr=subprocess.PIPE if self.capture else None,
             # Only prctl(PR_SET_PDEATHSIG) runs between fork and exec; no Python lock is taken there.
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
         )

@@ -37,6 +37,9 @@ from squall.topology.plan import Plan
 ERRORS_KEPT = 1000  # newest errors kept in a snapshot; error_count counts them all
 COUNTERS = ("emitted", "transferred", "executed", "acked", "failed", "errors")
 _EXTRA_COUNTERS = ("timed_out", "completed", "expired")  # also summed over incarnations
+#: cumulative timings (milliseconds) and their counts, summed over tasks and incarnations like the counters:
+#: any window's latency is the difference of two snapshots' sums over the difference of their counts
+TIMINGS = ("execute_ms", "process_ms", "process_count", "complete_ms", "complete_count")
 _EMPTY: Mapping[str, int] = MappingProxyType({})
 
 
@@ -96,6 +99,26 @@ class TaskStats:
     complete_latency_ms: Latency | None = None
     replays: int = 0  # spouts: failed trees whose fail() or re-emit waits for the spout's turn
     max_pending: int | None = None  # spouts: the pending cap in force (0: unbounded; automatic when unset)
+    execute_ms: float = 0.0  # bolts: time in process / process_batch / process_tick (measured per slice)
+    process_ms: float = 0.0  # bolts: sum of process latencies (batch received in the worker -> ack)
+    process_count: int = 0  # ... over this many tuples (every auto-acked one; sampled for explicit acks)
+    complete_ms: float = 0.0  # spouts: sum of complete latencies (emit -> tree complete; 1 tree in 16)
+    complete_count: int = 0  # ... over this many trees
+
+    @property
+    def execute_latency_ms(self) -> float:
+        """Mean time in ``process`` per executed tuple, over the run (0 without one)."""
+        return self.execute_ms / self.executed if self.executed else 0.0
+
+    @property
+    def process_latency_ms(self) -> float:
+        """Mean process latency over the run (0 without a measured tuple)."""
+        return self.process_ms / self.process_count if self.process_count else 0.0
+
+    @property
+    def complete_latency_avg_ms(self) -> float:
+        """Mean complete latency over the run (0 without a sampled tree)."""
+        return self.complete_ms / self.complete_count if self.complete_count else 0.0
 
     @classmethod
     def from_report(
@@ -113,6 +136,9 @@ class TaskStats:
 
         def total(key: str) -> int:
             return int(raw.get(key) or 0) + (getattr(base, key) if base is not None else 0)
+
+        def total_ms(key: str) -> float:
+            return float(raw.get(key) or 0.0) + (getattr(base, key) if base is not None else 0.0)
 
         return cls(
             task=task,
@@ -135,6 +161,11 @@ class TaskStats:
             complete_latency_ms=Latency(lat["avg"], lat["p50"], lat["p99"]) if lat else None,
             replays=int(raw.get("replays") or 0),
             max_pending=raw.get("max_pending"),
+            execute_ms=total_ms("execute_ms"),
+            process_ms=total_ms("process_ms"),
+            process_count=total("process_count"),
+            complete_ms=total_ms("complete_ms"),
+            complete_count=total("complete_count"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,6 +190,10 @@ class TaskStats:
             "complete_latency_ms": self.complete_latency_ms.to_dict() if self.complete_latency_ms else None,
             "replays": self.replays,
             "max_pending": self.max_pending,
+            **{k: getattr(self, k) for k in TIMINGS},
+            "execute_latency_ms": self.execute_latency_ms,
+            "process_latency_ms": self.process_latency_ms,
+            "complete_latency_avg_ms": self.complete_latency_avg_ms,
         }
 
 
@@ -179,6 +214,26 @@ class ComponentStats:
     timed_out: int = 0
     emitted_by_stream: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
     complete_latency_ms: Latency | None = None
+    execute_ms: float = 0.0  # sums over the tasks (see TaskStats)
+    process_ms: float = 0.0
+    process_count: int = 0
+    complete_ms: float = 0.0
+    complete_count: int = 0
+
+    @property
+    def execute_latency_ms(self) -> float:
+        """Mean time in ``process`` per executed tuple, over the run and the tasks (0 without one)."""
+        return self.execute_ms / self.executed if self.executed else 0.0
+
+    @property
+    def process_latency_ms(self) -> float:
+        """Mean process latency over the run and the tasks (0 without a measured tuple)."""
+        return self.process_ms / self.process_count if self.process_count else 0.0
+
+    @property
+    def complete_latency_avg_ms(self) -> float:
+        """Mean complete latency over the run and the tasks (0 without a sampled tree)."""
+        return self.complete_ms / self.complete_count if self.complete_count else 0.0
 
     @property
     def system(self) -> bool:
@@ -193,6 +248,10 @@ class ComponentStats:
             **{k: getattr(self, k) for k in (*COUNTERS, "pending", "timed_out")},
             "emitted_by_stream": dict(self.emitted_by_stream),
             "complete_latency_ms": self.complete_latency_ms.to_dict() if self.complete_latency_ms else None,
+            **{k: getattr(self, k) for k in TIMINGS},
+            "execute_latency_ms": self.execute_latency_ms,
+            "process_latency_ms": self.process_latency_ms,
+            "complete_latency_avg_ms": self.complete_latency_avg_ms,
         }
 
 
@@ -203,10 +262,10 @@ def aggregate(tasks: Iterable[TaskStats]) -> dict[str, ComponentStats]:
         a = acc.get(ts.component)
         if a is None:
             a = acc[ts.component] = {"kind": ts.kind, "tasks": [], "streams": {}, "lat": None}
-            for k in (*COUNTERS, "pending", "timed_out"):
+            for k in (*COUNTERS, "pending", "timed_out", *TIMINGS):
                 a[k] = 0
         a["tasks"].append(ts.task)
-        for k in (*COUNTERS, "pending", "timed_out"):
+        for k in (*COUNTERS, "pending", "timed_out", *TIMINGS):
             a[k] += getattr(ts, k)
         for s, n in ts.emitted_by_stream.items():
             a["streams"][s] = a["streams"].get(s, 0) + n
@@ -223,7 +282,7 @@ def aggregate(tasks: Iterable[TaskStats]) -> dict[str, ComponentStats]:
             name=name,
             kind=a["kind"],
             tasks=tuple(a["tasks"]),
-            **{k: a[k] for k in (*COUNTERS, "pending", "timed_out")},
+            **{k: a[k] for k in (*COUNTERS, "pending", "timed_out", *TIMINGS)},
             emitted_by_stream=MappingProxyType(a["streams"]),
             complete_latency_ms=a["lat"],
         )
@@ -250,6 +309,7 @@ class WorkerStats:
     silent_secs: float = 0.0  # unresponsive: seconds since it last sent anything (0: it answers)
     malformed: int = 0  # messages it dropped as malformed or unknown (all its processes together)
     refused: int = 0  # connections its data socket refused: peers without a key of this run
+    started: float = 0.0  # wall clock (epoch seconds) when its current process was started (0: not yet)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -268,6 +328,7 @@ class WorkerStats:
             "silent_secs": self.silent_secs,
             "malformed": self.malformed,
             "refused": self.refused,
+            "started": self.started,
         }
 
 
@@ -424,6 +485,7 @@ class _WorkerMeta:
     silent: float = 0.0  # seconds without a message, once named unresponsive
     malformed: int = 0  # the drop counts of its earlier processes
     refused: int = 0
+    started: float = 0.0  # epoch seconds: when its current process was started
 
 
 class StatsBook:
@@ -456,8 +518,9 @@ class StatsBook:
         return self.kinds.get(component) or ("acker" if component.startswith("__") else "bolt")
 
     # -- workers ---------------------------------------------------------------------------------
-    def worker_started(self, index: int, incarnation: int, pid: int | None) -> None:
-        """A worker process started (``incarnation`` > 0: a restart; its predecessor's totals are kept)."""
+    def worker_started(self, index: int, incarnation: int, pid: int | None, started: float = 0.0) -> None:
+        """A worker process started (``incarnation`` > 0: a restart; its predecessor's totals are kept);
+        ``started``: when (epoch seconds)."""
         m = self.meta[index]
         if incarnation != m.incarnation:
             tasks, _ = self._counters()
@@ -470,7 +533,7 @@ class StatsBook:
             self.current[index] = _Answer(round=old.round if old else 0, tasks={})  # all in base now
             self.incoming.pop(index, None)
             self._counts = None
-        m.incarnation, m.pid, m.alive, m.silent = incarnation, pid, True, 0.0
+        m.incarnation, m.pid, m.alive, m.silent, m.started = incarnation, pid, True, 0.0, started
 
     def worker_silent(self, index: int, secs: float) -> None:
         """A worker has sent nothing for ``secs`` (0: it answers again)."""
@@ -598,6 +661,7 @@ class StatsBook:
                     silent_secs=m.silent,
                     malformed=m.malformed + (a.malformed if a else 0),
                     refused=m.refused + (a.refused if a else 0),
+                    started=m.started,
                 )
             )
         return TopologyStatistics(

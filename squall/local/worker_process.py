@@ -27,12 +27,14 @@ Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps; kinds in ``s
                            bye{round, ... as stats, hooks} · heartbeat (every second from the loop)
     coordinator -> worker: peers{peers} · peer{index, address, inc} (a restarted peer) · activate or
                            deactivate (after ready: start with the spouts on or off) · drain · probe{n}
-                           stats{round} · stop{round}
+                           stats{round} · stop{round} · sample{component, stream, secs, per_task}
+                           (the captured tuples go back in the stats answers: ``samples``)
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import logging
 import os
@@ -66,6 +68,7 @@ from squall.transport.control import (
     PEERS,
     PROBE,
     READY,
+    SAMPLE,
     SPOUTS_DONE,
     STATS,
     STOP,
@@ -258,7 +261,7 @@ class WorkerProcess:
         """This worker's counters, answering stats round ``rnd``."""
         w = self.worker
         assert w is not None
-        return {
+        reply: StatsReply = {
             "t": kind,
             "index": self.index,
             "inc": w.transport.incarnation if w.transport is not None else int(self.spec.get("incarnation", 0)),
@@ -272,6 +275,9 @@ class WorkerProcess:
             "malformed": w.drops.count + self.control_drops.count,
             "refused": self.zap.refused,
         }
+        if w.samplers:
+            reply["samples"] = w.take_samples()
+        return reply
 
     def handle(self, msg: dict[str, Any]) -> None:
         try:
@@ -310,6 +316,22 @@ class WorkerProcess:
         elif kind == STOP:
             self.final_round = int(msg.get("round", 0))
             self.stopping = True
+        elif kind == SAMPLE:
+            self.start_sampling(w, msg)
+
+    def start_sampling(self, w: Worker, msg: dict[str, Any]) -> None:
+        """A SAMPLE message, checked whole first (a malformed one raises ValueError: dropped and counted)."""
+        component, stream, secs, per_task = msg["component"], msg.get("stream"), msg["secs"], msg["per_task"]
+        if (
+            type(component) is not str
+            or (stream is not None and type(stream) is not str)
+            or type(secs) not in (int, float)
+            or not 0 <= secs < float("inf")
+            or type(per_task) is not int
+            or per_task < 0
+        ):
+            raise ValueError("a sample message whose fields are not component, stream, secs, per_task")
+        w.start_sampling(component, stream, float(secs), per_task)
 
     def loop(self) -> None:
         w = self.worker
@@ -398,6 +420,10 @@ def resolve_hooks(entry: dict[str, Any] | None) -> WorkerHooks | None:
 
 def main() -> None:
     spec = json.loads(os.environ["SQUALL_WORKER_SPEC"])
+    # The coordinator reads our output through a pipe (logs(), the UI) and writes it through: a
+    # line printed is a line seen, as on a terminal (a pipe would otherwise buffer 8 KiB).
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     logs.setup(spec.get("log_level", "INFO"), runtime_settings(spec["conf"]).log_collapse_secs)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator handles Ctrl-C and stops us cleanly
     try:

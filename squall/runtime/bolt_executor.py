@@ -47,11 +47,16 @@ class BoltExecutor(TaskExecutor):
         self.n_waiting = 0  # tuples in ``waiting``
         self.slice_n = 1  # tuples per slice (adapted to the measured cost of a call)
         # The runtime's emit/ack/fail replace the instance's stubs.
-        inst.emit = self._make_emit()  # type: ignore[method-assign]
+        self.bind_emit()
         inst.ack = self._ack  # type: ignore[method-assign]
         inst.fail = self._fail  # type: ignore[method-assign]
         if self.batching:
             inst._run_batch = self._run_batch  # type: ignore[attr-defined]  # a BatchingBolt
+
+    def bind_emit(self) -> None:
+        """Give the instance the runtime's ``emit``, compiled from its routers' current paths (again
+        when they change: sampling)."""
+        self.instance.emit = self._make_emit()  # type: ignore[method-assign]
 
     def _make_emit(self) -> Any:
         default = self.routers.get("default")

@@ -22,7 +22,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import mmh3
 
@@ -30,6 +30,9 @@ from squall.errors import EmitError
 from squall.topology.grouping import CYCLE, FIXED, KEY, Picker, stable_hash
 from squall.topology.stream import Stream
 from squall.transport.wire import pack
+
+if TYPE_CHECKING:
+    from squall.runtime.sampling import Sampler
 
 _mmh3 = mmh3.hash
 _getrandbits = random.getrandbits  # edge ids: 64 random bits (not security-relevant)
@@ -206,6 +209,41 @@ class StreamRouter:
             for c in consumers[0].chans + consumers[0].tchans:
                 c.counts_emits = True
                 c.router = self
+        #: while sampling: ``(observe, send, send_tracked_fast, send_first)`` as they were before
+        self._unsampled: tuple[Any, ...] | None = None
+
+    @property
+    def sampling(self) -> bool:
+        return self._unsampled is not None
+
+    def sample(self, sampler: Sampler) -> None:
+        """Capture this stream's emits into ``sampler`` until ``unsample()``: the router takes its
+        general paths (which observe each emit) meanwhile; emits are still counted the same way
+        (``fast`` is unchanged: a fast router's emits still land in exactly one channel). The
+        executor must rebuild its ``emit`` afterwards (``TaskExecutor.rebind_emit``)."""
+        if self._unsampled is None:
+            self._unsampled = (self.observe, self.send, self.send_tracked_fast, self.send_first)
+        base = self._unsampled[0]
+        got, limit, stream, clock = sampler.got, sampler.limit, self.stream, time.time
+
+        def observe(values: Any) -> None:
+            if base is not None:
+                base(values)
+            if len(got) < limit:
+                got.append((stream, clock(), values))
+            else:
+                sampler.skipped += 1
+
+        self.observe = observe
+        self.send = self.send_general
+        self.send_tracked_fast = None
+        self.send_first = None
+
+    def unsample(self) -> None:
+        """Back to the paths the router had before ``sample()``."""
+        if self._unsampled is not None:
+            self.observe, self.send, self.send_tracked_fast, self.send_first = self._unsampled
+            self._unsampled = None
 
     def _observer(
         self, capture: list[Any] | None, debug: EmitDebugLog | None, check: bool

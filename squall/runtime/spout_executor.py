@@ -84,6 +84,11 @@ class SpoutExecutor(TaskExecutor):
         self._bufs: list[list[Any]] | None = None
         self.chunk = 1  # next_tuple calls between clock reads in a burst (8 once calls are known to be fast)
         self.next_tuple: Callable[..., Any] = self.instance.next_tuple  # Any: a user's method may return a coroutine
+        self.bind_emit()
+
+    def bind_emit(self) -> None:
+        """Give the instance the runtime's ``emit``, compiled from its routers' current paths (again
+        when they change: sampling)."""
         if getattr(self.instance, "_squall_intercepts_emit", False):
             # e.g. ReliableSpout keeps what it emits, then calls the runtime's emit
             self.instance._raw_emit = self._make_emit()  # type: ignore[attr-defined]

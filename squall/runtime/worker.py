@@ -44,6 +44,7 @@ from squall.runtime.inbound import (
     values_check,
 )
 from squall.runtime.router import Channel, Consumer, EmitDebugLog, StreamRouter
+from squall.runtime.sampling import Sampler, jsonable
 from squall.runtime.spout_executor import PENDING_ADJUST_SECS, SpoutExecutor
 from squall.runtime.tuples import tuples_maker
 from squall.topology.bolt import Bolt
@@ -140,6 +141,9 @@ class Worker:
         self.hooks = hooks  # test doubles (squall.testing): mocked spouts, capture
         self.init_failure: tuple[str, int] | None = None  # (component, task) whose initialize() raised
         self.debug_logs: dict[int, EmitDebugLog] = {}  # topology.debug: per task
+        self.samplers: dict[int, Sampler] = {}  # tasks whose emits are sampled (or were: not yet taken)
+        self.sample_ends: dict[int, float] = {}  # task -> when its sampling ends (monotonic)
+        self.sample_until = float("inf")  # the earliest of those
         self.settings = settings = runtime_settings(conf)
         self.batch_size = settings.batch_size
         self.batch_bytes = settings.batch_bytes  # a message is cut once its encoding passes this (0: never)
@@ -465,6 +469,59 @@ class Worker:
             self.next_adjust = now + PENDING_ADJUST_SECS
             for sp in self.spouts:
                 sp.adjust_pending(now)
+        if now >= self.sample_until:
+            self.end_sampling(now)
+
+    # -- sampling (Storm UI's debug sampling) ------------------------------------------------------
+    def start_sampling(self, component: str, stream: str | None, secs: float, per_task: int) -> int:
+        """Capture the emits of ``component``'s local tasks on ``stream`` (None: every stream) for
+        ``secs`` seconds, at most ``per_task`` per task between two ``take_samples()``; returns the
+        number of tasks that sample. Only their routers leave the fast paths, and only meanwhile."""
+        until = time.monotonic() + secs
+        n = 0
+        for task, ex in self.executors.items():
+            if ex.component != component or isinstance(ex, AckerExecutor):
+                continue
+            chosen = [r for name, r in ex.routers.items() if stream is None or name == stream]
+            if not chosen:
+                continue
+            old = self.samplers.get(task)
+            sampler = self.samplers[task] = Sampler(task, per_task)
+            if old is not None:  # captured, not yet taken: kept
+                sampler.got.extend(old.got)
+                sampler.skipped = old.skipped
+            for r in ex.routers.values():
+                if r in chosen:
+                    r.sample(sampler)
+                else:
+                    r.unsample()
+            ex.bind_emit()
+            self.sample_ends[task] = until
+            n += 1
+        self.sample_until = min(self.sample_ends.values(), default=float("inf"))
+        return n
+
+    def end_sampling(self, now: float) -> None:
+        """Put the routers of the tasks whose sampling time is up back on their fast paths."""
+        for task, end in list(self.sample_ends.items()):
+            if now >= end:
+                del self.sample_ends[task]
+                ex = self.executors[task]
+                for r in ex.routers.values():
+                    r.unsample()
+                ex.bind_emit()
+        self.sample_until = min(self.sample_ends.values(), default=float("inf"))
+
+    def take_samples(self) -> list[list[Any]]:
+        """What the samplers captured since the last call, ``[task, stream, epoch time, values]``
+        with JSON-able values; samplers whose time is up are dropped once emptied."""
+        out: list[list[Any]] = []
+        for task, sampler in list(self.samplers.items()):
+            for stream, t, values in sampler.take():
+                out.append([task, stream, t, jsonable(values)])
+            if task not in self.sample_ends:
+                del self.samplers[task]
+        return out
 
     def call_spouts(self) -> int:
         """A burst of each active spout, unless backpressure holds them: tuples wait in this worker

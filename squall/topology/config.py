@@ -51,7 +51,12 @@ DEFAULTS: dict[str, Any] = {
     # after the stop message, how long the coordinator waits for each worker's final counters
     # (and its close()/cleanup()) before SIGTERM; then 3 s more before SIGKILL. 0: SIGTERM at once
     "squall.shutdown.timeout.secs": 10,
-    "squall.stats.interval.secs": 5,  # 0: ask the workers for counters at every coordinator turn
+    "squall.stats.interval.secs": 5,  # the status line's period; 0: ask the workers for counters at every turn
+    # Stats rounds (the workers' counters, what statistics() and the UI show) this often, and at
+    # least as often as the status line; 0: at every coordinator turn
+    "squall.stats.round.secs": 1.0,
+    # Lines of each worker's output (stdout and stderr) the coordinator keeps for logs() and the UI
+    "squall.ui.log.lines": 1000,
     "squall.bind.host": "127.0.0.1",  # the coordinator's and workers' sockets listen here
     "squall.advertise.host": None,  # the address others connect to; None: the bind host
     "squall.worker.restart": True,  # restart a worker process that dies (with backoff)
@@ -201,6 +206,7 @@ INT_KEYS = {
     "squall.transfer.max.message.bytes",
     "squall.spout.burst",
     "squall.ui.port",
+    "squall.ui.log.lines",
 }
 NUMBER_KEYS = {
     "topology.message.timeout.secs",
@@ -209,6 +215,7 @@ NUMBER_KEYS = {
     "squall.drain.timeout.secs",
     "squall.shutdown.timeout.secs",
     "squall.stats.interval.secs",
+    "squall.stats.round.secs",
     "squall.log.collapse.secs",
     "squall.worker.heartbeat.timeout.secs",
 }
@@ -343,6 +350,8 @@ class RuntimeSettings:
     drain_timeout_secs: float  # squall.drain.timeout.secs; 0: stop without waiting for in-flight tuples
     shutdown_timeout_secs: float  # squall.shutdown.timeout.secs; 0: SIGTERM the workers right after the stop
     stats_interval_secs: float  # squall.stats.interval.secs
+    stats_round_secs: float  # squall.stats.round.secs, at most stats_interval_secs
+    log_lines: int  # squall.ui.log.lines: output lines kept per worker
     transfer_hwm: int  # squall.transfer.hwm; 0: no limit (ZeroMQ's meaning)
     batch_bytes: int  # squall.transfer.batch.bytes; 0: no byte cap
     max_message_bytes: int  # squall.transfer.max.message.bytes; 0: no limit
@@ -371,6 +380,8 @@ def runtime_settings(conf: dict[str, Any]) -> RuntimeSettings:
         drain_timeout_secs=float(get("squall.drain.timeout.secs")),
         shutdown_timeout_secs=float(get("squall.shutdown.timeout.secs")),
         stats_interval_secs=float(get("squall.stats.interval.secs")),
+        stats_round_secs=min(float(get("squall.stats.round.secs")), float(get("squall.stats.interval.secs"))),
+        log_lines=int(get("squall.ui.log.lines")),
         transfer_hwm=int(get("squall.transfer.hwm")),
         batch_bytes=int(get("squall.transfer.batch.bytes")),
         max_message_bytes=int(get("squall.transfer.max.message.bytes")),

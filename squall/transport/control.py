@@ -5,7 +5,7 @@ is unchanged: the constants are the strings that were always sent). The TypedDic
 message's keys; a reader of the wire can check them with ``mypy``.
 
     worker -> coordinator: HELLO · READY · FATAL · SPOUTS_DONE · STATS (when asked) · PROBE · BYE · HEARTBEAT
-    coordinator -> worker: PEERS · PEER · ACTIVATE · DEACTIVATE · DRAIN · PROBE · STATS · STOP
+    coordinator -> worker: PEERS · PEER · ACTIVATE · DEACTIVATE · DRAIN · PROBE · STATS · STOP · SAMPLE
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ ACTIVATE: Final = "activate"  # call the spouts' activate(), then next_tuple
 DEACTIVATE: Final = "deactivate"  # call the spouts' deactivate(); no more next_tuple
 DRAIN: Final = "drain"  # the run is ending: batching bolts flush what they hold
 STOP: Final = "stop"  # flush, send BYE with the final counters, exit
+SAMPLE: Final = "sample"  # capture a component's emits for a while; they ride back with the STATS replies
 
 # -- both ways ---------------------------------------------------------------------------------
 PROBE: Final = "probe"  # coordinator: "are you idle?"; worker: idle, done, sent/received counts
@@ -35,7 +36,7 @@ BYE: Final = "bye"  # the final counters (a STATS reply), captured tuples, then 
 HEARTBEAT: Final = "heartbeat"  # every HEARTBEAT_SECS from the worker's loop: it is turning
 HEARTBEAT_SECS: Final = 1.0  # Storm's worker.heartbeat.frequency.secs
 
-TO_WORKER: Final = frozenset({PEERS, PEER, ACTIVATE, DEACTIVATE, DRAIN, STOP, PROBE, STATS})
+TO_WORKER: Final = frozenset({PEERS, PEER, ACTIVATE, DEACTIVATE, DRAIN, STOP, PROBE, STATS, SAMPLE})
 TO_COORDINATOR: Final = frozenset({HELLO, READY, FATAL, SPOUTS_DONE, PROBE, STATS, BYE, HEARTBEAT})
 
 
@@ -64,6 +65,14 @@ class StatsRequest(TypedDict):
 class StopMsg(TypedDict):
     t: str
     round: int  # the final stats round: echoed in BYE
+
+
+class SampleMsg(TypedDict):
+    t: str
+    component: str
+    stream: str | None  # None: every stream the component declares
+    secs: float  # how long to capture (from when the worker gets the message)
+    per_task: int  # at most this many tuples per task per STATS reply
 
 
 class HelloMsg(TypedDict):
@@ -106,4 +115,5 @@ class StatsReply(TypedDict, total=False):
     errors: list[dict[str, Any]]  # new since the last reply: component, task, time, where, error, traceback
     malformed: int  # messages from other workers and the coordinator dropped as malformed, so far
     refused: int  # connections to its data socket refused (no key of this run), so far
+    samples: list[list[Any]]  # while sampling: [task, stream, epoch time, values (JSON-able)] since the last reply
     hooks: Any  # BYE only, with test hooks: what WorkerHooks.report() returned (e.g. captured tuples)

@@ -186,6 +186,8 @@ def test_runtime_settings_defaults():
         drain_timeout_secs=10.0,
         shutdown_timeout_secs=10.0,
         stats_interval_secs=5.0,
+        stats_round_secs=1.0,
+        log_lines=1000,
         transfer_hwm=64,
         batch_bytes=256 * 1024,
         max_message_bytes=64 * 1024 * 1024,
@@ -221,6 +223,14 @@ def test_runtime_settings_zero_means_zero():
     assert s.message_timeout_secs is None  # 0: trees never time out
     assert s.worker_restart is False
     assert s.log_collapse_secs == 0  # every log line written
+    assert s.stats_round_secs == 0  # rounds at least as often as the status line: every turn
+
+
+def test_stats_rounds_are_at_least_as_frequent_as_the_status_line():
+    s = runtime_settings(topology_conf({}, {"squall.stats.interval.secs": 0.05}))
+    assert (s.stats_interval_secs, s.stats_round_secs) == (0.05, 0.05)
+    s = runtime_settings(topology_conf({}, {"squall.stats.round.secs": 0.25, "squall.ui.log.lines": 0}))
+    assert (s.stats_interval_secs, s.stats_round_secs, s.log_lines) == (5.0, 0.25, 0)
 
 
 def test_runtime_settings_reads_values_and_checks_them():
