@@ -105,14 +105,26 @@ def test_list_stats_kill(squall_cli):
     assert out.startswith("bolt count of topology ControlTopo")
     assert table_row(out, "[1-1]") and table_row(out, "[2-2]")
 
-    code, out, err = squall("kill", "ControlTopo", "--wait", "1")
+    # Storm's kill: spouts deactivated at once (the run shows KILLED), stopped --wait seconds later
+    began = time.monotonic()
+    killing = squall_cli("kill", "ControlTopo", "--wait", "2")
+    killing.wait_line("spouts deactivated, stop in 2 s", timeout=30)
+    assert listed()[0]["status"] == "KILLED"
+    code, out, err = killing.finish(timeout=60)
     assert code == 0, err
+    assert time.monotonic() - began >= 2
     assert f"topology ControlTopo (id {row['id']}) killed" in out
-    code, _, err = p.finish(timeout=30)  # gone already: kill waited for it
+    assert p.proc.poll() is not None  # gone already: kill waited for it
+    code, _, err = p.finish(timeout=30)
     assert code == 0, err[-2000:]
+    assert "stopped after" in err
     assert squall("list") == (0, "no running topologies\n", "")
     code, _, err = squall("kill", "ControlTopo")
     assert code == 1 and "no running topology named 'ControlTopo'" in err
+    code, _, err = squall("kill", "ControlTopo", "-n", "other")
+    assert code == 2 and "two names given" in err
+    code, _, err = squall("kill")
+    assert code == 2 and "name the topology" in err
 
 
 def test_deactivate_activate_and_a_wrong_token(squall_cli, runtime_dir):
@@ -186,7 +198,9 @@ def test_sample(squall_cli):
     assert all(re.search(r"words:\d+  default  \[\"(dog|cat|zebra|elephant)\"\]$", line) for line in lines), lines
     code, _, err = squall("sample", "ControlTopo", "-c", "nope", "--secs", "1")
     assert code == 1 and "404" in err
-    p.send_signal(2)
+    # a kill that does not end within --timeout is an error (exit 1); the run still stops after its wait
+    code, _, err = squall("kill", "ControlTopo", "--wait", "2", "--timeout", "0.5")
+    assert code == 1 and "did not end within 0.5 s" in err, err
     assert p.finish(timeout=60)[0] == 0
 
 
