@@ -7,7 +7,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -15,6 +15,9 @@ from squall.errors import ConfigError, SquallError
 from squall.local import logs, status
 from squall.topology.config import parse_pairs
 from squall.ui.registry import Entry
+
+if TYPE_CHECKING:
+    from squall.ui.client import Client
 
 
 @click.group()
@@ -220,7 +223,7 @@ def _list_row(entry: Entry) -> dict[str, Any]:
     return row
 
 
-@main.command("list")
+@main.command("list", short_help="Running topologies: name, id, status, uptime, workers, UI.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON array.")
 def list_(as_json: bool) -> None:
     """The running topologies of this user: name, id, status, uptime, workers, UI address.
@@ -240,7 +243,7 @@ def list_(as_json: bool) -> None:
 WINDOW_CHOICE = click.Choice(["60", "600", "all"])
 
 
-@main.command()
+@main.command(short_help="Spouts and bolts tables of a running topology (Storm UI's).")
 @_name_args(required=False)
 @click.option("--component", "-c", default=None, help="One component: its per-task (executor) table and errors.")
 @click.option(
@@ -290,7 +293,7 @@ def stats(
 stats.help = (stats.help or "") + CONTROL_EXIT
 
 
-def _workers(client: Any, topology_id: str) -> list[dict[str, Any]] | None:
+def _workers(client: Client, topology_id: str) -> list[dict[str, Any]] | None:
     """The workers table (a Squall extra of the API), or None where the API does not offer it (404)."""
     from squall.ui.client import ApiNotFoundError
 
@@ -312,14 +315,14 @@ def _control(name: str | None, name_opt: str | None, action: str) -> None:
     click.echo(f"topology {entry.name} (id {entry.id}): {action}d")
 
 
-@main.command()
+@main.command(short_help="Activate a running topology's spouts.")
 @_name_args(required=True)
 def activate(name: str | None, name_opt: str | None) -> None:
     """Activate running topology NAME (name or id): its spouts' activate(), next_tuple again (`storm activate`)."""
     _control(name, name_opt, "activate")
 
 
-@main.command()
+@main.command(short_help="Deactivate a running topology's spouts.")
 @_name_args(required=True)
 def deactivate(name: str | None, name_opt: str | None) -> None:
     """Deactivate running topology NAME: spouts' deactivate(), no more next_tuple; bolts go on (`storm deactivate`)."""
@@ -343,7 +346,7 @@ def _end_timeout(configuration: dict[str, Any]) -> float:
     return total
 
 
-@main.command()
+@main.command(short_help="Kill a running topology (deactivate, wait, stop).")
 @_name_args(required=True)
 @click.option(
     "--wait",
@@ -386,7 +389,7 @@ def kill(name: str | None, name_opt: str | None, wait: float, timeout: float | N
 kill.help = (kill.help or "") + "\n" + CONTROL_EXIT
 
 
-def _log_pages(client: Any, topology_id: str, worker: int | None, after: int) -> tuple[list[dict[str, Any]], int]:
+def _log_pages(client: Client, topology_id: str, worker: int | None, after: int) -> tuple[list[dict[str, Any]], int]:
     """Every log line after ``after`` (paged by the API's limit) and the next ``after``."""
     lines: list[dict[str, Any]] = []
     while True:
@@ -406,7 +409,7 @@ def _log_text(line: dict[str, Any], prefix: bool) -> str:
     return f"[worker {line.get('worker')}] {text}" if prefix else text
 
 
-@main.command()
+@main.command(short_help="A running topology's worker logs (--follow).")
 @_name_args(required=True)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the topology ends (or Ctrl-C).")
 @click.option("--pattern", "-p", default=None, help="Only lines matching this regular expression (re.search).")
@@ -480,7 +483,7 @@ def _sample_text(sample: dict[str, Any], component: str) -> str:
     return f"{when}  {component}:{sample.get('task')}  {sample.get('stream')}  {values}"
 
 
-@main.command()
+@main.command(short_help="Tuples a component of a running topology emits, live.")
 @_name_args(required=True)
 @click.option("--component", "-c", required=True, help="The component whose emitted tuples are sampled.")
 @click.option("--stream", "-s", default=None, help="Only this stream (default: every stream it emits).")
@@ -556,7 +559,7 @@ def _svg(dot: str) -> str:
     return done.stdout
 
 
-@main.command()
+@main.command(short_help="A topology's graph as DOT, Mermaid or SVG (no run).")
 @click.argument("topology")
 @click.option(
     "--format",
