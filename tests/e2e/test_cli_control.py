@@ -158,6 +158,12 @@ def test_two_runs_of_one_topology_are_named_by_id(squall_cli):
     code, _, err = squall("stats", "ControlTopo")
     assert code == 1
     assert f"2 running topologies are named 'ControlTopo': name one by its id: {r1['id']}, {r2['id']}" in err
+    code, out, err = squall("stats")  # no name: every run
+    assert code == 0, err
+    assert f"topology ControlTopo (id {r1['id']})" in out and f"topology ControlTopo (id {r2['id']})" in out
+    code, out, err = squall("stats", "--json")
+    assert code == 0, err
+    assert [t["id"] for t in json.loads(out)] == [r1["id"], r2["id"]]
     code, _, err = squall("kill", r2["id"])
     assert code == 0, err
     assert p2.finish(timeout=30)[0] == 0
