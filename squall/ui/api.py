@@ -30,9 +30,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from squall import __version__
 from squall.local.statistics import ComponentStats, ErrorInfo, RunState, TopologyStatistics
 from squall.ui.history import WINDOW_NAMES, WINDOW_PRETTY, WINDOWS, History, Window, WindowStats
+from squall.ui.openapi import VERSION as __version__
 
 #: Config keys never shown by the API (GETs need no token).
 SECRET_KEYS = frozenset({"squall.ui.token"})

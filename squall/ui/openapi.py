@@ -6,9 +6,13 @@ route is described here and every path here is a route.
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Any
 
-from squall import __version__
+try:  # the installed distribution's (``squall/__init__.py`` is not imported here: it is the layer above)
+    VERSION = metadata.version("squall")
+except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree that is not installed
+    VERSION = "unknown"
 
 _NUM = {"type": "number"}
 _INT = {"type": "integer"}
@@ -440,7 +444,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.0.3",
         "info": {
             "title": "Squall REST API",
-            "version": __version__,
+            "version": VERSION,
             "description": (
                 "Storm UI's REST API (paths and field names) for one running Squall topology, plus Squall's own "
                 "(workers, errors, timeseries, logs, sample). GETs need no token; POSTs need the run's token "
