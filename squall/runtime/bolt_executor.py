@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from squall.runtime.acker import FAIL, TASK_MASK, acker_of
@@ -14,8 +14,12 @@ from squall.topology.bolt import BatchingBolt, Bolt
 from squall.topology.plan import TASK_BITS
 from squall.topology.tuple import Tuple, tick_tuple
 
-#: a batch (or what is left of it) waiting in an executor: (how to run it, its tuples, how many are left)
-Waiting = tuple[Callable[[Iterator[Tuple], int], int], Iterator[Tuple], int]
+#: how a batch runs: ``run(tuples, n, arrival)`` -> how many are left (``arrival``: when it came, 0.0: now)
+Run = Callable[[Iterator[Tuple], int, float], int]
+#: a batch (or what is left of it) waiting in an executor: (how to run it, its tuples, how many are
+#: left, when it came into the executor: monotonic)
+Waiting = tuple[Run, Iterator[Tuple], int, float]
+ACK_SAMPLES = 64  # explicit acks: tuples whose process latency is being measured, at most (per task)
 
 
 class BoltExecutor(TaskExecutor):
@@ -25,6 +29,14 @@ class BoltExecutor(TaskExecutor):
     by ``next_slice`` to take about ``SLICE_SECS``); when the turn's deadline has passed, the rest of
     the batch, and every batch delivered after it, waits in ``waiting`` (FIFO, so each channel keeps
     its order) until the worker calls ``resume`` in a later turn.
+
+    **Metrics** come from those clock reads, never one per tuple: ``exec_secs`` adds up each run of
+    slices (and ticks, and ``process_batch``); ``proc_secs`` / ``proc_n`` the process latency, from
+    when the batch came into the executor to each tuple's ack. With ``auto_ack`` every tuple counts:
+    in a slice of ``k`` tuples that began at ``t0`` and ended at ``t1``, the ``j``-th is taken as
+    acked at ``t0 + j (t1 - t0) / k`` (exact when the calls cost the same). Explicit acks are
+    sampled: the first tuple of each batch is remembered (at most ``ACK_SAMPLES`` at once, oldest
+    dropped) and its ``ack`` reads the clock.
     """
 
     instance: Bolt
@@ -46,6 +58,12 @@ class BoltExecutor(TaskExecutor):
         self.waiting: deque[Waiting] = deque()  # batches left for a later turn, in delivery order
         self.n_waiting = 0  # tuples in ``waiting``
         self.slice_n = 1  # tuples per slice (adapted to the measured cost of a call)
+        self.exec_secs = 0.0  # time in process / process_batch / process_tick
+        self.proc_secs = 0.0  # process latencies (batch received -> ack), summed ...
+        self.proc_n = 0  # ... over this many tuples
+        self.run_t0 = 0.0  # when the last run of slices began: the arrival of what it left over
+        self.ack_samples: dict[int, tuple[Any, float]] = {}  # explicit acks: id(tuple) -> (tuple, arrival)
+        self.in_tick = False  # process_tick is running (its process_batch calls are timed with it)
         # The runtime's emit/ack/fail replace the instance's stubs.
         self.bind_emit()
         inst.ack = self._ack  # type: ignore[method-assign]
@@ -115,7 +133,23 @@ class BoltExecutor(TaskExecutor):
 
     def _ack(self, tup: Any) -> None:
         self.acked += 1
+        if self.ack_samples:
+            sampled = self.ack_samples.pop(id(tup), None)
+            if sampled is not None:
+                self.proc_secs += time.monotonic() - sampled[1]
+                self.proc_n += 1
         self._send_ack(tup.id if isinstance(tup, Tuple) else tup)
+
+    def _sample_first(self, tuples: Iterator[Tuple], arrival: float) -> Iterator[Tuple]:
+        """Explicit acks: remember the batch's first tuple and its arrival (its ack measures the process
+        latency); returns the tuples to run, that one included. The caller's iterator still holds the
+        rest once the first slice ran (``chain`` reads ahead nothing)."""
+        first = next(tuples)
+        samples = self.ack_samples
+        if len(samples) >= ACK_SAMPLES:  # never acked (failed elsewhere, dropped): the oldest goes
+            del samples[next(iter(samples))]
+        samples[id(first)] = (first, arrival)
+        return chain((first,), tuples)
 
     def _send_ack(self, mid: Any) -> None:
         if mid is None or self.ack_bufs is None:
@@ -139,6 +173,8 @@ class BoltExecutor(TaskExecutor):
     def _fail(self, tup: Any) -> None:
         mid = tup.id if isinstance(tup, Tuple) else tup
         self.failed += 1
+        if self.ack_samples:
+            self.ack_samples.pop(id(tup), None)
         if mid is None or self.ack_bufs is None:
             return
         self.children.pop(mid, None)
@@ -153,21 +189,22 @@ class BoltExecutor(TaskExecutor):
         if self.waiting or self.turn.over:
             self._wait(self.run_plain, tuples, n)
             return
-        left = self.run_plain(tuples, n)
+        left = self.run_plain(tuples, n, 0.0)
         if left:
-            self._wait(self.run_plain, tuples, left)
+            self._wait(self.run_plain, tuples, left, self.run_t0)
 
     def execute_tracked(self, tuples: Iterator[Tuple], n: int) -> None:
         """``execute`` for tracked tuples: auto-anchor emits, auto-ack, fail on exception."""
         if self.waiting or self.turn.over:
             self._wait(self.run_tracked, tuples, n)
             return
-        left = self.run_tracked(tuples, n)
+        left = self.run_tracked(tuples, n, 0.0)
         if left:
-            self._wait(self.run_tracked, tuples, left)
+            self._wait(self.run_tracked, tuples, left, self.run_t0)
 
-    def _wait(self, run: Callable[[Iterator[Tuple], int], int], tuples: Iterator[Tuple], n: int) -> None:
-        self.waiting.append((run, tuples, n))
+    def _wait(self, run: Run, tuples: Iterator[Tuple], n: int, arrival: float = 0.0) -> None:
+        """Queue a batch for a later turn (``arrival``: when it came; 0.0: now, one clock read)."""
+        self.waiting.append((run, tuples, n, arrival or time.monotonic()))
         self.n_waiting += n
         self.turn.waiting += n
         self.turn.backlog[self] = None
@@ -178,11 +215,11 @@ class BoltExecutor(TaskExecutor):
         waiting, turn = self.waiting, self.turn
         done = 0
         while waiting:
-            run, tuples, n = waiting[0]
-            left = run(tuples, n)
+            run, tuples, n, arrival = waiting[0]
+            left = run(tuples, n, arrival)
             done += n - left
             if left:
-                waiting[0] = (run, tuples, left)
+                waiting[0] = (run, tuples, left, arrival)
                 break
             waiting.popleft()
             if turn.over:
@@ -193,13 +230,18 @@ class BoltExecutor(TaskExecutor):
             turn.backlog[self] = None
         return done
 
-    def run_plain(self, tuples: Iterator[Tuple], n: int) -> int:
-        """Process untracked tuples slice by slice until done or the turn is over; returns how many are left."""
+    def run_plain(self, tuples: Iterator[Tuple], n: int, arrival: float = 0.0) -> int:
+        """Process untracked tuples slice by slice until done or the turn is over; returns how many are
+        left. ``arrival``: when the batch came into the executor (0.0: now)."""
         process, report, auto_fail, fail = self.process, self.report, self.auto_fail, self._fail
-        check = self.check_result
+        check, auto_ack = self.check_result, self.auto_ack
         turn, clock = self.turn, time.monotonic
         k, left = self.slice_n, n
-        t0 = clock()
+        t0 = start = self.run_t0 = clock()
+        arrival = arrival or t0
+        if not auto_ack and n:
+            tuples = self._sample_first(tuples, arrival)
+        proc = 0.0
         while True:
             take = k if k < left else left
             for tup in islice(tuples, take) if take < left else tuples:
@@ -213,6 +255,8 @@ class BoltExecutor(TaskExecutor):
                         fail(tup)
             left -= take
             t1 = clock()
+            # process latency: the j-th of the slice acked at t0 + j * (t1 - t0) / take (see the class)
+            proc += take * (t0 - arrival) + (t1 - t0) * (take + 1) * 0.5
             k = next_slice(t1 - t0, take)
             if t1 >= turn.deadline:
                 turn.over = True
@@ -222,9 +266,13 @@ class BoltExecutor(TaskExecutor):
             t0 = t1
         self.slice_n = k
         self.executed += n - left
+        self.exec_secs += t1 - start
+        if auto_ack:
+            self.proc_secs += proc
+            self.proc_n += n - left
         return left
 
-    def run_tracked(self, tuples: Iterator[Tuple], n: int) -> int:
+    def run_tracked(self, tuples: Iterator[Tuple], n: int, arrival: float = 0.0) -> int:
         """``run_plain`` for tracked tuples: auto-anchor emits, auto-ack, fail on exception."""
         process = self.process
         auto_ack, auto_anchor, auto_fail = self.auto_ack, self.auto_anchor, self.auto_fail
@@ -233,8 +281,13 @@ class BoltExecutor(TaskExecutor):
         turn, clock = self.turn, time.monotonic
         k, left = self.slice_n, n
         acked = 0
-        t0 = clock()
+        t0 = start = self.run_t0 = clock()
+        arrival = arrival or t0
+        if not auto_ack and n:
+            tuples = self._sample_first(tuples, arrival)
+        proc = 0.0
         while True:
+            acked0 = acked
             take = k if k < left else left
             for tup in islice(tuples, take) if take < left else tuples:
                 if auto_anchor:
@@ -262,6 +315,8 @@ class BoltExecutor(TaskExecutor):
                     acked += 1
             left -= take
             t1 = clock()
+            a = acked - acked0  # process latency of the slice's acked tuples, as in run_plain
+            proc += a * (t0 - arrival) + (t1 - t0) * (a + 1) * 0.5 if a else 0.0
             k = next_slice(t1 - t0, take)
             if t1 >= turn.deadline:
                 turn.over = True
@@ -273,6 +328,9 @@ class BoltExecutor(TaskExecutor):
         self.slice_n = k
         self.acked += acked
         self.executed += n - left
+        self.exec_secs += t1 - start
+        self.proc_secs += proc
+        self.proc_n += acked
         return left
 
     @property
@@ -280,8 +338,17 @@ class BoltExecutor(TaskExecutor):
         """Has tuples waiting or calls in flight: not idle."""
         return bool(self.waiting)
 
+    def stats(self) -> dict[str, Any]:
+        return {
+            "execute_ms": 1000.0 * self.exec_secs,
+            "process_ms": 1000.0 * self.proc_secs,
+            "process_count": self.proc_n,
+        }
+
     def tick(self, now: float) -> None:
         self.next_tick = now + self.tick_secs  # type: ignore[operator]
+        self.in_tick = True
+        t0 = time.monotonic()
         try:
             process_tick: Callable[..., Any] = self.instance.process_tick
             r = process_tick(tick_tuple(self.tick_secs))  # type: ignore[arg-type]
@@ -289,8 +356,21 @@ class BoltExecutor(TaskExecutor):
                 self.check_result("process_tick", r)
         except Exception as exc:
             self.report("process_tick", exc)
+        finally:
+            self.in_tick = False
+            self.exec_secs += time.monotonic() - t0
 
     def _run_batch(self, key: Any, tups: list[Tuple]) -> None:
+        if self.in_tick:  # timed with the tick
+            self._process_batch(key, tups)
+            return
+        t0 = time.monotonic()
+        try:
+            self._process_batch(key, tups)
+        finally:
+            self.exec_secs += time.monotonic() - t0
+
+    def _process_batch(self, key: Any, tups: list[Tuple]) -> None:
         if self.auto_anchor:
             self.batch_anchors = tups
         try:

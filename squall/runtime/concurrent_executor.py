@@ -14,10 +14,15 @@ Rules (docs/architecture.md, "Concurrency"):
   (``waiting``, in arrival order), which counts as backlog for backpressure (spouts pause, the worker
   stops reading its socket above a bound);
 * in-flight calls count as not idle for the end of a run; a stop's drain waits for them.
+
+Metrics: a call's execute time is its duration (for ``async def``, awaits included: capacity can
+pass 1 with ``concurrency`` > 1); its process latency runs from its batch's arrival in the executor
+to the end of the call (its ack). Two clock reads per call: such calls wait on I/O, they are slow.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -56,7 +61,7 @@ class ConcurrentBolt(BoltExecutor):
         return emit
 
     def execute(self, tuples: Iterator[Tuple], n: int) -> None:
-        self._wait(self.run_plain, tuples, n)
+        self._wait(self.run_plain, tuples, n)  # arrival: now
         self.pump()
 
     execute_tracked = execute
@@ -66,15 +71,15 @@ class ConcurrentBolt(BoltExecutor):
         waiting, turn = self.waiting, self.turn
         started = 0
         while waiting and self.in_flight < self.limit:
-            run, tuples, n = waiting[0]
+            run, tuples, n, arrival = waiting[0]
             tup = next(tuples)
             if n == 1:
                 waiting.popleft()
             else:
-                waiting[0] = (run, tuples, n - 1)
+                waiting[0] = (run, tuples, n - 1, arrival)
             self.in_flight += 1
             started += 1
-            self.start(tup)
+            self.start(tup, arrival)
         self.n_waiting -= started
         turn.waiting -= started
         if waiting:
@@ -85,14 +90,20 @@ class ConcurrentBolt(BoltExecutor):
 
     resume = pump
 
-    def start(self, tup: Tuple) -> None:
+    def start(self, tup: Tuple, arrival: float) -> None:
         raise NotImplementedError
 
-    def finish(self, tup: Tuple, exc: BaseException | None) -> int:
-        """A call ended (on the worker's thread): ack its tuple, or report and fail it."""
+    def finish(self, tup: Tuple, exc: BaseException | None, began: float, arrival: float, ended: float = 0.0) -> int:
+        """A call ended (on the worker's thread): ack its tuple, or report and fail it. ``began`` /
+        ``ended`` (0.0: now): the call's times; ``arrival``: when its batch came into the executor."""
+        now = time.monotonic()
         self.in_flight -= 1
         self.executed += 1
+        self.exec_secs += (ended or now) - began
         if exc is None:
+            if self.auto_ack:
+                self.proc_secs += now - arrival
+                self.proc_n += 1
             if self.auto_ack and tup[0] is not None:
                 self._ack(tup)
         else:
@@ -113,23 +124,24 @@ class AsyncBoltExecutor(ConcurrentBolt):
         self.loop = loop
         super().__init__(*args, **kwargs)
 
-    def start(self, tup: Tuple) -> None:
-        self.loop.spawn(self._call(tup))
+    def start(self, tup: Tuple, arrival: float) -> None:
+        self.loop.spawn(self._call(tup, arrival))
 
-    async def _call(self, tup: Tuple) -> None:
+    async def _call(self, tup: Tuple, arrival: float) -> None:
         CURRENT.set(tup)  # the task's own context: emits in this call anchor to tup
+        began = time.monotonic()
         try:
             await self.process(tup)
         except Exception as exc:
-            self.finish(tup, exc)
+            self.finish(tup, exc, began, arrival)
         except BaseException as exc:  # cancelled: the call did not complete
             if self.loop.closing:  # by the worker stopping: the tree is replayed after its timeout
                 self.in_flight -= 1
             else:
-                self.finish(tup, exc)
+                self.finish(tup, exc, began, arrival)
             raise
         else:
-            self.finish(tup, None)
+            self.finish(tup, None, began, arrival)
 
 
 class ThreadBoltExecutor(ConcurrentBolt):
@@ -177,13 +189,15 @@ class ThreadBoltExecutor(ConcurrentBolt):
             self.report("emit", exc)
         return 1
 
-    def start(self, tup: Tuple) -> None:
-        self.threads.submit(tup)
+    def start(self, tup: Tuple, arrival: float) -> None:
+        self.threads.submit((tup, arrival))
 
-    def _serve(self, tup: Tuple) -> None:
+    def _serve(self, item: tuple[Tuple, float]) -> None:
         """In a pool thread: one call of ``process``; its end goes to the worker's thread."""
+        tup, arrival = item
         token = CURRENT.set(tup)
         error: BaseException | None = None
+        began = time.monotonic()
         try:
             r = self.process(tup)
             if r is not None:
@@ -192,7 +206,7 @@ class ThreadBoltExecutor(ConcurrentBolt):
             error = exc
         finally:
             CURRENT.reset(token)
-        self.outbox.put(self.finish, tup, error)
+        self.outbox.put(self.finish, tup, error, began, arrival, time.monotonic())
 
     def close(self, deadline: float) -> None:
         self.threads.close(deadline)
