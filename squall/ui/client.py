@@ -168,7 +168,14 @@ class Client:
             pass
         said = message or error or exc.reason
         what = f"{method} {path}: {status} {said}"
-        if status in (401, 403):
+        if status == 401:
+            return TokenRefusedError(
+                f"{what}: the REST API at {self.url} wants the run's token and the registry entry has none: "
+                "use the token the run printed at start",
+                status,
+                error,
+            )
+        if status == 403:
             return TokenRefusedError(
                 f"{what}: the REST API at {self.url} refused the token from the registry "
                 f"({registry.folder()}): it did not match that run's token; the entry may be from another "
