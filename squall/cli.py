@@ -136,6 +136,7 @@ def _start_ui(coord: Any, host: str | None, port: int | None) -> Any:
             err=True,
         )
     click.echo(f"[squall] UI: {ui.url}  (token for POST actions: {ui.token})", err=True)
+    click.echo(f"[squall] UI with its actions unlocked: {ui.url}/#token={ui.token}", err=True)
     name = str(coord.conf.get("topology.name"))
     entry = registry.Entry(ui.topology_id, name, os.getpid(), ui.url, ui.token, time.time())
     try:
