@@ -3,6 +3,7 @@ tuple sampling and the workers' captured output, without processes (one Worker i
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import json
@@ -217,6 +218,39 @@ def test_complete_latency_sums_cover_the_sampled_trees():
     spout = stats["numbers"]
     assert spout["complete_ms"] / spout["complete_count"] >= SLEEP * 1000  # every tree waits for the sleeper
     assert spout["complete_latency_ms"]["avg"] == pytest.approx(spout["complete_ms"] / spout["complete_count"])
+
+
+class AsyncSleepy(Bolt):
+    concurrency = 4
+
+    async def process(self, tup):
+        await asyncio.sleep(SLEEP)
+
+
+class ThreadSleepy(Bolt):
+    concurrency = 2
+    concurrency_mode = "threads"
+
+    def process(self, tup):
+        time.sleep(SLEEP)
+
+
+class ConcurrentTopo(Topology):
+    numbers = Numbers.spec()
+    aio = AsyncSleepy.spec(inputs=[numbers])
+    threads = ThreadSleepy.spec(inputs=[numbers])
+
+
+def test_concurrent_bolts_time_each_call():
+    w = start(ConcurrentTopo, **{"topology.max.spout.pending": 20})
+    try:
+        stats = run_until(w, lambda s: s["aio"]["executed"] >= 20 and s["threads"]["executed"] >= 20)
+    finally:
+        w.close()
+    for name in ("aio", "threads"):
+        st = stats[name]
+        assert st["execute_ms"] / st["executed"] >= SLEEP * 1000, name  # each call's duration
+        assert st["process_count"] == st["executed"] and st["process_ms"] >= st["execute_ms"] * 0.9, name
 
 
 # -- sampling -----------------------------------------------------------------------------------
