@@ -260,8 +260,9 @@ class Coordinator:
             self._published.notify_all()
         if status:
             now = time.monotonic()
-            if now >= self.next_status:
-                self.next_status = now + self.settings.stats_interval_secs
+            if now >= self.next_status:  # the round closest to each interval: half a round early is on time
+                interval, rounds = self.settings.stats_interval_secs, self.settings.stats_round_secs
+                self.next_status = now + interval - min(rounds, interval) / 2
                 self.status.print(snap)
 
     def _set_state(self, state: RunState) -> None:

@@ -38,7 +38,7 @@ def run_in_process(
     conf["topology.name"] = conf.get("topology.name") or topology.__name__
     worker = Worker(topology, conf, 0, hooks=hooks)
     book = StatsBook(conf["topology.name"], worker.plan, {n: d.kind for n, d in topology.components.items()})
-    book.worker_started(0, 0, os.getpid())
+    book.worker_started(0, 0, os.getpid(), time.time())
     book.worker_hello(0, socket.gethostname())
     start = time.monotonic()
     worker.setup()

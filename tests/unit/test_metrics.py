@@ -357,3 +357,35 @@ def test_worker_logs_are_thread_safe():
     for t in threads:
         t.join()
     assert [e.seq for e in logs.lines(limit=10_000)] == list(range(1, 4001))
+
+
+# -- the coordinator's side (constructed, not run) ----------------------------------------------
+
+
+def test_the_coordinator_checks_what_it_is_asked_and_what_workers_send():
+    from squall.errors import UnknownComponentError
+    from squall.local.coordinator import Coordinator
+
+    coord = Coordinator(MeasuredTopo, {"topology.workers": 2}, status_out=io.StringIO(), handle_signals=False)
+    assert coord.started == 0.0 and coord.topology_id.startswith("MeasuredTopo-")
+    with pytest.raises(UnknownComponentError, match="unknown component 'nope'"):
+        coord.sample("nope")
+    with pytest.raises(UnknownComponentError, match="declares no stream 'nope'"):
+        coord.sample("numbers", "nope")
+    with pytest.raises(ValueError, match="secs"):
+        coord.sample("numbers", secs=-1)
+    with pytest.raises(ValueError, match="wait_secs"):
+        coord.kill(-1)
+    coord.sample("numbers", "squares", secs=1, per_task=2)  # queued for the loop
+    assert coord.logs() == [] and coord.samples("numbers") == []
+    # a worker's stats answer with samples: well-formed ones are kept, a malformed list is dropped and counted
+    w = coord.plan.task_worker[coord.plan.component_tasks["numbers"][0]]
+    coord.incarnation = {0: 0, 1: 0}
+    task = coord.plan.component_tasks["numbers"][0]
+    coord._handle(w, {"t": "stats", "round": 0, "inc": 0, "tasks": {}, "samples": [[task, "squares", 1.0, [4]]]})
+    assert [(s.task, s.stream, s.values) for s in coord.samples("numbers")] == [(task, "squares", [4])]
+    for bad in ("x", [[task, "squares"]], [[999, "squares", 1.0, [4]]]):
+        coord._handle(w, {"t": "stats", "round": 0, "inc": 0, "tasks": {}, "samples": bad})
+    assert coord.drops.count == 3 and len(coord.samples("numbers")) == 1
+    coord._handle(w, {"t": "stats", "round": 0, "inc": 7, "tasks": {}, "samples": [[task, "squares", 1.0, [9]]]})
+    assert len(coord.samples("numbers")) == 1  # from an earlier incarnation: not kept
