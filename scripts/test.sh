@@ -10,7 +10,7 @@ source "$(dirname "$0")/env.sh"
 cd "$SQUALL_ROOT"
 
 # System packages the tests need: `need PACKAGE COMMAND...` adds PACKAGE when COMMAND fails.
-# Later issues add theirs here (message brokers, a browser).
+# Later issues add theirs here (message brokers, ...).
 missing=()
 need() {
     local package=$1
@@ -20,6 +20,8 @@ need() {
 if [[ $SQUALL_ENV == "$SQUALL_ROOT/.venv" ]] && ! python_ok "$PY"; then
     need python3-venv "$(base_python)" -c 'import venv, ensurepip' # to create .venv
 fi
+need chromium test -x /usr/bin/chromium # the web UI's browser test (tests/e2e/test_ui_browser.py)
+need graphviz command -v dot # squall visualize --format svg (tests/unit/test_graph.py, the e2e CLI tests)
 
 if ((${#missing[@]})); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from squall.errors import ConfigError, SquallError
 from squall.local import logs, status
 from squall.topology.config import parse_pairs
+from squall.ui.registry import Entry
+
+if TYPE_CHECKING:
+    from squall.ui.client import Client
 
 
 @click.group()
@@ -129,6 +136,7 @@ def _start_ui(coord: Any, host: str | None, port: int | None) -> Any:
             err=True,
         )
     click.echo(f"[squall] UI: {ui.url}  (token for POST actions: {ui.token})", err=True)
+    click.echo(f"[squall] UI with its actions unlocked: {ui.url}/#token={ui.token}", err=True)
     name = str(coord.conf.get("topology.name"))
     entry = registry.Entry(ui.topology_id, name, os.getpid(), ui.url, ui.token, time.time())
     try:
@@ -161,6 +169,450 @@ def describe(topology: str) -> None:
     workers = cls.config.get("topology.workers") or os.cpu_count() or 1
     info["plan"] = make_plan(cls.components, workers, cls.config.get("topology.acker.executors")).to_dict()
     click.echo(json.dumps(info, indent=2, default=str))
+
+
+# --- Acting on running topologies (``sparse list/stats/kill/tail``, ``storm activate/deactivate/kill``) ---
+
+CONTROL_EXIT = """
+    Exit status: 0 done; 1 no such topology, an ambiguous name (several runs of it: name one
+    by its id), the topology's REST API unreachable or refusing the request; 2 wrong usage."""
+
+
+def _name_args(required: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """NAME (a topology name or id) as an argument or as streamparse's ``-n/--name``."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.option("-n", "--name", "name_opt", default=None, help="The topology's name or id (as NAME).")(f)
+        return click.argument("name", required=False)(f)
+
+    return decorate
+
+
+def _target(name: str | None, name_opt: str | None, required: bool = True) -> str | None:
+    if name and name_opt and name != name_opt:
+        raise click.UsageError(f"two names given ({name!r} and -n {name_opt!r}): give one")
+    chosen = name or name_opt
+    if required and not chosen:
+        raise click.UsageError("name the topology: NAME or -n NAME (`squall list` shows the running ones)")
+    return chosen
+
+
+def _fail(exc: SquallError) -> NoReturn:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(1)
+
+
+def _list_row(entry: Entry) -> dict[str, Any]:
+    from squall.ui.client import Client
+
+    row: dict[str, Any] = {"name": entry.name, "id": entry.id, "pid": entry.pid, "url": entry.url}
+    row["uptimeSeconds"] = max(0, int(time.time() - entry.started))
+    try:
+        summaries = Client.of(entry, timeout=3.0).topology_summary()
+    except SquallError:
+        row["status"] = "UNREACHABLE"
+        return row
+    mine = [t for t in summaries if t.get("id") == entry.id] or summaries
+    if mine:
+        t = mine[0]
+        row.update(
+            status=t.get("status"),
+            uptimeSeconds=t.get("uptimeSeconds", row["uptimeSeconds"]),
+            workersTotal=t.get("workersTotal"),
+            tasksTotal=t.get("tasksTotal"),
+        )
+    return row
+
+
+@main.command("list", short_help="Running topologies: name, id, status, uptime, workers, UI.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON array.")
+def list_(as_json: bool) -> None:
+    """The running topologies of this user: name, id, status, uptime, workers, UI address.
+
+    Found in the registry ($XDG_RUNTIME_DIR/squall or ~/.squall/run); status, uptime and workers
+    come from each one's REST API (UNREACHABLE when it does not answer). Exit status 0."""
+    from squall.ui import registry, terminal
+
+    rows = [_list_row(e) for e in registry.entries()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for line in terminal.list_lines(rows):
+        click.echo(line)
+
+
+WINDOW_CHOICE = click.Choice(["60", "600", "all"])
+
+
+@main.command(short_help="Spouts and bolts tables of a running topology (Storm UI's).")
+@_name_args(required=False)
+@click.option("--component", "-c", default=None, help="One component: its per-task (executor) table and errors.")
+@click.option(
+    "--window", default="600", show_default=True, type=WINDOW_CHOICE, help="Seconds (Storm's windows), or all."
+)
+@click.option("--traceback", is_flag=True, help="With --component: the errors' tracebacks too.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the REST API's answer as JSON (an array for several topologies)."
+)
+def stats(
+    name: str | None, name_opt: str | None, component: str | None, window: str, traceback: bool, as_json: bool
+) -> None:
+    """The spouts and bolts tables of running topology NAME (name or id), as Storm UI shows them.
+
+    Without NAME: every running topology. Counts over the --window (a run younger than it
+    shows what it has); latencies in ms; capacity = time executing / time (near 1.0: the bottleneck).
+    """
+    from squall.ui import registry, terminal
+    from squall.ui.client import WINDOWS, Client, resolve
+
+    target = _target(name, name_opt, required=False)
+    api_window = WINDOWS[window]
+    answers: list[dict[str, Any]] = []
+    texts: list[list[str]] = []
+    try:
+        entries = [resolve(target)] if target or component else registry.entries()
+        if not entries:
+            resolve(None)  # raises: no running topologies
+        for entry in entries:
+            client = Client.of(entry)
+            if component:
+                info = client.component(entry.id, component, api_window)
+                texts.append(terminal.component_lines(info, traceback))
+            else:
+                info = client.topology(entry.id, api_window)
+                info["workers"] = _workers(client, entry.id)
+                texts.append(terminal.topology_lines(info, info["workers"]))
+            answers.append(info)
+    except SquallError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(answers[0] if len(answers) == 1 else answers, indent=2))
+        return
+    click.echo("\n\n".join("\n".join(lines) for lines in texts))
+
+
+stats.help = (stats.help or "") + CONTROL_EXIT
+
+
+def _workers(client: Client, topology_id: str) -> list[dict[str, Any]] | None:
+    """The workers table (a Squall extra of the API), or None where the API does not offer it (404)."""
+    from squall.ui.client import ApiNotFoundError
+
+    try:
+        return list(client.workers(topology_id))
+    except ApiNotFoundError:
+        return None
+
+
+def _control(name: str | None, name_opt: str | None, action: str) -> None:
+    from squall.ui.client import Client, resolve
+
+    try:
+        entry = resolve(_target(name, name_opt))
+        client = Client.of(entry)
+        client.activate(entry.id) if action == "activate" else client.deactivate(entry.id)
+    except SquallError as exc:
+        _fail(exc)
+    click.echo(f"topology {entry.name} (id {entry.id}): {action}d")
+
+
+@main.command(short_help="Activate a running topology's spouts.")
+@_name_args(required=True)
+def activate(name: str | None, name_opt: str | None) -> None:
+    """Activate running topology NAME (name or id): its spouts' activate(), next_tuple again (`storm activate`)."""
+    _control(name, name_opt, "activate")
+
+
+@main.command(short_help="Deactivate a running topology's spouts.")
+@_name_args(required=True)
+def deactivate(name: str | None, name_opt: str | None) -> None:
+    """Deactivate running topology NAME: spouts' deactivate(), no more next_tuple; bolts go on (`storm deactivate`)."""
+    _control(name, name_opt, "deactivate")
+
+
+activate.help = (activate.help or "") + "\n" + CONTROL_EXIT
+deactivate.help = (deactivate.help or "") + "\n" + CONTROL_EXIT
+
+#: ``squall kill``'s default --wait: Squall's stop drains in-flight tuples by itself (up to
+#: squall.drain.timeout.secs), so no extra wait is needed; Storm's default is 30 s.
+KILL_WAIT = 0.0
+
+
+def _end_timeout(configuration: dict[str, Any]) -> float:
+    """How long a stop may take: the drain and shutdown timeouts of the run's config, plus a margin."""
+    total = 15.0
+    for key in ("squall.drain.timeout.secs", "squall.shutdown.timeout.secs"):
+        value = configuration.get(key)
+        total += float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 10.0
+    return total
+
+
+@main.command(short_help="Kill a running topology (deactivate, wait, stop).")
+@_name_args(required=True)
+@click.option(
+    "--wait",
+    "-w",
+    "wait",
+    type=click.FloatRange(min=0),
+    default=KILL_WAIT,
+    show_default=True,
+    help="Seconds between deactivating the spouts and stopping (Storm's kill -w; Storm's default is 30).",
+)
+@click.option("--timeout", type=click.FloatRange(min=0), default=None, help="Seconds to wait for the run to end.")
+def kill(name: str | None, name_opt: str | None, wait: float, timeout: float | None) -> None:
+    """Kill running topology NAME (name or id), Storm's way: deactivate its spouts, --wait seconds,
+    then stop it (in-flight tuples drained, components closed), and wait until its process is gone.
+
+    The default --wait is 0: Squall's stop drains what is in flight by itself (up to
+    squall.drain.timeout.secs). --timeout defaults to --wait plus the run's drain and shutdown
+    timeouts plus 15 s; a run still there then is an error (exit 1)."""
+    from squall.ui.client import Client, resolve, wait_gone
+
+    try:
+        entry = resolve(_target(name, name_opt))
+        client = Client.of(entry)
+        if timeout is None:
+            try:
+                configuration = client.topology(entry.id).get("configuration") or {}
+            except SquallError:
+                configuration = {}
+            timeout = wait + _end_timeout(configuration)
+        client.kill(entry.id, wait)
+    except SquallError as exc:
+        _fail(exc)
+    click.echo(f"killing topology {entry.name} (id {entry.id}): spouts deactivated, stop in {wait:g} s", err=True)
+    if not wait_gone(entry.pid, timeout):
+        click.echo(f"error: topology {entry.name} (pid {entry.pid}) did not end within {timeout:g} s", err=True)
+        sys.exit(1)
+    click.echo(f"topology {entry.name} (id {entry.id}) killed")
+
+
+kill.help = (kill.help or "") + "\n" + CONTROL_EXIT
+
+
+def _log_pages(client: Client, topology_id: str, worker: int | None, after: int) -> tuple[list[dict[str, Any]], int]:
+    """Every log line after ``after`` (paged by the API's limit) and the next ``after``."""
+    lines: list[dict[str, Any]] = []
+    while True:
+        page = client.logs(topology_id, worker=worker, after=after, limit=1000)
+        if page.get("available") is False:
+            raise SquallError(f"topology {topology_id} keeps no worker logs: read them on its terminal (stderr)")
+        got = page.get("lines") or []
+        lines += got
+        following = int(page.get("next", after))
+        if not got or following <= after:
+            return lines, max(after, following)
+        after = following
+
+
+def _log_text(line: dict[str, Any], prefix: bool) -> str:
+    text = str(line.get("line", ""))
+    return f"[worker {line.get('worker')}] {text}" if prefix else text
+
+
+@main.command(short_help="A running topology's worker logs (--follow).")
+@_name_args(required=True)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the topology ends (or Ctrl-C).")
+@click.option("--pattern", "-p", default=None, help="Only lines matching this regular expression (re.search).")
+@click.option("--worker", type=click.IntRange(min=0), default=None, help="Only this worker's lines (index from 0).")
+@click.option(
+    "--lines", "-l", "last", type=click.IntRange(min=0), default=100, show_default=True, help="Lines shown first."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05),
+    default=0.5,
+    show_default=True,
+    help="--follow: seconds between polls.",
+)
+def tail(
+    name: str | None,
+    name_opt: str | None,
+    follow: bool,
+    pattern: str | None,
+    worker: int | None,
+    last: int,
+    interval: float,
+) -> None:
+    """The worker logs of running topology NAME (name or id), as `sparse tail` (Storm's logviewer).
+
+    The run keeps the last squall.ui.log.lines lines per worker (1000); each line is prefixed with
+    its worker unless --worker is given. With --follow it polls until the topology ends (exit 0)."""
+    from squall.ui.client import Client, UnreachableError, resolve
+
+    try:
+        regex = re.compile(pattern) if pattern else None
+    except re.error as exc:
+        raise click.BadParameter(f"{pattern!r} is not a regular expression: {exc}", param_hint="--pattern") from None
+    try:
+        entry = resolve(_target(name, name_opt))
+        client = Client.of(entry)
+        lines, after = _log_pages(client, entry.id, worker, 0)
+    except SquallError as exc:
+        _fail(exc)
+    shown = [ln for ln in lines if regex is None or regex.search(str(ln.get("line", "")))]
+    for ln in shown[len(shown) - last :] if last else []:
+        click.echo(_log_text(ln, worker is None))
+    if not follow:
+        return
+    try:
+        while True:
+            time.sleep(interval)
+            try:
+                lines, after = _log_pages(client, entry.id, worker, after)
+            except UnreachableError:
+                click.echo(f"[squall] topology {entry.name} (id {entry.id}) ended", err=True)
+                return
+            for ln in lines:
+                if regex is None or regex.search(str(ln.get("line", ""))):
+                    click.echo(_log_text(ln, worker is None))
+    except SquallError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        return
+
+
+tail.help = (tail.help or "") + "\n" + CONTROL_EXIT
+
+
+def _sample_text(sample: dict[str, Any], component: str) -> str:
+    t = sample.get("time")
+    when = (
+        time.strftime("%H:%M:%S", time.localtime(t)) + f".{int(t * 1000) % 1000:03d}" if isinstance(t, float) else "-"
+    )
+    values = json.dumps(sample.get("values"), default=repr)
+    return f"{when}  {component}:{sample.get('task')}  {sample.get('stream')}  {values}"
+
+
+@main.command(short_help="Tuples a component of a running topology emits, live.")
+@_name_args(required=True)
+@click.option("--component", "-c", required=True, help="The component whose emitted tuples are sampled.")
+@click.option("--stream", "-s", default=None, help="Only this stream (default: every stream it emits).")
+@click.option(
+    "--secs", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True, help="Sample for so long."
+)
+@click.option("--count", "-N", "limit", type=click.IntRange(min=1), default=None, help="Stop after N tuples.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per sampled tuple.")
+def sample(
+    name: str | None,
+    name_opt: str | None,
+    component: str,
+    stream: str | None,
+    secs: float,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Print tuples that COMPONENT of running topology NAME emits, live (Storm UI's debug sampling).
+
+    Sampling is switched on in the component's workers for --secs seconds (off the hot path
+    otherwise; at most 100 tuples per task and stats round); each sampled tuple is printed as
+    `time component:task stream values`."""
+    from squall.ui.client import Client, UnreachableError, resolve
+
+    printed = 0
+    try:
+        entry = resolve(_target(name, name_opt))
+        client = Client.of(entry)
+        after = int(client.samples(entry.id, component).get("next", 0))
+        client.enable_sampling(entry.id, component, secs, stream)
+        click.echo(f"[squall] sampling {component} of {entry.name} for {secs:g} s", err=True)
+        deadline = time.monotonic() + secs + 2.0  # the last samples ride with the next stats answers
+        while time.monotonic() < deadline and (limit is None or printed < limit):
+            try:
+                page = client.samples(entry.id, component, after)
+            except UnreachableError:
+                click.echo(f"[squall] topology {entry.name} (id {entry.id}) ended", err=True)
+                break
+            for s in page.get("samples") or []:
+                if stream is not None and s.get("stream") != stream:
+                    continue
+                if limit is not None and printed >= limit:
+                    break
+                click.echo(json.dumps(s, default=repr) if as_json else _sample_text(s, component))
+                printed += 1
+            after = max(after, int(page.get("next", after)))
+            time.sleep(0.25)
+    except SquallError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        pass
+    click.echo(f"[squall] {printed} tuple(s) sampled", err=True)
+
+
+sample.help = (sample.help or "") + "\n" + CONTROL_EXIT
+
+SUFFIX_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
+
+
+def _svg(dot: str) -> str:
+    import shutil
+    import subprocess
+
+    exe = shutil.which("dot")
+    if exe is None:
+        raise SquallError(
+            "--format svg needs Graphviz's `dot` command, which is not installed (Debian/Ubuntu: "
+            "apt-get install graphviz; macOS: brew install graphviz); or write --format dot or --format mermaid"
+        )
+    done = subprocess.run([exe, "-Tsvg"], input=dot, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SquallError(f"Graphviz's dot failed (exit {done.returncode}): {done.stderr.strip()}")
+    return done.stdout
+
+
+@main.command(short_help="A topology's graph as DOT, Mermaid or SVG (no run).")
+@click.argument("topology")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["dot", "mermaid", "svg"]),
+    default=None,
+    help="dot (Graphviz), mermaid, or svg (drawn by Graphviz's dot). Default: from -o's suffix, else dot.",
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, help="Write here, not stdout."
+)
+def visualize(topology: str, fmt: str | None, output: str | None) -> None:
+    """The graph of TOPOLOGY (FILE.py or FILE.py:ClassName) without running it (`sparse visualize`).
+
+    Components are nodes (spouts as ellipses, bolts as boxes, with their parallelism); every
+    subscription an edge labelled with its stream and grouping.
+
+    Exit status: 0 written; 1 svg without Graphviz installed (or dot failed), or the file cannot be
+    written; 2 a topology that does not load or is invalid."""
+    from pathlib import Path
+
+    from squall.topology import graph
+    from squall.topology.config import topology_conf
+    from squall.topology.loader import load_topology
+
+    logs.setup("INFO")
+    if fmt is None:
+        fmt = SUFFIX_FORMATS.get(Path(output).suffix.lower(), "dot") if output else "dot"
+    try:
+        cls = load_topology(topology)
+        topology_conf(cls.config, None, cls.components.values())
+    except SquallError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    description = cls.describe()
+    description["name"] = cls.config.get("topology.name") or description["name"]
+    try:
+        if fmt == "mermaid":
+            out = graph.to_mermaid(description)
+        else:
+            out = graph.to_dot(description)
+            if fmt == "svg":
+                out = _svg(out)
+        if output:
+            Path(output).write_text(out)
+        else:
+            click.echo(out, nl=False)
+    except SquallError as exc:
+        _fail(exc)
+    except OSError as exc:
+        _fail(SquallError(f"cannot write {output}: {exc.strerror or exc}"))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import secrets
 import signal
 import sys
 import threading
@@ -137,8 +138,9 @@ class Coordinator:
         self.t0: float | None = None  # time.monotonic() when run() started
         self.commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()  # from other threads
         self.started = 0.0  # wall clock (epoch seconds) when run() began; 0 before
-        #: names this run (the registry, the REST API): the topology's name and when it was constructed
-        self.topology_id = f"{self.conf['topology.name']}-{int(time.time())}"
+        #: names this run (the registry, the REST API), as Storm's ``name-N-timestamp`` does: the topology's
+        #: name, when it was constructed, and a random suffix (two runs started in one second differ)
+        self.topology_id = f"{self.conf['topology.name']}-{int(time.time())}-{secrets.token_hex(2)}"
         self.worker_logs = WorkerLogs(self.settings.log_lines)  # the workers' output, captured (logs())
         self.sample_book = SampleBook()  # tuples sampled (sample(), samples())
         #: component -> (stream or None, until (monotonic), per task): sampling asked for, for restarted workers

@@ -108,7 +108,7 @@ def test_a_failing_initialize_is_reported_once_with_component_and_task(squall_cl
     assert err.count("Traceback") == 1, err
     assert err.count("raise ConnectionError") == 1, err
     assert "worker_process.py" not in err and "squall/runtime" not in err  # the user's frames only
-    summary = [line for line in err.splitlines() if line.startswith("[squall]") and "[squall] UI:" not in line]
+    summary = [line for line in err.splitlines() if line.startswith("[squall]") and not line.startswith("[squall] UI")]
     assert len(summary) == 1
     assert re.match(
         r"\[squall\] error after [\d.]+s: broken \(task \d+, worker \d\) failed in initialize: "
