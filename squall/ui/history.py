@@ -13,6 +13,9 @@ the run started, when their counters were complete), never the time a request ca
   (1000 x delta seconds); a component's is its busiest task's;
 * rates over time: per component, between consecutive snapshots, for the last ``series_secs``.
 
+Memory: every snapshot of the last 75 s is kept, older ones 10 s apart (each holds every task's
+counters), up to the newest one older than 660 s: about 135 snapshots for one-second rounds.
+
 Pure logic over immutable snapshots: ``add`` is called by a thread that follows the run
 (``Coordinator.wait_statistics``) and on each request; a lock guards the deque only.
 """
@@ -165,10 +168,21 @@ def window_between(cur: TopologyStatistics, base: TopologyStatistics | None, sec
 class History:
     """The snapshots of the last ``keep_secs`` (plus the newest one older than that), newest last."""
 
-    def __init__(self, keep_secs: float = 660.0, series_secs: float = 600.0, max_points: int = 600):
+    def __init__(
+        self,
+        keep_secs: float = 660.0,
+        series_secs: float = 600.0,
+        max_points: int = 600,
+        fine_secs: float = 75.0,
+        coarse_secs: float = 10.0,
+    ):
         self.keep_secs = max(keep_secs, *(w for w in WINDOWS if w is not None))
         self.series_secs = series_secs
         self.max_points = max_points
+        #: every snapshot of the last ``fine_secs`` is kept (the 60 s window's start among them); older
+        #: ones ``coarse_secs`` apart at least: ~135 snapshots for ten minutes of one-second rounds
+        self.fine_secs = max(fine_secs, 60.0 + coarse_secs)
+        self.coarse_secs = coarse_secs
         self._points: deque[TopologyStatistics] = deque()
         self._lock = threading.Lock()
         self._cache: dict[Any, Any] = {}
@@ -189,8 +203,21 @@ class History:
             edge = snap.sampled - self.keep_secs
             while len(self._points) > 2 and self._points[1].sampled <= edge:
                 self._points.popleft()
+            self._thin(snap.sampled - self.fine_secs)
             self._cache.clear()
             return True
+
+    def _thin(self, fine_edge: float) -> None:
+        """Snapshots older than ``fine_edge``: at least ``coarse_secs`` apart (the oldest always kept)."""
+        pts = self._points
+        if len(pts) < 3 or pts[1].sampled >= fine_edge:
+            return
+        kept = [pts[0]]
+        for p in list(pts)[1:]:
+            if p.sampled >= fine_edge or p.sampled - kept[-1].sampled >= self.coarse_secs:
+                kept.append(p)
+        if len(kept) != len(pts):
+            self._points = deque(kept)
 
     def latest(self) -> TopologyStatistics | None:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from itertools import pairwise
 from types import MappingProxyType
 
 import pytest
@@ -160,3 +161,23 @@ def test_last_round_is_between_the_two_newest_counters():
     h.add(dataclasses.replace(at(3.0, 500, 0, 0.0), state=RunState.INACTIVE))
     r = h.last_round()
     assert r.covered == 2.0 and r.components["spout"].rate("emitted") == pytest.approx(200.0)
+
+
+def test_one_second_rounds_for_long_keep_few_snapshots_and_exact_windows():
+    h = History()
+    for s in range(0, 1001):
+        h.add(at(float(s), 1000 * s, 0, 0.0))
+    pts = [p.sampled for p in h.points()]
+    assert len(pts) <= 75 + 60 + 3
+    fine = [p for p in pts if p >= 1000 - 75]
+    assert fine == [float(s) for s in range(925, 1001)]  # every snapshot of the last 75 s
+    coarse = [p for p in pts if p < 1000 - 75]
+    assert all(b - a >= 10 for a, b in pairwise(coarse))
+    assert pts[0] <= 1000 - 660
+    assert h.window(60.0).covered == 60.0
+    w600 = h.window(600.0)
+    assert 600.0 <= w600.covered <= 610.0
+    assert w600.components["spout"].rate("emitted") == pytest.approx(1000.0)
+    series = h.series(["spout"])
+    assert all(p["spout"]["emitted_rate"] == pytest.approx(1000.0) for p in series)
+    assert series[0]["time"] >= 1000 - 600 - 10
