@@ -264,6 +264,23 @@ def cluster_summary(view: RunView) -> dict[str, Any]:
     }
 
 
+def nimbus_summary(view: RunView) -> dict[str, Any]:
+    """Storm's nimbus list: the coordinator of this run, the leader."""
+    up = view.uptime()
+    return {
+        "nimbuses": [
+            {
+                "host": socket.gethostname(),
+                "port": None,
+                "status": "Leader",
+                "version": f"squall {__version__}",
+                "nimbusUpTime": pretty_secs(up),
+                "nimbusUpTimeSeconds": int(up),
+            }
+        ]
+    }
+
+
 def _memory_mb() -> float | None:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20

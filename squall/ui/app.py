@@ -145,6 +145,7 @@ def build(view: RunView, *, host: str = "127.0.0.1") -> ASGIApp:
     routes: list[BaseRoute] = [
         get("/api/v1/cluster/summary", lambda v, r: api.cluster_summary(v)),
         get("/api/v1/supervisor/summary", lambda v, r: api.supervisor_summary(v)),
+        get("/api/v1/nimbus/summary", lambda v, r: api.nimbus_summary(v)),
         get("/api/v1/topology/summary", lambda v, r: api.topology_summary(v)),
         get(t, lambda v, r: api.topology_page(v, window(r))),
         get(t + "/component/{component}", lambda v, r: api.component_page(v, r.path_params["component"], window(r))),

@@ -310,6 +310,25 @@ def document() -> dict[str, Any]:
                 }
             ),
         ),
+        "/api/v1/nimbus/summary": _get(
+            "The nimbus (this run's coordinator)",
+            _obj(
+                {
+                    "nimbuses": _arr(
+                        _obj(
+                            {
+                                "host": _STR,
+                                "port": {"type": "integer", "nullable": True},
+                                "status": _STR,
+                                "version": _STR,
+                                "nimbusUpTime": _STR,
+                                "nimbusUpTimeSeconds": _INT,
+                            }
+                        )
+                    )
+                }
+            ),
+        ),
         "/api/v1/topology/summary": _get(
             "The topologies (the one this process runs)", _obj({"topologies": _arr(_ref("TopologySummary"))})
         ),

@@ -152,6 +152,7 @@ def test_a_running_topology_through_the_api(squall_cli, registry_dir):
     )
     assert api.get("/api/v1/cluster/summary")["stormVersion"].startswith("squall ")
     assert api.get("/api/v1/supervisor/summary")["supervisors"][0]["slotsTotal"] == 2
+    assert api.get("/api/v1/nimbus/summary")["nimbuses"][0]["status"] == "Leader"
     assert "/api/v1/topology/{id}" in api.get("/openapi.json")["paths"]
 
     # /metrics: Prometheus text with the labels
