@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from squall.local.statistics import ComponentStats, ErrorInfo, RunState, TopologyStatistics
+from squall.topology.graph import grouping_label
 from squall.ui.history import WINDOW_NAMES, WINDOW_PRETTY, WINDOWS, History, Window, WindowStats
 from squall.ui.openapi import VERSION as __version__
 
@@ -85,16 +86,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         return [json_safe(v) for v in value]
     return str(value)
-
-
-def grouping_label(grouping: Mapping[str, Any]) -> str:
-    """``shuffle``, ``fields(word)``, ``custom(module.Class)``..."""
-    kind = str(grouping.get("type", "?"))
-    if grouping.get("fields"):
-        return f"{kind}({', '.join(map(str, grouping['fields']))})"
-    if grouping.get("class"):
-        return f"{kind}({grouping['class']})"
-    return kind
 
 
 @dataclass

@@ -84,6 +84,18 @@ def test_the_page_shows_a_running_word_count_and_acts_on_it(squall_cli, browser,
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
     page_errors: list[str] = []
     page.on("pageerror", lambda e: page_errors.append(str(e)))
+    # Offline: every asset is served by the package (users run behind firewalls; no CDN). A request
+    # anywhere else is aborted and recorded.
+    foreign: list[str] = []
+
+    def only_the_ui(route):
+        if route.request.url.startswith(url):
+            route.continue_()
+        else:
+            foreign.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_the_ui)
     page.goto(url)
 
     # The counts rise, live, without a reload (all time: a 1-minute window's counts level off).
@@ -98,6 +110,7 @@ def test_the_page_shows_a_running_word_count_and_acts_on_it(squall_cli, browser,
     page.wait_for_selector("#graph g.node[data-component=count_bolt]", timeout=WAIT_MS)
     nodes = page.eval_on_selector_all("#graph g.node", "els => els.map(e => e.dataset.component).sort()")
     assert nodes == ["count_bolt", "word_spout"]
+    assert not foreign, f"the page asked for assets outside the UI: {foreign}"
     edges = page.eval_on_selector_all(
         "#graph g.edge", "els => els.map(e => [e.dataset.source, e.dataset.target, e.dataset.stream, e.textContent])"
     )
