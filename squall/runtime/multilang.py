@@ -502,11 +502,6 @@ class ShellBoltExecutor(Lifecycle, ConcurrentBolt):
         for tup, _arrival in held:
             self._fail(tup)
 
-    def stats(self) -> dict[str, Any]:
-        out = super().stats()
-        out["subprocess_restarts"] = self.restarts
-        return out
-
 
 class ShellSpoutExecutor(Lifecycle, SpoutExecutor):
     """A ShellSpout task: ``next``, ``ack``, ``fail``, ``activate``, ``deactivate`` go to the
@@ -583,11 +578,6 @@ class ShellSpoutExecutor(Lifecycle, SpoutExecutor):
     @property
     def done(self) -> bool:
         return SpoutExecutor.done.fget(self) and not self.in_flight  # type: ignore[attr-defined]
-
-    def stats(self) -> dict[str, Any]:
-        out = super().stats()
-        out["subprocess_restarts"] = self.restarts
-        return out
 
 
 def shell_executors(kind: str) -> type:

@@ -1,12 +1,17 @@
 // A Node.js bolt written from Storm's multilang protocol (no library): counts words.
 // JSON messages, each followed by a line "end", on stdin/stdout. Emits without need_task_ids,
 // so the host answers each emit with a list of task ids (read and dropped here, as storm.js does).
+// `node wordcount.js echo` emits each tuple's values unchanged instead; `delay MS` acks MS later
+// (the tuples stay inside this process meanwhile).
 "use strict";
 const fs = require("fs");
 const path = require("path");
 
 let buf = "";
 const counts = new Map();
+const echo = process.argv.includes("echo");
+const delayAt = process.argv.indexOf("delay");
+const delay = delayAt >= 0 ? Number(process.argv[delayAt + 1]) : 0;
 let started = false;
 
 function send(msg) {
@@ -24,11 +29,18 @@ function handle(msg) {
   if (Array.isArray(msg)) return; // task ids of an emit
   if (msg.stream === "__heartbeat") { send({ command: "sync" }); return; }
   if (msg.stream === "__tick" && msg.task === -1) { send({ command: "ack", id: msg.id }); return; }
-  const word = msg.tuple[0];
-  const n = (counts.get(word) || 0) + 1;
-  counts.set(word, n);
-  send({ command: "emit", tuple: [word, n], anchors: [msg.id] });
-  send({ command: "ack", id: msg.id });
+  const finish = () => {
+    if (echo) {
+      send({ command: "emit", tuple: msg.tuple, anchors: [msg.id] });
+    } else {
+      const word = msg.tuple[0];
+      const n = (counts.get(word) || 0) + 1;
+      counts.set(word, n);
+      send({ command: "emit", tuple: [word, n], anchors: [msg.id] });
+    }
+    send({ command: "ack", id: msg.id });
+  };
+  if (delay) setTimeout(finish, delay); else finish();
 }
 
 process.stdin.setEncoding("utf8");
