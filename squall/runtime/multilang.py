@@ -65,7 +65,9 @@ LOG_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.INFO, 3: logging.WA
 EOF = object()  # the reader's last item: stdout closed
 JUNK = object()  # the reader's item for bytes that are not a message: (JUNK, bytes)
 
-_encode = json.JSONEncoder(separators=(",", ":"), default=str).encode  # ensure_ascii: 7-bit safe on every library
+#: ensure_ascii: 7-bit output that every library decodes the same (non-ASCII and emoji as \\u escapes)
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+_encode_conf = json.JSONEncoder(separators=(",", ":"), default=str).encode  # the handshake: any config value
 
 
 class MultilangError(SquallError):
@@ -137,7 +139,7 @@ class ShellProcess:
         ]
         for t in self.threads:
             t.start()
-        self.send({"conf": conf, "pidDir": self.pid_dir, "context": context})
+        self.out += _encode_conf({"conf": conf, "pidDir": self.pid_dir, "context": context}).encode() + DELIM
         self.flush()
 
     # -- the pipes ------------------------------------------------------------------------------
@@ -393,6 +395,7 @@ class ShellBoltExecutor(Lifecycle, ConcurrentBolt):
         self.inputs: dict[str, tuple[Tuple, float]] = {}  # id sent -> (tuple, arrival)
         self.n = 0
         self.ticks: set[str] = set()
+        self.heads: dict[tuple[str, str], str] = {}  # (source, stream) -> the encoded middle of a tuple message
         self.heartbeat: str | None = None  # the heartbeat the subprocess has not answered
         self.next_heartbeat = 0.0
         self.init_shell(shell_conf)
@@ -410,17 +413,24 @@ class ShellBoltExecutor(Lifecycle, ConcurrentBolt):
     resume = pump
 
     def start(self, tup: Tuple, arrival: float) -> None:
+        """Send one tuple (``{"id", "comp", "stream", "task", "tuple"}``), encoded with a cached head
+        per source and stream: only the values go through the JSON encoder."""
         self.n += 1
         mid = str(self.n)
+        key = (tup.component, tup.stream)
+        head = self.heads.get(key)
+        if head is None:
+            head = self.heads[key] = '","comp":' + _encode(key[0]) + ',"stream":' + _encode(key[1]) + ',"task":'
         try:
-            self.shell.send(
-                {"id": mid, "comp": tup.component, "stream": tup.stream, "task": tup.task, "tuple": tup.values}
-            )
+            text = '{"id":"' + mid + head + str(int(tup.task)) + ',"tuple":' + _encode(list(tup.values)) + "}"
         except (TypeError, ValueError) as exc:  # a value JSON cannot carry
             self.in_flight -= 1
             self.report("multilang", MultilangError(f"a tuple for {self.shell.where} is not JSON: {exc}"))
             self._fail(tup)
             return
+        out = self.shell.out
+        out += text.encode()
+        out += DELIM
         if not self.inputs:
             self.since = time.monotonic()
         self.inputs[mid] = (tup, arrival)

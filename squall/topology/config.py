@@ -75,9 +75,10 @@ DEFAULTS: dict[str, Any] = {
     # nothing for this long while it owes an answer (a heartbeat, a tuple, a spout command) is killed,
     # its tuples fail and it is restarted (Storm's key and default); 0: never
     "topology.subprocess.timeout.secs": 30,
-    # tuples sent to a ShellBolt's subprocess and not yet acked or failed, at most (Storm's key and
-    # default); the rest waits in the worker (backpressure)
-    "topology.shellbolt.max.pending": 100,
+    # tuples sent to a ShellBolt's subprocess and not yet acked or failed, at most (Storm's key; its
+    # default is 100, which halves the throughput here: bench/multilang_wordcount.py); the rest waits
+    # in the worker (backpressure); 0: no limit
+    "topology.shellbolt.max.pending": 1000,
     # `next` commands sent to a ShellSpout's subprocess before its `sync`, at most: 1 is Storm's
     # synchronous spout; more pipelines the round trips (pystorm, storm.py, storm.rb, storm.js cope)
     "squall.multilang.spout.pending": 16,
