@@ -6,7 +6,7 @@ Their scripts are in ``multilang/resources/`` (Storm's folder name), found throu
 import os
 import sys
 
-from squall import Bolt, Grouping, ReliableSpout, ShellBolt, ShellSpout, Spout, Topology
+from squall import Bolt, Grouping, ReliableSpout, ShellBolt, ShellSpout, Spout, Stream, Topology
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "multilang")
 
@@ -172,3 +172,45 @@ class Junk(Topology):
 
     sentences = Sentences.spec()
     junk = ShellBolt.spec(command=sys.executable, script="junk.py", inputs=[sentences], base_dir=HERE)
+
+
+class DirectSink(Bolt):
+    outputs = ["n", "task"]
+
+    def initialize(self, conf, context):
+        self.me = context["taskid"]
+
+    def process(self, tup):
+        self.emit([tup.values[0], self.me])
+
+
+class Features(Topology):
+    """A storm.py-like bolt emitting on a named stream and directly to a task, with log, error and
+    metrics messages."""
+
+    sentences = Sentences.spec()
+    split = ShellBolt.spec(
+        command=sys.executable,
+        script="stormpy_like.py",
+        args=["bolt", "features"],
+        outputs=[Stream(["word"], name="words"), Stream(["n"], name="direct", direct=True)],
+        inputs=[sentences],
+        base_dir=HERE,
+    )
+    last = LastWord.spec(inputs=[split["words"]])
+    direct_sink = DirectSink.spec(inputs={split["direct"]: Grouping.DIRECT}, par=2)
+
+
+class Hang(Topology):
+    """The first split subprocess to get a tuple stops answering (conf test.pid_dir)."""
+
+    sentences = Sentences.spec()
+    split = ShellBolt.spec(
+        command=sys.executable,
+        script="stormpy_like.py",
+        args=["bolt", "hang"],
+        outputs=["word"],
+        inputs=[sentences],
+        base_dir=HERE,
+    )
+    last = LastWord.spec(inputs=[split])

@@ -166,3 +166,29 @@ def test_no_orphans_after_kill_9_of_the_worker_nor_after_the_stop(squall_cli, tm
     p.send_signal(signal.SIGTERM)
     p.finish(60)
     wait_for(lambda: not any(alive(pid) for pid in second), 30, "the subprocesses to end with the run")
+
+
+def sentence_words(n):
+    return Counter((w,) for i in range(n) for w in M.SENTENCES[i % len(M.SENTENCES)].split())
+
+
+def test_named_streams_direct_emits_log_error_metrics(workers):
+    res = complete_topology(M.Features, workers=workers, conf={"test.n": 20}, timeout=90)
+    assert Counter(read_tuples(res, "last")) == sentence_words(20)
+    direct = read_tuples(res, "direct_sink")
+    sink_tasks = sorted(t for t, st in res.tasks.items() if st["component"] == "direct_sink")
+    assert sorted(n for n, _task in direct) == sorted(len(M.SENTENCES[i % 5].split()) for i in range(20))
+    assert {task for _n, task in direct} == {sink_tasks[0]}  # the first direct_sink task, as emitted
+    reported = [e for e in res.errors if e["component"] == "split"]
+    assert reported and "a reported error (not a crash)" in reported[0]["error"]
+
+
+def test_a_hung_subprocess_is_killed_after_the_timeout_and_restarted(tmp_path):
+    conf = {"test.pid_dir": str(tmp_path), "test.n": 20, "topology.subprocess.timeout.secs": 1}
+    res = complete_topology(M.Hang, conf=conf, timeout=90)
+    assert (tmp_path / "hung").exists()
+    assert Counter(read_tuples(res, "last")) >= sentence_words(20)  # replayed: at least once
+    (spout,) = stats(res, "sentences")
+    assert spout["acked"] == 20 and spout["failed"] >= 1
+    (err,) = [e for e in res.errors if e["component"] == "split"]
+    assert "did not answer for 1s (topology.subprocess.timeout.secs)" in err["error"]

@@ -8,12 +8,16 @@ description, not from Storm's code), with its quirks:
 
 ``python3 stormpy_like.py bolt`` splits sentences into words; ``python3 stormpy_like.py spout N``
 emits N sentences (ids 0..N-1), re-emits a failed one, and emits nothing more once all are acked.
-``python3 stormpy_like.py bolt echo`` emits each tuple's values unchanged.
+``python3 stormpy_like.py bolt echo`` emits each tuple's values unchanged. ``bolt features``: each
+word on the named stream ``words``, the word count directly to the first ``direct_sink`` task
+(stream ``direct``), plus a ``log``, an ``error`` and a ``metrics`` message per tuple. ``bolt hang``:
+the first process to get a tuple (marker file in conf ``test.pid_dir``) stops answering.
 """
 
 import json
 import os
 import sys
+import time
 
 pending = []  # commands read while waiting for task ids
 
@@ -64,8 +68,9 @@ def handshake():
 SENTENCES = ["the cow jumped over the moon", "an apple a day keeps the doctor away", "snow white and the seven dwarfs"]
 
 
-def run_bolt(echo):
-    handshake()
+def run_bolt(mode):
+    conf, context = handshake()
+    sink = min(int(t) for t, c in context["task->component"].items() if c == "direct_sink") if mode == "features" else 0
     while True:
         tup = read_command()
         if tup["stream"] == "__heartbeat":
@@ -74,9 +79,25 @@ def run_bolt(echo):
         if tup["stream"] == "__tick":
             send({"command": "ack", "id": tup["id"]})
             continue
-        words = [tup["tuple"]] if echo else [[w] for w in tup["tuple"][0].split()]
-        for values in words:
-            emit(values, anchors=[tup["id"]])
+        if mode == "hang":
+            try:
+                os.close(os.open(os.path.join(conf["test.pid_dir"], "hung"), os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                pass
+            else:
+                while True:
+                    time.sleep(1)
+        words = [tup["tuple"]] if mode == "echo" else [[w] for w in tup["tuple"][0].split()]
+        if mode == "features":
+            for values in words:
+                emit(values, anchors=[tup["id"]], stream="words")
+            send(dict(command="emit", tuple=[len(words)], anchors=[tup["id"]], stream="direct", task=sink))
+            send({"command": "log", "msg": f"split into {len(words)} words", "level": 1})
+            send({"command": "error", "msg": "a reported error (not a crash)"})
+            send({"command": "metrics", "name": "words", "params": len(words)})
+        else:
+            for values in words:
+                emit(values, anchors=[tup["id"]])
         send({"command": "ack", "id": tup["id"]})
 
 
@@ -98,4 +119,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "spout":
         run_spout(int(sys.argv[2]))
     else:
-        run_bolt("echo" in sys.argv)
+        run_bolt(sys.argv[2] if len(sys.argv) > 2 else "split")
