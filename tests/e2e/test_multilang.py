@@ -192,3 +192,17 @@ def test_a_hung_subprocess_is_killed_after_the_timeout_and_restarted(tmp_path):
     assert spout["acked"] == 20 and spout["failed"] >= 1
     (err,) = [e for e in res.errors if e["component"] == "split"]
     assert "did not answer for 1s (topology.subprocess.timeout.secs)" in err["error"]
+
+
+def test_the_example_counts_exactly():
+    """examples/multilang/topology.py (the README's ShellBolt section), found through its resources/ folder."""
+    from squall.topology.loader import load_topology
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "multilang" / "topology.py"
+    topo = load_topology(str(path))
+    sentences = sys.modules[topo.__module__].SENTENCES
+    res = complete_topology(topo, timeout=90, strict=True)
+    final = {}
+    for word, count in read_tuples(res, "last"):
+        final[word] = max(final.get(word, 0), count)
+    assert final == dict(Counter(w for s in sentences for w in s.split()))
