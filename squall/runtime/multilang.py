@@ -240,8 +240,8 @@ class ShellProcess:
                 with contextlib.suppress(OSError):
                     s.close()
 
-    def close(self) -> None:
-        self.kill(CLOSE_SECS)
+    def close(self, graceful: float = CLOSE_SECS) -> None:
+        self.kill(graceful)
         shutil.rmtree(self.pid_dir, ignore_errors=True)
 
 
@@ -369,8 +369,9 @@ class Lifecycle:
         raise MultilangError(f"{self.shell.where} sent a message the protocol does not have: {str(msg)[:200]}")
 
     def close(self, deadline: float) -> None:
+        """At a stop: stdin closed, until ``deadline`` (shared by the worker's tasks) to exit, then SIGKILL."""
         self.closed = True
-        self.shell.close()
+        self.shell.close(max(0.0, deadline - time.monotonic()))
 
     if TYPE_CHECKING:  # TaskExecutor's
 

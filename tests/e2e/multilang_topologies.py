@@ -214,3 +214,20 @@ class Hang(Topology):
         base_dir=HERE,
     )
     last = LastWord.spec(inputs=[split])
+
+
+class PystormSpout(Topology):
+    """A pystorm spout as a subprocess (ShellSpout) feeding the Node.js count bolt."""
+
+    words = ShellSpout.spec(
+        command=sys.executable, script="word_spout.py", args=["400"], outputs=["word"], base_dir=HERE
+    )
+    count = ShellBolt.spec(
+        command="node",
+        script="wordcount.js",
+        outputs=["word", "count"],
+        inputs={words: Grouping.fields("word")},
+        par=2,
+        base_dir=HERE,
+    )
+    last = Last.spec(inputs=[count])

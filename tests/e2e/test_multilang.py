@@ -206,3 +206,10 @@ def test_the_example_counts_exactly():
     for word, count in read_tuples(res, "last"):
         final[word] = max(final.get(word, 0), count)
     assert final == dict(Counter(w for s in sentences for w in s.split()))
+
+
+def test_pystorm_spout_as_a_subprocess(workers):
+    res = run_topology(M.PystormSpout, workers=workers, duration=5, capture=True)
+    assert final_counts(res) == {"dog": 100, "cat": 100, "zebra": 100, "elephant": 100}
+    (spout,) = stats(res, "words")
+    assert spout["acked"] == 400 and spout["failed"] == 0
