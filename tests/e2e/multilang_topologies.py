@@ -231,3 +231,21 @@ class PystormSpout(Topology):
         base_dir=HERE,
     )
     last = Last.spec(inputs=[count])
+
+
+class NodeStorm(Topology):
+    """The count bolt written with node-storm (npm), its topology script in multilang/node/."""
+
+    sentences = Sentences.spec()
+    split = ShellBolt.spec(
+        command=sys.executable, script="splitsentence.py", outputs=["word"], inputs=[sentences], par=2, base_dir=HERE
+    )
+    count = ShellBolt.spec(
+        command="node",
+        script="count_topology.js",
+        outputs=["word", "count"],
+        inputs={split: Grouping.fields("word")},
+        par=2,
+        base_dir=os.path.join(HERE, "node"),
+    )
+    last = Last.spec(inputs=[count])

@@ -4,6 +4,7 @@ a Node.js bolt written from the protocol, a storm.py-like component with storm.p
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -18,6 +19,28 @@ from squall.testing import complete_topology, read_tuples, run_topology
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (node) on PATH")
 
 pytest.importorskip("pystorm", reason="the pystorm bolt needs pystorm (the streamparse extra)")
+
+
+NODE_DIR = Path(__file__).resolve().parent / "multilang" / "node"
+
+
+@pytest.fixture(scope="module")
+def node_storm():
+    """node-storm (npm), installed from multilang/node/package-lock.json (``npm ci``) unless it is there."""
+    if not (NODE_DIR / "node_modules" / "node-storm").is_dir():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("needs npm to install node-storm")
+        try:
+            subprocess.run(
+                [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+                cwd=NODE_DIR,
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"npm ci could not install node-storm (offline?): {exc}")
 
 
 def final_counts(res):
@@ -38,6 +61,12 @@ def test_python_and_node_bolts_exact_counts(workers):
     assert spout["acked"] == M.N_SENTENCES and spout["failed"] == 0 and spout["pending"] == 0
     assert sum(st["executed"] for st in stats(res, "split")) == M.N_SENTENCES
     assert sum(st["executed"] for st in stats(res, "count")) == sum(M.expected_counts().values())
+
+
+def test_node_storm_bolt_with_a_pystorm_bolt(node_storm, workers):
+    """The count bolt written with node-storm (npm), after a pystorm split bolt: exact counts."""
+    res = complete_topology(M.NodeStorm, workers=workers, timeout=90, strict=True)
+    assert final_counts(res) == M.expected_counts()
 
 
 def test_tuples_inside_a_subprocess_are_in_flight(workers):
