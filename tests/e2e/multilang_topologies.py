@@ -80,10 +80,24 @@ class PythonAndNode(Topology):
     last = Last.spec(inputs=[count])
 
 
-class InFlight(Topology):
-    """The Node.js bolt holds each tuple 20 ms before it acks: tuples inside a subprocess are in flight."""
+class UntrackedSentences(Spout):
+    """N_SENTENCES sentences without tup_id: nothing but the subprocess knows they are not done."""
 
-    sentences = Sentences.spec()
+    outputs = ["sentence"]
+
+    def initialize(self, conf, context):
+        self.it = iter(range(conf.get("test.n", N_SENTENCES)))
+
+    def next_tuple(self):
+        i = next(self.it)
+        self.emit([SENTENCES[i % len(SENTENCES)]])
+
+
+class InFlight(Topology):
+    """The Node.js bolt holds each tuple 20 ms before it acks, and the spout tracks nothing: only the
+    executor's count of tuples inside the subprocess keeps the run from ending early."""
+
+    sentences = UntrackedSentences.spec()
     echo = ShellBolt.spec(
         command="node",
         script="wordcount.js",
