@@ -21,6 +21,7 @@ places searched). ``args`` are passed after the script as they are (module names
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -54,11 +55,12 @@ def script_candidates(script: str, base_dir: str) -> list[str]:
     """Where ``script`` is looked for, in order (see the module docstring)."""
     if os.path.isabs(script):
         return [script]
-    return [
+    places = [
         os.path.join(base_dir, RESOURCES, script),
         os.path.join(base_dir, script),
         os.path.join(os.getcwd(), script),
     ]
+    return list(dict.fromkeys(places))
 
 
 class ShellComponent:
@@ -96,6 +98,8 @@ class ShellComponent:
         out: list[tuple[str, str]] = []
         if not isinstance(cls.command, str) or not cls.command:
             out.append(("command must be a non-empty string", "pass command='python3' (or node, ruby, ...)"))
+        elif os.sep not in cls.command and shutil.which(cls.command) is None:
+            out.append((f"command {cls.command!r} is not found on PATH", "install it, or give its full path"))
         if cls.script is not None and cls.script_path is None:
             where = ", ".join(cls.searched)
             out.append(

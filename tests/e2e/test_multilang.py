@@ -242,3 +242,12 @@ def test_pystorm_spout_as_a_subprocess(workers):
     assert final_counts(res) == {"dog": 100, "cat": 100, "zebra": 100, "elephant": 100}
     (spout,) = stats(res, "words")
     assert spout["acked"] == 400 and spout["failed"] == 0
+
+
+def test_unknown_command_is_refused(tmp_path):
+    (tmp_path / "s.py").write_text("")
+    with pytest.raises(InvalidTopologyError, match="command 'nosuchprogram' is not found on PATH"):
+
+        class NoCommand(Topology):
+            sentences = M.Sentences.spec()
+            split = ShellBolt.spec(command="nosuchprogram", script="s.py", inputs=[sentences], base_dir=str(tmp_path))
