@@ -147,7 +147,6 @@ class ShellProcess:
         """Reader thread: cut stdout into messages at ``\\nend\\n`` lines, decode, hand over."""
         fd = stream.fileno()
         buf = bytearray()
-        loads = json.loads
         try:
             while True:
                 chunk = os.read(fd, 1 << 16)
@@ -162,23 +161,38 @@ class ShellProcess:
                     continue
                 *frames, rest = bytes(buf).split(DELIM)
                 buf = bytearray(rest)
-                for raw in frames:
-                    frame = raw.strip()
-                    if not frame:
-                        continue
-                    try:
-                        msg = loads(frame)
-                    except ValueError:
-                        inbox.append((JUNK, frame[:200]))
-                        return
-                    if not isinstance(msg, dict):
-                        inbox.append((JUNK, frame[:200]))
-                        return
-                    inbox.append(msg)
+                if not self._decode([f for f in (f.strip() for f in frames) if f], inbox):
+                    return
         except OSError:
             pass
         finally:
             inbox.append((EOF, bytes(buf).strip()[:200]))
+
+    @staticmethod
+    def _decode(frames: list[bytes], inbox: deque[Any]) -> bool:
+        """Decode a chunk's messages with one ``json.loads`` (as one JSON array: the per-message work
+        stays in C); a chunk that does not decode so is decoded message by message, to find the junk.
+        False: junk found (handed over)."""
+        if not frames:
+            return True
+        try:
+            msgs = json.loads(b"[" + b",".join(frames) + b"]")
+        except ValueError:
+            msgs = None
+        # one dict per frame: a frame holding several values, or not an object, is decoded alone below
+        if msgs is not None and len(msgs) == len(frames) and all(type(m) is dict for m in msgs):
+            inbox.extend(msgs)
+            return True
+        for frame in frames:
+            try:
+                msg = json.loads(frame)
+            except ValueError:
+                msg = None
+            if type(msg) is not dict:
+                inbox.append((JUNK, frame[:200]))
+                return False
+            inbox.append(msg)
+        return True
 
     def _read_stderr(self, stream: Any) -> None:
         for raw in iter(stream.readline, b""):
