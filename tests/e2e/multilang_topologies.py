@@ -263,3 +263,25 @@ class NodeStorm(Topology):
         base_dir=os.path.join(HERE, "node"),
     )
     last = Last.spec(inputs=[count])
+
+
+class Idle(Spout):
+    outputs = ["x"]
+
+    def next_tuple(self):
+        pass
+
+
+class Ticks(Topology):
+    """Tick tuples (__system/__tick, task -1) to a pystorm bolt's process_tick."""
+
+    idle = Idle.spec()
+    ticker = ShellBolt.spec(
+        command=sys.executable,
+        script="tick_bolt.py",
+        outputs=["task", "freq"],
+        inputs=[idle],
+        config={"topology.tick.tuple.freq.secs": 0.2},
+        base_dir=HERE,
+    )
+    last = Last.spec(inputs=[ticker])

@@ -251,3 +251,9 @@ def test_unknown_command_is_refused(tmp_path):
         class NoCommand(Topology):
             sentences = M.Sentences.spec()
             split = ShellBolt.spec(command="nosuchprogram", script="s.py", inputs=[sentences], base_dir=str(tmp_path))
+
+
+def test_tick_tuples_reach_process_tick():
+    res = run_topology(M.Ticks, duration=2.5, capture=True)
+    ticks = read_tuples(res, "last")
+    assert len(ticks) >= 3 and {freq for _task, freq in ticks} == {0.2}
