@@ -1,6 +1,7 @@
 """Multilang subprocess components (ShellBolt / ShellSpout) with real subprocesses: pystorm (Python),
 a Node.js bolt written from the protocol, a storm.py-like component with storm.py's quirks."""
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -18,7 +19,10 @@ from squall.testing import complete_topology, read_tuples, run_topology
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (node) on PATH")
 
-pytest.importorskip("pystorm", reason="the pystorm bolt needs pystorm (the streamparse extra)")
+#: tests whose components are pystorm scripts (pystorm comes with the `streamparse` extra)
+needs_pystorm = pytest.mark.skipif(
+    importlib.util.find_spec("pystorm") is None, reason="needs pystorm (pip install 'squall[streamparse]')"
+)
 
 
 NODE_DIR = Path(__file__).resolve().parent / "multilang" / "node"
@@ -54,6 +58,7 @@ def stats(res, component):
     return [st for st in res.tasks.values() if st["component"] == component]
 
 
+@needs_pystorm
 def test_python_and_node_bolts_exact_counts(workers):
     res = complete_topology(M.PythonAndNode, workers=workers, timeout=90, strict=True)
     assert final_counts(res) == M.expected_counts()
@@ -63,6 +68,7 @@ def test_python_and_node_bolts_exact_counts(workers):
     assert sum(st["executed"] for st in stats(res, "count")) == sum(M.expected_counts().values())
 
 
+@needs_pystorm
 def test_node_storm_bolt_with_a_pystorm_bolt(node_storm, workers):
     """The count bolt written with node-storm (npm), after a pystorm split bolt: exact counts."""
     res = complete_topology(M.NodeStorm, workers=workers, timeout=90, strict=True)
@@ -77,11 +83,13 @@ def test_tuples_inside_a_subprocess_are_in_flight(workers):
     )
 
 
+@needs_pystorm
 def test_tricky_strings_pass_intact(workers):
     res = complete_topology(M.Tricky, workers=workers, timeout=90, strict=True)
     assert sorted(read_tuples(res, "last"), key=lambda v: v[1]) == [(s, i) for i, s in enumerate(M.TRICKY)]
 
 
+@needs_pystorm
 def test_killed_subprocess_tuples_replayed_and_restarted(tmp_path, workers):
     """The first split subprocess to reach its 20th tuple kills itself (SIGKILL) mid-stream."""
     conf = {"test.pid_dir": str(tmp_path), "test.kill_after": 20}
@@ -168,6 +176,7 @@ def split_pids(folder):
     return {int(p.name.split("-")[2]) for p in folder.iterdir() if p.name.startswith("split-")}
 
 
+@needs_pystorm
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_no_orphans_after_kill_9_of_the_worker_nor_after_the_stop(squall_cli, tmp_path):
     topo = f"{Path(M.__file__)}:PythonAndNode"
@@ -223,6 +232,7 @@ def test_a_hung_subprocess_is_killed_after_the_timeout_and_restarted(tmp_path):
     assert "did not answer for 1s (topology.subprocess.timeout.secs)" in err["error"]
 
 
+@needs_pystorm
 def test_the_example_counts_exactly():
     """examples/multilang/topology.py (the README's ShellBolt section), found through its resources/ folder."""
     from squall.topology.loader import load_topology
@@ -237,6 +247,7 @@ def test_the_example_counts_exactly():
     assert final == dict(Counter(w for s in sentences for w in s.split()))
 
 
+@needs_pystorm
 def test_pystorm_spout_as_a_subprocess(workers):
     res = run_topology(M.PystormSpout, workers=workers, duration=5, capture=True)
     assert final_counts(res) == {"dog": 100, "cat": 100, "zebra": 100, "elephant": 100}
@@ -253,6 +264,7 @@ def test_unknown_command_is_refused(tmp_path):
             split = ShellBolt.spec(command="nosuchprogram", script="s.py", inputs=[sentences], base_dir=str(tmp_path))
 
 
+@needs_pystorm
 def test_tick_tuples_reach_process_tick():
     res = run_topology(M.Ticks, duration=2.5, capture=True)
     ticks = read_tuples(res, "last")
