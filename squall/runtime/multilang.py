@@ -59,6 +59,7 @@ MAX_FRAME = 64 * 1024 * 1024  # bytes without an `end` line: the subprocess is n
 RESTART_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)  # before restart N (the last one repeats)
 STABLE_SECS = 30.0  # a subprocess that lived this long restarts with the first delay again
 STDERR_LINES = 20  # the last lines of a subprocess's stderr, quoted when it dies
+PROBE_SECS = 1.0  # how long a spout's first activate waits for a sync before the library is taken not to send one
 CLOSE_SECS = 1.0  # at a stop, how long a subprocess may take to exit after its stdin closes
 LOG_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
 
@@ -540,13 +541,16 @@ class ShellSpoutExecutor(Lifecycle, SpoutExecutor):
         inst = self.instance
         inst.ack = lambda tup_id: self.command({"command": "ack", "id": tup_id})
         inst.fail = lambda tup_id: self.command({"command": "fail", "id": tup_id})
-        inst.activate = lambda: self.command({"command": "activate"}, owes_sync=False)
-        inst.deactivate = lambda: self.command({"command": "deactivate"}, owes_sync=False)
+        inst.activate = lambda: self.switch("activate")
+        inst.deactivate = lambda: self.switch("deactivate")
+        #: whether the library answers activate/deactivate with a sync (pystorm, storm.py and storm.rb
+        #: do, storm.js does not): learned from the first activate; None: not yet known
+        self.answers_switch: bool | None = None
+        self.probing = float("inf")  # until when the first activate's sync is awaited (no next meanwhile)
         self.init_shell(shell_conf)
 
     def command(self, msg: dict[str, Any], owes_sync: bool = True) -> None:
-        """A command for the subprocess (dropped while none runs: its ids died with it). ``activate``
-        and ``deactivate`` owe no sync: storm.js never answers them."""
+        """A command for the subprocess (dropped while none runs: its ids died with it)."""
         if self.shell.proc is None:
             return
         if owes_sync:
@@ -555,13 +559,29 @@ class ShellSpoutExecutor(Lifecycle, SpoutExecutor):
             self.in_flight += 1
         self.shell.send(msg)
 
+    def switch(self, cmd: str) -> None:
+        """``activate`` / ``deactivate``: owing a sync if the library answers them. The first one is a
+        probe: no ``next`` goes out until its sync arrives or ``PROBE_SECS`` pass without one."""
+        if self.answers_switch is None and self.probing == float("inf") and self.shell.proc is not None:
+            self.probing = time.monotonic() + PROBE_SECS
+            self.command({"command": cmd}, owes_sync=False)
+        else:
+            self.command({"command": cmd}, owes_sync=bool(self.answers_switch))
+        self.shell.flush()
+
     def owes(self) -> bool:
         return bool(self.in_flight) or not self.shell.pid
+
+    def poll(self, now: float) -> int:
+        if now > self.probing:  # no sync for the first activate: storm.js
+            self.probing = float("inf")
+            self.answers_switch = False
+        return super().poll(now)
 
     def burst(self, n: int) -> int:
         """The failed trees' ``fail`` commands, then ``next`` in the free slots (not beyond the
         pending cap). Their emits are the work, counted when they arrive."""
-        if self.shell.proc is None:
+        if self.shell.proc is None or self.probing != float("inf"):
             return 0
         if self.fails or self.replays:
             self._replay(n, time.monotonic() + 0.002)
@@ -587,7 +607,10 @@ class ShellSpoutExecutor(Lifecycle, SpoutExecutor):
             if self.to_ack:
                 self.ack_now()
         elif cmd == "sync":
-            if self.in_flight:
+            if self.probing != float("inf"):  # the answer to the first activate
+                self.probing = float("inf")
+                self.answers_switch = True
+            elif self.in_flight:
                 self.in_flight -= 1
         elif not self.common(cmd, msg):
             self.unknown(msg)
@@ -595,10 +618,12 @@ class ShellSpoutExecutor(Lifecycle, SpoutExecutor):
     def died(self) -> None:
         """Its trees in flight time out (its replay state died with it); nothing owes a sync."""
         self.in_flight = 0
+        if self.probing != float("inf"):
+            self.probing = float("inf")
 
     def restarted(self) -> None:
         if self.active:
-            self.command({"command": "activate"}, owes_sync=False)
+            self.switch("activate")
 
     @property
     def done(self) -> bool:

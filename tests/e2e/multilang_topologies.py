@@ -285,3 +285,18 @@ class Ticks(Topology):
         base_dir=HERE,
     )
     last = Last.spec(inputs=[ticker])
+
+
+class NodeSpout(Topology):
+    """A storm.js-like Node.js spout (no sync for activate/deactivate) into the Node.js count bolt."""
+
+    words = ShellSpout.spec(command="node", script="spout.js", args=["400"], outputs=["word"], base_dir=HERE)
+    count = ShellBolt.spec(
+        command="node",
+        script="wordcount.js",
+        outputs=["word", "count"],
+        inputs={words: Grouping.fields("word")},
+        par=2,
+        base_dir=HERE,
+    )
+    last = Last.spec(inputs=[count])

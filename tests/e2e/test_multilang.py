@@ -269,3 +269,10 @@ def test_tick_tuples_reach_process_tick():
     res = run_topology(M.Ticks, duration=2.5, capture=True)
     ticks = read_tuples(res, "last")
     assert len(ticks) >= 3 and {freq for _task, freq in ticks} == {0.2}
+
+
+def test_storm_js_like_spout_that_never_answers_activate(workers):
+    res = run_topology(M.NodeSpout, workers=workers, duration=5, capture=True)
+    assert final_counts(res) == {"dog": 100, "cat": 100, "zebra": 100, "elephant": 100}
+    (spout,) = stats(res, "words")
+    assert spout["acked"] == 400 and spout["failed"] == 0
