@@ -58,9 +58,10 @@ def to_squall(topology: type) -> type[Topology]:
         "config": dict(getattr(topology, "config", None) or {}),
     }
     specs = list(topology.specs)  # type: ignore[attr-defined]
+    base_dir = _base_dir(topology)
     fields = {(s.name, stream): list(info.output_fields) for s in specs for stream, info in s.outputs.items()}
     for spec in specs:
-        squall_spec = _component(spec, fields, problems)
+        squall_spec = _component(spec, fields, problems, base_dir)
         if squall_spec is not None:
             ns[spec.name] = squall_spec
     if problems:
@@ -70,7 +71,9 @@ def to_squall(topology: type) -> type[Topology]:
     return converted  # type: ignore[return-value]
 
 
-def _component(spec: Any, fields: dict[tuple[str, str], list[str]], problems: list[Problem]) -> ComponentSpec | None:
+def _component(
+    spec: Any, fields: dict[tuple[str, str], list[str]], problems: list[Problem], base_dir: str
+) -> ComponentSpec | None:
     from streamparse.dsl.bolt import JavaBoltSpec, ShellBoltSpec
     from streamparse.dsl.component import JavaComponentSpec
 
@@ -115,13 +118,18 @@ def _component(spec: Any, fields: dict[tuple[str, str], list[str]], problems: li
         return ComponentSpec(
             cls, name=name, inputs=inputs if is_bolt else None, par=par, config=config, outputs=outputs
         )
-    return _shell(spec, is_bolt, inputs, par, config, outputs, problems)
+    return _shell(spec, is_bolt, inputs, par, config, outputs, problems, base_dir)
 
 
 def _shell(
-    spec: Any, is_bolt: bool, inputs: Any, par: Any, config: Any, outputs: Any, problems: list[Problem]
+    spec: Any, is_bolt: bool, inputs: Any, par: Any, config: Any, outputs: Any, problems: list[Problem], base_dir: str
 ) -> ComponentSpec | None:
-    """A ``ShellBolt.spec(command=..., script=...)``: Squall's multilang ShellBolt/ShellSpout."""
+    """A ``ShellBolt.spec(command=..., script=...)``: Squall's multilang ShellBolt/ShellSpout.
+
+    streamparse's ``script`` holds the command's arguments separated by spaces: the first is the
+    script, the rest go after it. Storm runs the command in the topology jar's resources, which a
+    streamparse project fills from ``src/``: the script is looked for there first (``base_dir``).
+    """
     shell = spec.component_object.shell
     try:
         module = importlib.import_module("squall.topology.shell")
@@ -130,17 +138,33 @@ def _shell(
             Problem(
                 spec.name,
                 f"is a multilang Shell{'Bolt' if is_bolt else 'Spout'} ({shell.execution_command} "
-                f"{shell.script}), which this Squall cannot run yet",
+                f"{shell.script}), which this Squall cannot run",
                 "write it as a Python Bolt/Spout",
             )
         )
         return None
+    words = str(shell.script).split()
     cls = module.ShellBolt if is_bolt else module.ShellSpout
-    kwargs: dict[str, Any] = {"command": shell.execution_command, "script": shell.script, "outputs": outputs}
+    kwargs: dict[str, Any] = {
+        "command": shell.execution_command,
+        "script": words[0] if words else None,
+        "args": words[1:],
+        "outputs": outputs,
+        "base_dir": base_dir,
+    }
     if is_bolt:
         kwargs["inputs"] = inputs
     spec_out: ComponentSpec = cls.spec(name=spec.name, par=par, config=config, **kwargs)
     return spec_out
+
+
+def _base_dir(topology: type) -> str:
+    """Where a multilang script is looked for: the project's ``src/`` (what streamparse ships as the
+    jar's resources) when there is one beside ``topologies/``, else the topology file's folder."""
+    path = getattr(sys.modules.get(topology.__module__), "__file__", None) or os.path.join(os.getcwd(), "x.py")
+    here = os.path.dirname(os.path.abspath(path))
+    src = os.path.join(os.path.dirname(here), "src")
+    return src if os.path.isdir(src) else here
 
 
 def _par(spec: Any, problems: list[Problem]) -> Any:

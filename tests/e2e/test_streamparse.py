@@ -128,3 +128,24 @@ def test_print_in_a_component_corrupts_nothing(squall_cli):
     assert code == 0, err[-3000:]
     assert "completed after" in err
     assert "direct_sink: emitted 400 executed 400" in err
+
+
+def test_streamparse_shell_bolt_runs_as_multilang_subprocess(workers):
+    """streamparse's ShellBolt.spec(command, script): Squall's multilang ShellBolt, its script found
+    in the project's src/ (what streamparse ships as Storm's resources/), between in-process components."""
+    topo = PROJECTS / "multilang" / "topologies" / "multilang.py"
+    res = complete_topology(str(topo), workers=workers, timeout=90, strict=True)
+    sentences = [
+        "the cow jumped over the moon",
+        "an apple a day keeps the doctor away",
+        "four score and seven years ago",
+        "snow white and the seven dwarfs",
+        "i am at two with nature",
+    ]
+    expected = Counter(w for i in range(300) for w in sentences[i % 5].split())
+    final: dict[str, int] = {}
+    for word, count in read_tuples(res, "count"):
+        final[word] = max(final.get(word, 0), count)
+    assert final == dict(expected)
+    spout = next(st for st in res.tasks.values() if st["component"] == "sentences")
+    assert spout["acked"] == 300 and spout["failed"] == 0

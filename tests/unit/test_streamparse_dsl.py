@@ -312,3 +312,25 @@ def test_import_error_names_the_file(tmp_path):
         load_topology(str(path))
     text = str(info.value)
     assert str(path) in text and "line 2" in text and "No module named 'bolts'" in text
+
+
+def test_shell_bolt_becomes_squall_multilang_spec(tmp_path):
+    """streamparse's ShellBolt.spec (its test_perl_bolt shape): Squall's ShellBolt, the script looked
+    for in the project's src/; a script found nowhere is refused naming the component."""
+    body = (
+        "word_spout = WordSpout.spec(par=2)\n"
+        "word_bolt = ShellBolt.spec(command='perl', script='count_words.pl -v', "
+        "inputs={word_spout: Grouping.fields('word')}, par=8, outputs=['word', 'count'])\n"
+    )
+    path = _file(tmp_path, "perl", body)
+    assert streamparse_accepts(path)
+    with pytest.raises(InvalidTopologyError, match=r"component 'word_bolt'.*count_words\.pl.*not found"):
+        load_topology(str(path))
+    src = tmp_path / "perl2" / "src"
+    other = _file(tmp_path, "perl2", body)
+    src.mkdir()
+    (src / "count_words.pl").write_text("# perl\n")
+    comp = load_topology(str(other)).components["word_bolt"]
+    assert comp.kind == "bolt" and comp.par == 8
+    assert comp.cls.argv() == ["perl", str(src / "count_words.pl"), "-v"]
+    assert comp.inputs[0].grouping.kind == "fields"
