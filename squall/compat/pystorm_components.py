@@ -25,6 +25,7 @@ import pystorm.spout
 from squall.errors import SquallError
 from squall.topology.bolt import BatchingBolt, Bolt
 from squall.topology.spout import Spout
+from squall.topology.stream import Stream
 
 #: pystorm's log level names (``Component.log(message, level)``, ``pystorm.log.level``)
 LEVELS = {
@@ -228,12 +229,16 @@ def in_process_class(cls: type) -> type:
         self._setup_component(conf, context)
         return user_initialize(self, conf, context)
 
-    ns = {
+    ns: dict[str, Any] = {
         "__module__": cls.__module__,
         "__qualname__": cls.__qualname__,
         "__doc__": cls.__doc__,
         "initialize": initialize,
     }
+    outputs = getattr(cls, "outputs", None)
+    if isinstance(outputs, (list, tuple)) and any(not isinstance(o, str) for o in outputs):
+        # streamparse's Stream objects (thrift StreamInfo) as Squall's
+        ns["outputs"] = [o if isinstance(o, str) else Stream(list(o.fields), o.name, bool(o.direct)) for o in outputs]
     new = type(cls.__name__, (cls, base), ns)
     _CLASSES[cls] = new
     return new

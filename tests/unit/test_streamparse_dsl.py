@@ -334,3 +334,39 @@ def test_shell_bolt_becomes_squall_multilang_spec(tmp_path):
     assert comp.kind == "bolt" and comp.par == 8
     assert comp.cls.argv() == ["perl", str(src / "count_words.pl"), "-v"]
     assert comp.inputs[0].grouping.kind == "fields"
+
+
+def test_component_harness_takes_streamparse_classes(tmp_path):
+    """streamparse components unit-tested alone, without Storm: squall.testing.component_harness."""
+    from squall.testing import component_harness
+
+    path = _file(
+        tmp_path,
+        "harness",
+        "word_spout = WordSpout.spec()\ncounter = MultiStreamWordCountBolt.spec(inputs=[word_spout])",
+    )
+    path.write_text(
+        path.read_text()
+        + textwrap.dedent(
+            """
+        class Counting(MultiStreamWordCountBolt):
+            def initialize(self, conf, ctx):
+                self.n = 0
+                self.seen_conf = self.storm_conf is conf
+
+            def process(self, tup):
+                self.n += 1
+                self.emit([tup.values[0], self.n])
+                self.emit([self.n], stream="sum")
+        """
+        )
+    )
+    topo = load_topology(str(path))
+    module = __import__("sys").modules[topo.__module__]
+    bolt = component_harness(module.Counting)
+    bolt.process(["dog"])
+    bolt.process(["cat"])
+    assert bolt.emitted == {"default": [("dog", 1), ("cat", 2)], "sum": [(1,), (2,)]}
+    assert len(bolt.acked) == 2 and bolt.instance.seen_conf
+    bolt = component_harness(module.WordCount, "counter")
+    assert bolt.definition.kind == "bolt"
