@@ -82,7 +82,7 @@ class _Plumbing:
         self._writer_lock = threading.RLock()
         self._current_tups: list[Any] = []
         self.serializer = NoPipe(self)
-        self.metrics: dict[str, Any] = {}
+        self.squall_metrics: dict[str, Any] = {}
 
     def _setup_component(self, storm_conf: dict[str, Any], context: dict[str, Any]) -> None:
         """pystorm's: the attributes user code reads, set before ``initialize``."""
@@ -106,8 +106,8 @@ class _Plumbing:
             self.logger.error("%s: %s", type(exception).__name__, exception, exc_info=exception)
 
     def report_metric(self, name: str, value: Any) -> None:
-        """Storm's shell metrics: the last value of each name is kept in ``self.metrics`` (and logged at debug)."""
-        self.metrics[name] = value
+        """Storm's shell metrics: the last value of each name is kept in ``self.squall_metrics`` (and logged at debug)."""
+        self.squall_metrics[name] = value
         self.logger.debug("metric %s = %r", name, value)
 
     def send_message(self, message: Any) -> None:
@@ -131,6 +131,15 @@ class _Plumbing:
                 "self.emit / self.ack / self.fail instead"
             )
 
+    def emit(
+        self, tup: Any, stream: Any = None, anchors: Any = None, direct_task: Any = None, need_task_ids: bool = False
+    ) -> Any:
+        # reached only from a user's own emit (``super().emit(...)``, see ``in_process_class``): the runtime's emit
+        return self._raw_emit(tup, stream, anchors, direct_task, need_task_ids)
+
+    def _raw_emit(self, *args: Any) -> Any:  # replaced by the runtime when the user's class overrides emit
+        raise SquallError(f"{type(self).__name__}.emit() was called outside a running topology")
+
     def read_message(self) -> Any:
         return self.serializer.read_message()
 
@@ -152,9 +161,6 @@ class _PystormSpout(_Plumbing, pystorm.spout.Spout, Spout):
     ) -> Any:
         # reached only through a subclass that intercepts emit (ReliableSpout): the runtime's emit
         return self._raw_emit(tup, tup_id, stream, direct_task, need_task_ids)
-
-    def _raw_emit(self, *args: Any) -> Any:  # replaced by the runtime
-        return Spout.emit(self, *args)
 
 
 class _PystormReliableSpout(pystorm.spout.ReliableSpout, _PystormSpout):
@@ -211,6 +217,16 @@ def base_for(cls: type) -> type | None:
 _CLASSES: dict[type, type] = {}
 
 
+def _overrides_emit(cls: type) -> bool:
+    """The user's class (or a base of it that is not pystorm's or streamparse's) defines ``emit``."""
+    for klass in cls.__mro__:
+        if klass.__module__.split(".")[0] in ("pystorm", "streamparse"):
+            return False
+        if "emit" in vars(klass):
+            return True
+    return False
+
+
 def in_process_class(cls: type) -> type:
     """``cls`` (a pystorm/streamparse Spout or Bolt subclass) rebased to run inside a Squall worker.
 
@@ -235,6 +251,14 @@ def in_process_class(cls: type) -> type:
         "__doc__": cls.__doc__,
         "initialize": initialize,
     }
+    if _overrides_emit(cls):
+        if issubclass(cls, pystorm.spout.Spout):
+            ns["_squall_intercepts_emit"] = True  # the runtime binds _raw_emit, the user's emit stays
+        else:  # the runtime's ``inst.emit = ...`` lands in _raw_emit; ``inst.emit`` is the user's
+            user_emit = cls.emit  # type: ignore[attr-defined]
+            ns["emit"] = property(
+                lambda self: user_emit.__get__(self), lambda self, f: self.__dict__.__setitem__("_raw_emit", f)
+            )
     outputs = getattr(cls, "outputs", None)
     if isinstance(outputs, (list, tuple)) and any(not isinstance(o, str) for o in outputs):
         # streamparse's Stream objects (thrift StreamInfo) as Squall's

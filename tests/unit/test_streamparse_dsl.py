@@ -370,3 +370,52 @@ def test_component_harness_takes_streamparse_classes(tmp_path):
     assert len(bolt.acked) == 2 and bolt.instance.seen_conf
     bolt = component_harness(module.WordCount, "counter")
     assert bolt.definition.kind == "bolt"
+
+
+OVERRIDES = """
+class TaggingSpout(Spout):
+    outputs = ["word"]
+
+    def initialize(self, conf, ctx):
+        self.words = iter(["dog", "cat"])
+        self.count = 0
+
+    def emit(self, tup, tup_id=None, stream=None, direct_task=None, need_task_ids=False):
+        self.count += 1
+        return super().emit([tup[0].upper()], tup_id=tup_id, stream=stream)
+
+    def next_tuple(self):
+        self.emit([next(self.words)])
+
+
+class TaggingBolt(Bolt):
+    outputs = ["word"]
+
+    def initialize(self, conf, ctx):
+        self.count = 0
+
+    def emit(self, tup, **kwargs):
+        self.count += 1
+        return super().emit(["<" + tup[0] + ">"], **kwargs)
+
+    def process(self, tup):
+        self.emit([tup.values[0]])
+"""
+
+
+def test_a_component_s_own_emit_override_is_kept(tmp_path):
+    """A user class that overrides emit (and calls super().emit) keeps it: the runtime's emit is underneath."""
+    from squall.testing import complete_topology, component_harness, read_tuples
+
+    body = "spout = TaggingSpout.spec()\nbolt = TaggingBolt.spec(inputs=[spout])"
+    path = _file(tmp_path, "overrides", body)
+    path.write_text(
+        path.read_text().replace("class WordCount(Topology):", OVERRIDES + "\n\nclass WordCount(Topology):")
+    )
+    topo = load_topology(str(path))
+    res = complete_topology(topo, strict=True)
+    assert read_tuples(res, "spout") == [("DOG",), ("CAT",)]
+    assert read_tuples(res, "bolt") == [("<DOG>",), ("<CAT>",)]
+    bolt = component_harness(topo, "bolt")
+    bolt.process(["x"])
+    assert bolt.emitted["default"] == [("<x>",)] and bolt.instance.count == 1
