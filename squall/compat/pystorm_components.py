@@ -106,7 +106,7 @@ class _Plumbing:
             self.logger.error("%s: %s", type(exception).__name__, exception, exc_info=exception)
 
     def report_metric(self, name: str, value: Any) -> None:
-        """Storm's shell metrics: the last value of each name is kept in ``self.squall_metrics`` (and logged at debug)."""
+        """Storm's shell metrics: the last value of each name is kept in ``self.squall_metrics`` (logged at debug)."""
         self.squall_metrics[name] = value
         self.logger.debug("metric %s = %r", name, value)
 
@@ -256,9 +256,7 @@ def in_process_class(cls: type) -> type:
             ns["_squall_intercepts_emit"] = True  # the runtime binds _raw_emit, the user's emit stays
         else:  # the runtime's ``inst.emit = ...`` lands in _raw_emit; ``inst.emit`` is the user's
             user_emit = cls.emit  # type: ignore[attr-defined]
-            ns["emit"] = property(
-                lambda self: user_emit.__get__(self), lambda self, f: self.__dict__.__setitem__("_raw_emit", f)
-            )
+            ns["emit"] = property(user_emit.__get__, lambda self, f: self.__dict__.__setitem__("_raw_emit", f))
     outputs = getattr(cls, "outputs", None)
     if isinstance(outputs, (list, tuple)) and any(not isinstance(o, str) for o in outputs):
         # streamparse's Stream objects (thrift StreamInfo) as Squall's

@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import sysconfig
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Protocol
@@ -54,12 +55,33 @@ def path_entries_for(path: str) -> list[str]:
     return entries
 
 
+def _forget_shadowed(src: str) -> None:
+    """Forget modules imported from another project's folder under a name this project's ``src/``
+    defines (two streamparse projects both have ``bolts``, ``spouts``): this project's import then
+    finds its own. What was loaded before keeps the modules it imported."""
+    try:
+        names = {os.path.splitext(n)[0] for n in os.listdir(src) if n.endswith(".py") or "." not in n}
+    except OSError:
+        return
+    root = os.path.abspath(src) + os.sep
+    installed = tuple(os.path.abspath(p) + os.sep for p in sysconfig.get_paths().values())  # never stdlib's
+    for name in names:
+        module = sys.modules.get(name)
+        where = os.path.abspath(getattr(module, "__file__", None) or "")
+        if module is not None and where != os.path.abspath("") and not where.startswith((root, *installed)):
+            for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+                del sys.modules[key]
+
+
 def _import_file(path: str, explain: Callable[[str, BaseException], SquallError | None] | None) -> ModuleType:
     if not os.path.isfile(path):
         raise TopologyLoadError(f"topology file {path!r} does not exist")
-    for entry in reversed(path_entries_for(path)):
+    entries = path_entries_for(path)
+    for entry in reversed(entries):
         if entry not in sys.path:
             sys.path.insert(0, entry)
+    for entry in entries[1:]:
+        _forget_shadowed(entry)
     base = os.path.splitext(os.path.basename(path))[0]
     name, n = base, 1
     while name in sys.modules:  # the same file loaded before, or another file with the same name

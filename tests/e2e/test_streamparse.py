@@ -124,9 +124,11 @@ def test_import_error_in_streamparse_topology(tmp_path, squall_cli):
 
 def test_print_in_a_component_corrupts_nothing(squall_cli):
     """RouterBolt prints "end" and a JSON emit line: in worker processes they are output lines, nothing else."""
-    code, _out, err = squall_cli("run", RICH, "--workers", "2", "--no-ui").finish(timeout=90)
+    code, out, err = squall_cli("run", RICH, "--workers", "2", "--no-ui").finish(timeout=90)
     assert code == 0, err[-3000:]
     assert "completed after" in err
+    printed = out.splitlines() + err.splitlines()
+    assert "end" in printed and '{"command": "emit", "tuple": ["junk"]}' in printed  # shown as printed
     assert "direct_sink: emitted 400 executed 400" in err
 
 
