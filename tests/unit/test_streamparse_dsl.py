@@ -419,3 +419,19 @@ def test_a_component_s_own_emit_override_is_kept(tmp_path):
     bolt = component_harness(topo, "bolt")
     bolt.process(["x"])
     assert bolt.emitted["default"] == [("<x>",)] and bolt.instance.count == 1
+
+
+def test_loading_imports_no_streamparse_cli_dependencies():
+    """Reading a streamparse topology never imports streamparse.util (requests, fabric, pkg_resources)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    topo = Path(__file__).resolve().parents[1] / "streamparse_projects" / "wordcount" / "topologies" / "wordcount.py"
+    code = (
+        "import sys\nfrom squall.compat.loader import load_topology\n"
+        f"load_topology({str(topo)!r})\n"
+        "print(sorted(m for m in ('streamparse.util', 'requests', 'fabric', 'pkg_resources') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
