@@ -10,6 +10,9 @@ It runs, on ``--workers`` worker processes for ``--duration`` seconds each, one 
   components run in-process by squall/compat;
 * ``native``: the same words and the same counting through Squall-native components (squall.Spout,
   squall.Bolt, same par and grouping);
+* with ``--multilang``, ``multilang``: the streamparse project again with
+  ``SQUALL_STREAMPARSE_MODE=multilang``: its components as ``python -m streamparse.run``
+  subprocesses speaking Storm's multilang JSON protocol (squall/runtime/multilang.py), as Storm runs them;
 
 and prints words/s for each run (count_bolt's executed tuples over the time the spouts were active,
 from the activation to the stop), the median, the ratio of each streamparse run to the native run
@@ -38,6 +41,7 @@ from squall.local.coordinator import Coordinator
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.join(os.path.dirname(HERE), "tests", "streamparse_projects", "wordcount")
 STREAMPARSE_TOPOLOGY = os.path.join(PROJECT, "topologies", "wordcount.py")
+MODE_ENV = "SQUALL_STREAMPARSE_MODE"
 MULTILANG_REFERENCE = 8_000.0  # words/s: pystorm components over multilang JSON, Storm's synchronous spout
 TARGET = 50.0
 
@@ -116,14 +120,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per run (default 10)")
     ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each (alternating)")
+    ap.add_argument("--multilang", action="store_true", help="also run the project in multilang mode")
     ap.add_argument("--json", default=None, help="write the figures to this file")
     args = ap.parse_args(argv)
     import streamparse  # noqa: F401  (the extra: pip install 'squall[streamparse]')
 
     runs: dict[str, list[dict[str, Any]]] = {"streamparse": [], "native": []}
+    if args.multilang:
+        runs["multilang"] = []
     for _ in range(args.repeat):
         runs["streamparse"].append(run(STREAMPARSE_TOPOLOGY, args.workers, args.duration))
         runs["native"].append(run(NativeWordCount, args.workers, args.duration))
+        if args.multilang:
+            os.environ[MODE_ENV] = "multilang"  # read when the topology is loaded, here and in the workers
+            try:
+                runs["multilang"].append(run(STREAMPARSE_TOPOLOGY, args.workers, args.duration))
+            finally:
+                del os.environ[MODE_ENV]
     best = {k: max(r["words_per_sec"] for r in v) for k, v in runs.items()}
     median = {k: statistics.median(r["words_per_sec"] for r in v) for k, v in runs.items()}
     pairs = [a["words_per_sec"] / b["words_per_sec"] for a, b in zip(runs["streamparse"], runs["native"], strict=True)]
@@ -138,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         f"Squall-native components, run by run: {', '.join(f'{p:.2f}' for p in pairs)} "
         f"(median {statistics.median(pairs):.2f}; native median {median['native']:,.0f} words/s)"
     )
+    if args.multilang:
+        ml = median["multilang"]
+        print(
+            f"the same project in multilang mode (subprocesses, Storm's JSON protocol): median {ml:,.0f} words/s "
+            f"({ml / MULTILANG_REFERENCE:.2f}x the Storm reference); "
+            f"in-process / multilang: {median['streamparse'] / ml:.0f}x"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"workers": args.workers, "duration": args.duration, "runs": runs, "ratios": pairs}, f, indent=2)

@@ -31,6 +31,11 @@ PARTIAL_KEY_CLASS = "org.apache.storm.grouping.PartialKeyGrouping"
 ENV_VAR = "SQUALL_ENV"
 #: the command streamparse puts in the spec of a Python component (``X.spec()``)
 STREAMPARSE_RUN = "streamparse_run"
+#: how Python components run: "inprocess" (the default) or "multilang" (a subprocess per task);
+#: the component's config, else the topology's, else the environment variable, decides
+MODE_KEY = "squall.streamparse.mode"
+MODE_ENV = "SQUALL_STREAMPARSE_MODE"
+MODES = ("inprocess", "multilang")
 
 
 def is_streamparse_topology(obj: object) -> bool:
@@ -42,14 +47,16 @@ def is_streamparse_topology(obj: object) -> bool:
 
 
 def to_squall(topology: type) -> type[Topology]:
-    """The Squall ``Topology`` class of a streamparse ``Topology`` class (made once per class).
+    """The Squall ``Topology`` class of a streamparse ``Topology`` class (made once per class and
+    environment: ``$SQUALL_ENV``, ``$SQUALL_STREAMPARSE_MODE``).
 
     :raises InvalidTopologyError: a component Squall cannot run (Java, a custom Java grouping, a
         ``par`` dict without an environment) or what Squall's own checks refuse, all listed.
     """
-    done = topology.__dict__.get("_squall_topology")
-    if done is not None:
-        return done  # type: ignore[no-any-return]
+    made: dict[Any, type[Topology]] = topology.__dict__.get("_squall_topologies") or {}
+    key = (os.environ.get(ENV_VAR), os.environ.get(MODE_ENV))  # what else decides the result
+    if key in made:
+        return made[key]
     problems: list[Problem] = []
     ns: dict[str, Any] = {
         "__module__": topology.__module__,
@@ -61,18 +68,19 @@ def to_squall(topology: type) -> type[Topology]:
     base_dir = _base_dir(topology)
     fields = {(s.name, stream): list(info.output_fields) for s in specs for stream, info in s.outputs.items()}
     for spec in specs:
-        squall_spec = _component(spec, fields, problems, base_dir)
+        squall_spec = _component(spec, fields, problems, base_dir, ns["config"])
         if squall_spec is not None:
             ns[spec.name] = squall_spec
     if problems:
         raise InvalidTopologyError(topology.__name__, problems)
-    converted = TopologyType(topology.__name__, (Topology,), ns)
-    type.__setattr__(topology, "_squall_topology", converted)
-    return converted  # type: ignore[return-value]
+    converted: type[Topology] = TopologyType(topology.__name__, (Topology,), ns)  # type: ignore[assignment]
+    made[key] = converted
+    type.__setattr__(topology, "_squall_topologies", made)
+    return converted
 
 
 def _component(
-    spec: Any, fields: dict[tuple[str, str], list[str]], problems: list[Problem], base_dir: str
+    spec: Any, fields: dict[tuple[str, str], list[str]], problems: list[Problem], base_dir: str, topo: dict[str, Any]
 ) -> ComponentSpec | None:
     from streamparse.dsl.bolt import JavaBoltSpec, ShellBoltSpec
     from streamparse.dsl.component import JavaComponentSpec
@@ -108,6 +116,8 @@ def _component(
         and shell.execution_command == STREAMPARSE_RUN
         and issubclass(spec.component_cls, PystormComponent)
     ):
+        if _mode(name, config, topo, problems) == "multilang":
+            return _streamparse_run(spec, is_bolt, inputs, par, config, outputs, problems)
         from squall.compat.pystorm_components import in_process_class
 
         cls = in_process_class(spec.component_cls)
@@ -156,6 +166,44 @@ def _shell(
         kwargs["inputs"] = inputs
     spec_out: ComponentSpec = cls.spec(name=spec.name, par=par, config=config, **kwargs)
     return spec_out
+
+
+def _mode(name: str, config: dict[str, Any], topo: dict[str, Any], problems: list[Problem]) -> str:
+    mode = config.get(MODE_KEY) or topo.get(MODE_KEY) or os.environ.get(MODE_ENV) or "inprocess"
+    if mode not in MODES:
+        problems.append(Problem(name, f"{MODE_KEY}={mode!r} is not a mode", f"use one of {list(MODES)}"))
+    return str(mode)
+
+
+def _streamparse_run(
+    spec: Any, is_bolt: bool, inputs: Any, par: Any, config: Any, outputs: Any, problems: list[Problem]
+) -> ComponentSpec | None:
+    """A Python component as Storm runs it: ``python -m streamparse.run module.Class`` per task,
+    a multilang subprocess, from the folder its module's top package is in (streamparse.run puts
+    the current directory on ``sys.path``)."""
+    cls = spec.component_cls
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    if not path:
+        problems.append(Problem(spec.name, f"{cls.__qualname__} has no module file a subprocess could import"))
+        return None
+    root = os.path.dirname(os.path.abspath(path))
+    for _ in range(cls.__module__.count(".")):
+        root = os.path.dirname(root)
+    kwargs: dict[str, Any] = {
+        "command": sys.executable,
+        "script": None,
+        "args": ["-m", "streamparse.run", spec.component_object.shell.script],
+        "outputs": outputs,
+        "base_dir": root,
+    }
+    shell = importlib.import_module("squall.topology.shell")
+    if is_bolt:
+        kwargs["inputs"] = inputs
+    out: ComponentSpec = (shell.ShellBolt if is_bolt else shell.ShellSpout).spec(
+        name=spec.name, par=par, config=config, **kwargs
+    )
+    return out
 
 
 def _base_dir(topology: type) -> str:

@@ -151,3 +151,20 @@ def test_streamparse_shell_bolt_runs_as_multilang_subprocess(workers):
     assert final == dict(expected)
     spout = next(st for st in res.tasks.values() if st["component"] == "sentences")
     assert spout["acked"] == 300 and spout["failed"] == 0
+
+
+def test_seed_wordcount_in_multilang_mode(workers, monkeypatch):
+    """squall.streamparse.mode=multilang ($SQUALL_STREAMPARSE_MODE): the same unmodified components as
+    `python -m streamparse.run` subprocesses, as Storm runs them; the same exact counts."""
+    monkeypatch.setenv("SQUALL_STREAMPARSE_MODE", "multilang")
+    words = ["dog", "cat", "zebra", "elephant"] * 50
+    res = complete_topology(str(WORDCOUNT), {"word_spout": [[w] for w in words]}, workers=workers, timeout=90)
+    final: dict[str, int] = {}
+    for word, count in read_tuples(res, "count_bolt"):
+        final[word] = max(final.get(word, 0), count)
+    assert final == {"dog": 500, "cat": 50, "zebra": 50, "elephant": 50}
+    from squall.compat.loader import load_topology
+
+    comp = load_topology(str(WORDCOUNT)).components["count_bolt"]
+    assert comp.cls.argv()[1:] == ["-m", "streamparse.run", "bolts.wordcount.WordCountBolt"]
+    assert comp.cls.cwd == str(PROJECTS / "wordcount" / "src")
