@@ -311,7 +311,7 @@ def test_import_error_names_the_file(tmp_path):
     with pytest.raises(TopologyLoadError) as info:
         load_topology(str(path))
     text = str(info.value)
-    assert str(path) in text and "line 2" in text and "No module named 'bolts'" in text
+    assert str(path) in text and "line 2" in text and "No module named 'bolts" in text
 
 
 def test_shell_bolt_becomes_squall_multilang_spec(tmp_path):
