@@ -152,8 +152,8 @@ def _start_ui(coord: Any, host: str | None, port: int | None) -> Any:
 @click.argument("topology")
 def describe(topology: str) -> None:
     """Validate TOPOLOGY and print its components, streams and groupings as JSON."""
+    from squall.compat.loader import load_topology
     from squall.topology.config import topology_conf
-    from squall.topology.loader import load_topology
     from squall.topology.plan import make_plan
 
     logs.setup("INFO")
@@ -583,9 +583,9 @@ def visualize(topology: str, fmt: str | None, output: str | None) -> None:
     written; 2 a topology that does not load or is invalid."""
     from pathlib import Path
 
+    from squall.compat.loader import load_topology
     from squall.topology import graph
     from squall.topology.config import topology_conf
-    from squall.topology.loader import load_topology
 
     logs.setup("INFO")
     if fmt is None:

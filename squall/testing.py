@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from squall.compat.loader import load_topology
 from squall.errors import EmitError, SquallError, UserCodeError
 from squall.local.coordinator import Coordinator
 from squall.local.inprocess import run_in_process
@@ -45,7 +46,6 @@ from squall.topology.bolt import BatchingBolt, Bolt
 from squall.topology.config import component_conf, topology_conf
 from squall.topology.context import TopologyContext
 from squall.topology.dsl import Topology
-from squall.topology.loader import load_topology
 from squall.topology.plan import make_plan
 from squall.topology.spec import ComponentDef
 from squall.topology.spout import ReliableSpout, Spout
@@ -518,6 +518,21 @@ class ComponentHarness:
             self.acked.extend(tups)
 
 
+def _squall_component(component: Any) -> Any:
+    """A streamparse topology class as its Squall class, a streamparse/pystorm component class
+    rebased to run in-process (``squall.compat``); anything else as it is."""
+    from squall.compat.streamparse_topology import is_streamparse_topology, to_squall
+
+    if is_streamparse_topology(component):
+        return to_squall(component)
+    if isinstance(component, type) and "pystorm" in sys.modules:
+        from squall.compat.pystorm_components import base_for, in_process_class
+
+        if base_for(component) is not None:
+            return in_process_class(component)
+    return component
+
+
 def component_harness(
     component: Any,
     name: str | None = None,
@@ -531,7 +546,8 @@ def component_harness(
 
     ``component`` is a Spout or Bolt class (or an instance), or a Topology class with ``name``
     naming one of its components: then its config, inputs and a context of that topology are
-    used (``task_index``: which of its tasks). ``conf`` overrides the config it gets (defaults <
+    used (``task_index``: which of its tasks). streamparse's classes are taken too (run as
+    ``squall run`` runs them). ``conf`` overrides the config it gets (defaults <
     topology < component < ``conf``); ``context`` replaces the ``TopologyContext``. ``fields``
     names the values ``process([...])`` gets (default: the input's fields when ``component`` is
     a topology, else ``f0, f1, ...``).
@@ -541,6 +557,7 @@ def component_harness(
         assert bolt.emitted["default"] == [("dog", 10)] and len(bolt.acked) == 1
     """
     topo_config: dict[str, Any] = {}
+    component = _squall_component(component)
     if isinstance(component, type) and issubclass(component, Topology):
         topology: Any = component
         if name not in topology.components:

@@ -60,6 +60,10 @@ DEFAULTS: dict[str, Any] = {
     "squall.bind.host": "127.0.0.1",  # the coordinator's and workers' sockets listen here
     "squall.advertise.host": None,  # the address others connect to; None: the bind host
     "squall.worker.restart": True,  # restart a worker process that dies (with backoff)
+    # How streamparse/pystorm Python components run (squall/compat): "inprocess" (None: the default,
+    # methods called inside the worker) or "multilang" (a `python -m streamparse.run` subprocess per
+    # task, as on Storm); read from the topology's or the component's config (or $SQUALL_STREAMPARSE_MODE)
+    "squall.streamparse.mode": None,
     # Similar log lines from user code (same logger and text but for numbers) beyond the first 5 are
     # written at most once per this many seconds, with the count of those suppressed; 0: every line.
     "squall.log.collapse.secs": 5,

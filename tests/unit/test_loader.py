@@ -79,3 +79,23 @@ def test_files_with_the_same_name_in_different_folders_stay_apart(tmp_path, monk
     assert load_topology(str(tmp_path / "ex2" / "topology.py")) is loaded[2]  # loaded once per file
     for name in ("topology", "squall_topology_topology", "squall_topology_topology_3"):
         sys.modules.pop(name)  # this test's modules go (monkeypatch then puts back what was there)
+
+
+def test_two_projects_with_the_same_package_names(tmp_path):
+    """Two streamparse-style projects (both with src/bolts) load in one process, each with its own bolts."""
+    for proj, out in (("one", "a"), ("two", "b")):
+        (tmp_path / proj / "src" / "bolts").mkdir(parents=True)
+        (tmp_path / proj / "src" / "bolts" / "__init__.py").write_text("")
+        (tmp_path / proj / "src" / "bolts" / "count.py").write_text(
+            f"from squall import Bolt\nclass CountBolt(Bolt):\n    outputs = [{out!r}]\n"
+        )
+        (tmp_path / proj / "topologies").mkdir()
+        (tmp_path / proj / "topologies" / "wc.py").write_text(
+            "from squall import Spout, Topology\nfrom bolts.count import CountBolt\n"
+            "class S(Spout):\n    outputs = ['w']\n"
+            "class WC(Topology):\n    s = S.spec()\n    c = CountBolt.spec(inputs=[s])\n"
+        )
+    one = load_topology(str(tmp_path / "one" / "topologies" / "wc.py"))
+    two = load_topology(str(tmp_path / "two" / "topologies" / "wc.py"))
+    assert list(one.components["c"].outputs["default"].fields) == ["a"]
+    assert list(two.components["c"].outputs["default"].fields) == ["b"]
