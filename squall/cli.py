@@ -308,6 +308,31 @@ def describe(topology: str | None, name_opt: str | None, config_file: str | None
 describe.help = (describe.help or "") + "\n" + TOPOLOGY_HELP
 
 
+@main.command(short_help="Create a project: NAME/ with a word count topology, its components and its test.")
+@click.argument("name")
+def quickstart(name: str) -> None:
+    """Create project NAME in the current folder, laid out as `sparse quickstart` lays out
+    streamparse's: config.json, topologies/NAME.py (a word count), src/spouts/, src/bolts/,
+    tests/test_NAME.py (squall.testing), pytest.ini, README.md.
+
+    Then `cd NAME && squall run NAME` (or `squall run` alone) runs it and `pytest` tests it.
+    Exit status: 0 created; 2 a bad name, or NAME exists and is not an empty folder."""
+    from squall.quickstart import QuickstartError, create
+
+    try:
+        written = create(name)
+    except QuickstartError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"error: cannot create {name}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    click.echo(f"Created project {name}:")
+    for path in written:
+        click.echo(f"    create  {path.as_posix()}")
+    click.echo(f"\nRun it:   cd {name} && squall run {name}\nTest it:  cd {name} && pytest")
+
+
 # --- Acting on running topologies (``sparse list/stats/kill/tail``, ``storm activate/deactivate/kill``) ---
 
 CONTROL_EXIT = """
