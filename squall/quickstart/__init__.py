@@ -92,7 +92,8 @@ def create(name: str, parent: Path | str = ".") -> list[Path]:
         "{{test_name}}": name.replace("-", "_"),
     }
     written = []
-    for rel, text in _templates():
+    for rel, template in _templates():
+        text = template
         for key, value in values.items():
             text = text.replace(key, value)
         path = project / _destination(rel, name, values["{{test_name}}"])
