@@ -66,14 +66,17 @@ def _find_project(config_file: str | None) -> Any:
     return project
 
 
-def _resolve(topology: str | None, name_opt: str | None, config_file: str | None) -> tuple[Any, Any]:
-    """(Resolved, Project or None) for a topology given as TOPOLOGY or -n (squall/local/project.py)."""
+def _resolve(
+    topology: str | None, name_opt: str | None, config_file: str | None, env_name: str | None
+) -> tuple[Any, Any, str | None]:
+    """(Resolved, Project or None, environment) for a topology given as TOPOLOGY or -n (squall/local/project.py)."""
     from squall.local.project import resolve
 
     if topology and name_opt and topology != name_opt:
         raise click.UsageError(f"two topologies given ({topology!r} and -n {name_opt!r}): give one")
     project = _find_project(config_file)
-    return resolve(topology or name_opt, project), project
+    env = _select_env(project, env_name)
+    return resolve(topology or name_opt, project), project, env
 
 
 TOPOLOGY_HELP = """
@@ -114,17 +117,26 @@ def _run_duration(duration: float | None, time_: int | None) -> float | None:
     return duration
 
 
-def _project_overrides(resolved: Any, project: Any, env_name: str | None, overrides: dict[str, Any]) -> None:
+def _select_env(project: Any, env_name: str | None) -> str | None:
+    """The streamparse environment: -e, else $SQUALL_ENV, else the project's only one. Exported as
+    $SQUALL_ENV (the workers inherit it), where streamparse ``par`` dicts ({env: n}) are read."""
+    from squall.compat.streamparse_topology import ENV_VAR
+
+    name = env_name or os.environ.get(ENV_VAR) or None
+    if project is not None:
+        name = project.env(name)[0]
+    if name is not None:
+        os.environ[ENV_VAR] = name
+    return name
+
+
+def _project_overrides(resolved: Any, project: Any, env: str | None, overrides: dict[str, Any]) -> None:
     """A project topology's name, and its environment's options below the topology's own config (as sparse)."""
     if resolved.name and "topology.name" not in overrides:
         overrides["topology.name"] = resolved.name
-    if project is None:
-        if env_name is not None:
-            raise ConfigError(f"-e {env_name}: environments are read from a project's config.json; none here")
-        return
-    env_options = project.env_options(env_name)
+    env_options = project.env_options(env) if project is not None else {}
     if env_options:
-        from squall.topology.loader import load_topology
+        from squall.compat.loader import load_topology
 
         own = load_topology(resolved.ref).config
         for key, value in env_options.items():
@@ -209,8 +221,8 @@ def run(
     try:
         duration = _run_duration(duration, time_)
         overrides = _run_overrides(conf, options, ackers, debug, workers, stats_interval)
-        resolved, project = _resolve(topology, name_opt, config_file)
-        _project_overrides(resolved, project, env_name, overrides)
+        resolved, project, env = _resolve(topology, name_opt, config_file, env_name)
+        _project_overrides(resolved, project, env, overrides)
         coord = Coordinator(resolved.ref, overrides, duration=duration, log_level=log_level)
     except SquallError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -273,13 +285,15 @@ def _start_ui(coord: Any, host: str | None, port: int | None) -> Any:
     return ui
 
 
-def _load_checked(topology: str | None, name_opt: str | None, config_file: str | None) -> tuple[Any, str | None]:
+def _load_checked(
+    topology: str | None, name_opt: str | None, config_file: str | None, env_name: str | None
+) -> tuple[Any, str | None]:
     """The Topology class TOPOLOGY / -n means, its config checked, and its project name; exit 2 if it cannot."""
+    from squall.compat.loader import load_topology
     from squall.topology.config import topology_conf
-    from squall.topology.loader import load_topology
 
     try:
-        resolved, _project = _resolve(topology, name_opt, config_file)
+        resolved, _project, _env = _resolve(topology, name_opt, config_file, env_name)
         cls = load_topology(resolved.ref)
         topology_conf(cls.config, None, cls.components.values())  # type errors refused, unknown keys warned
     except SquallError as exc:
@@ -293,11 +307,11 @@ def _load_checked(topology: str | None, name_opt: str | None, config_file: str |
 def describe(topology: str | None, name_opt: str | None, config_file: str | None, env_name: str | None) -> None:
     """Validate TOPOLOGY and print its components, streams and groupings as JSON.
 
-    -e is accepted (streamparse's) and not used: a topology's shape does not depend on it."""
+    -e selects the environment streamparse ``par`` dicts ({env: n}) are read for."""
     from squall.topology.plan import make_plan
 
     logs.setup("INFO")
-    cls, project_name = _load_checked(topology, name_opt, config_file)
+    cls, project_name = _load_checked(topology, name_opt, config_file, env_name)
     info = cls.describe()
     info["name"] = cls.config.get("topology.name") or project_name or info["name"]
     workers = cls.config.get("topology.workers") or os.cpu_count() or 1
@@ -789,7 +803,7 @@ def visualize(
     fmt: str | None,
     output: str | None,
 ) -> None:
-    """The graph of TOPOLOGY without running it (`sparse visualize`; -e accepted, not used).
+    """The graph of TOPOLOGY without running it (`sparse visualize`; -e: the environment of ``par`` dicts).
 
     Components are nodes (spouts as ellipses, bolts as boxes, with their parallelism); every
     subscription an edge labelled with its stream and grouping.
@@ -803,7 +817,7 @@ def visualize(
     logs.setup("INFO")
     if fmt is None:
         fmt = SUFFIX_FORMATS.get(Path(output).suffix.lower(), "dot") if output else "dot"
-    cls, project_name = _load_checked(topology, name_opt, config_file)
+    cls, project_name = _load_checked(topology, name_opt, config_file, env_name)
     description = cls.describe()
     description["name"] = cls.config.get("topology.name") or project_name or description["name"]
     try:

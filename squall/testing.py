@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from squall.compat.loader import load_topology
 from squall.errors import EmitError, SquallError, UserCodeError
 from squall.local.coordinator import Coordinator
 from squall.local.inprocess import run_in_process
@@ -45,7 +46,6 @@ from squall.topology.bolt import BatchingBolt, Bolt
 from squall.topology.config import component_conf, topology_conf
 from squall.topology.context import TopologyContext
 from squall.topology.dsl import Topology
-from squall.topology.loader import load_topology
 from squall.topology.plan import make_plan
 from squall.topology.spec import ComponentDef
 from squall.topology.spout import ReliableSpout, Spout

@@ -38,6 +38,7 @@ from typing import Any, TextIO
 
 import zmq
 
+from squall.compat.loader import load_topology
 from squall.errors import ResourceError, UnknownComponentError, WorkerError
 from squall.local import resources, worker_logs
 from squall.local.launcher import (
@@ -53,7 +54,7 @@ from squall.local.status import StatusLine
 from squall.local.worker_logs import LogLine, WorkerLogs
 from squall.runtime.inbound import DropLog
 from squall.topology.config import runtime_settings, topology_conf
-from squall.topology.loader import load_topology, topology_ref
+from squall.topology.loader import topology_ref
 from squall.topology.plan import make_plan
 from squall.transport.control import (
     ACTIVATE,

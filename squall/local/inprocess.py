@@ -10,12 +10,12 @@ import socket
 import time
 from typing import Any
 
+from squall.compat.loader import load_topology
 from squall.local.result import RunResult
 from squall.local.statistics import RunState, StatsBook, peak_rss_bytes, rss_bytes
 from squall.runtime.hooks import WorkerHooks
 from squall.runtime.worker import Worker
 from squall.topology.config import topology_conf
-from squall.topology.loader import load_topology
 
 
 def run_in_process(

@@ -47,6 +47,7 @@ from typing import Any
 
 import zmq
 
+from squall.compat.loader import load_topology
 from squall.errors import user_traceback
 from squall.local import logs, resources
 from squall.local.statistics import peak_rss_bytes, rss_bytes
@@ -54,7 +55,6 @@ from squall.runtime.hooks import WorkerHooks
 from squall.runtime.inbound import DropLog
 from squall.runtime.worker import Worker
 from squall.topology.config import runtime_settings
-from squall.topology.loader import load_topology
 from squall.transport.control import (
     ACTIVATE,
     BYE,

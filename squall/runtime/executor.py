@@ -96,6 +96,8 @@ class TaskExecutor:
         self.acked = 0
         self.error_count = 0
         self.turn = turn if turn is not None else Turn()
+        if hasattr(instance, "_squall_report"):  # a component reporting errors itself (pystorm's raise_exception)
+            instance._squall_report = self.report
 
     def check_result(self, method: str, result: Any) -> None:
         """Raise if a plain-def ``method`` returned a coroutine (or other work nothing runs)."""

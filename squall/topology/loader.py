@@ -10,24 +10,37 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from squall.errors import SquallError, TopologyLoadError, user_traceback
 
 
-def _topologies_in(module: ModuleType) -> list[type]:
+class Foreign(Protocol):
+    """Topologies written with another front end's DSL (``squall.compat`` reads streamparse's)."""
+
+    def is_topology(self, obj: object) -> bool:
+        """``obj`` is a topology class of that DSL."""
+
+    def to_squall(self, obj: type) -> type:
+        """The Squall ``Topology`` class for it."""
+
+    def load_error(self, what: str, exc: BaseException) -> SquallError | None:
+        """A clearer error for ``exc``, raised while importing ``what``; None: the default message."""
+
+
+def _topologies_in(module: ModuleType, foreign: Foreign | None = None) -> list[type]:
     from squall.topology.dsl import Topology
 
     found = []
     for value in vars(module).values():
-        if (
-            isinstance(value, type)
-            and issubclass(value, Topology)
-            and value is not Topology
-            and value.__module__ == module.__name__
-        ):
+        if not isinstance(value, type) or value.__module__ != module.__name__:
+            continue
+        if issubclass(value, Topology) and value is not Topology:
             found.append(value)
+        elif foreign is not None and foreign.is_topology(value):
+            found.append(foreign.to_squall(value))
     return found
 
 
@@ -41,7 +54,7 @@ def path_entries_for(path: str) -> list[str]:
     return entries
 
 
-def _import_file(path: str) -> ModuleType:
+def _import_file(path: str, explain: Callable[[str, BaseException], SquallError | None] | None) -> ModuleType:
     if not os.path.isfile(path):
         raise TopologyLoadError(f"topology file {path!r} does not exist")
     for entry in reversed(path_entries_for(path)):
@@ -65,11 +78,13 @@ def _import_file(path: str) -> ModuleType:
         spec.loader.exec_module(module)
     except BaseException as exc:
         sys.modules.pop(name, None)
-        raise _load_error(path, exc) from None
+        raise _load_error(path, exc, explain) from None
     return module
 
 
-def _load_error(what: str, exc: BaseException) -> BaseException:
+def _load_error(
+    what: str, exc: BaseException, explain: Callable[[str, BaseException], SquallError | None] | None = None
+) -> BaseException:
     """A user's error while importing their topology, as a TopologyLoadError showing only their frames.
 
     Squall's own errors (an ``InvalidTopologyError`` raised when the class is defined) and
@@ -77,19 +92,26 @@ def _load_error(what: str, exc: BaseException) -> BaseException:
     """
     if isinstance(exc, SquallError) or not isinstance(exc, Exception):
         return exc
+    clearer = explain(what, exc) if explain is not None else None
+    if clearer is not None:
+        return clearer
     return TopologyLoadError(f"cannot load {what}:\n{user_traceback(exc)}")
 
 
-def load_topology(ref: str) -> Any:
+def load_topology(ref: str, foreign: Foreign | None = None) -> Any:
     """Return the Topology class named by ``ref``.
+
+    With ``foreign``, a topology class of another DSL found there is returned as its Squall class
+    (``squall.compat.loader.load_topology`` passes streamparse's).
 
     An exception raised while importing the user's file (a SyntaxError, an ImportError, any
     error at module level) becomes a ``TopologyLoadError`` that shows the file, line and message
     with the user's frames only; Squall's own errors (``InvalidTopologyError``) propagate unchanged.
     """
     target, _, cls_name = ref.partition(":")
+    explain = foreign.load_error if foreign is not None else None
     if target.endswith(".py") or os.sep in target:
-        module = _import_file(target)
+        module = _import_file(target, explain)
     else:
         try:
             module = importlib.import_module(target)
@@ -98,18 +120,20 @@ def load_topology(ref: str) -> Any:
                 raise TopologyLoadError(
                     f"cannot import module {target!r} ({exc}); pass a file path like topologies/wordcount.py"
                 ) from None
-            raise _load_error(f"module {target!r}", exc) from None
+            raise _load_error(f"module {target!r}", exc, explain) from None
         except BaseException as exc:
-            raise _load_error(f"module {target!r}", exc) from None
+            raise _load_error(f"module {target!r}", exc, explain) from None
     if cls_name:
         obj: Any = module
         for part in cls_name.split("."):
             obj = getattr(obj, part, None)
             if obj is None:
-                known = [t.__name__ for t in _topologies_in(module)]
+                known = [t.__name__ for t in _topologies_in(module, foreign)]
                 raise TopologyLoadError(f"{target!r} has no topology class {cls_name!r} (found: {known or 'none'})")
+        if foreign is not None and foreign.is_topology(obj):
+            return foreign.to_squall(obj)
         return obj
-    found = _topologies_in(module)
+    found = _topologies_in(module, foreign)
     if not found:
         raise TopologyLoadError(f"{target!r} defines no Topology subclass; define `class MyTopology(Topology): ...`")
     if len(found) > 1:

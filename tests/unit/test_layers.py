@@ -21,6 +21,7 @@ FORBIDDEN = {
     "topology": {"runtime", "transport", "local", "ui", "cluster", "compat", "connectors", "cli", "testing"},
     "transport": {"runtime", "local", "ui", "cluster", "compat", "connectors", "cli", "testing"},
     "runtime": {"local", "ui", "cluster", "compat", "connectors", "cli", "testing"},
+    "compat": {"local", "ui", "cluster", "connectors", "cli", "testing"},
     "local": {"ui", "cluster", "cli", "testing"},
     "ui": {"cluster", "compat", "connectors", "cli", "testing"},
     # `squall quickstart`: writes files from its templates, needs nothing but errors
