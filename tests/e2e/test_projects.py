@@ -7,10 +7,13 @@ the streamparse-import project of the seed article is tests/projects/seed_wordco
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
 from collections import Counter
+from itertools import pairwise
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +46,7 @@ class WordSpout(Spout):
 BOLT = """\
 import json
 from collections import Counter
+from itertools import pairwise
 
 from squall import Bolt
 
@@ -287,3 +291,58 @@ def test_quickstart_makes_a_project_that_runs_and_tests(tmp_path, squall_cli):
     # not over an existing project
     code, _out, err = squall_cli("quickstart", "birds", cwd=tmp_path).finish(timeout=60)
     assert code == 2 and "already exists" in err
+
+
+SEED = Path(__file__).resolve().parents[1] / "streamparse_projects" / "wordcount"
+
+
+@pytest.fixture
+def seed_project(tmp_path):
+    """The seed article's project (streamparse imports, config.json with envs and "serializer": "json"),
+    copied with the files its deployed folder also had (project.clj, fabfile.py, virtualenvs/)."""
+    root = tmp_path / "wordcount"
+    shutil.copytree(SEED, root, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "project.clj").write_text(
+        '(defproject wordcount "0.0.1-SNAPSHOT"\n  :resource-paths ["_resources"]\n  :target-path "_build"\n'
+        '  :dependencies [[org.apache.storm/storm-core "1.0.2"] [org.apache.storm/flux-core "1.0.2"]])\n'
+    )
+    (root / "fabfile.py").write_text("def pre_submit(topology_name, env_name, env_config, options):\n    pass\n")
+    (root / "virtualenvs").mkdir()
+    (root / "virtualenvs" / "wordcount.txt").write_text("streamparse # always required for streamparse projects\n")
+    return root
+
+
+def test_the_seed_articles_project_runs_as_it_is(seed_project, runtime_dir, squall_cli):
+    # sparse visualize / describe, by name and alone
+    code, out, err = squall("visualize", cwd=seed_project)
+    assert code == 0, err
+    assert "count_bolt" in out and "fields(word)" in out
+    code, out, err = squall("describe", "-n", "wordcount", "-e", "prod", cwd=seed_project)
+    assert code == 0, err
+    assert {c["name"]: c["par"] for c in json.loads(out)["components"]} == {"word_spout": 1, "count_bolt": 2}
+    # the article's deployment: sparse submit -e prod -n wordcount -w 4 (here: 2 workers on this machine)
+    p = squall_cli("run", "-e", "prod", "-n", "wordcount", "-w", "2", "--ui-port", "0", cwd=seed_project)
+    p.wait_line("topology wordcount is active", timeout=60)
+    code, out, err = squall("sample", "wordcount", "-c", "count_bolt", "--count", "60", "--json", cwd=seed_project)
+    assert code == 0, err
+    samples = [json.loads(line) for line in out.splitlines()]
+    dogs = [s for s in samples if s["values"][0] == "dog"]
+    others = [s for s in samples if s["values"][0] != "dog"]
+    assert dogs and others, samples
+    assert all(s["values"][1] % 10 == 0 for s in dogs), dogs  # +10 for dog
+    by_task = {}
+    for s in dogs:
+        by_task.setdefault(s["task"], []).append(s["values"][1])
+    steps = {b - a for counts in by_task.values() for a, b in pairwise(counts)}
+    assert 10 in steps, by_task
+    # sparse kill: no name in a one-topology project
+    code, out, err = squall("kill", cwd=seed_project)
+    assert code == 0, err
+    assert "topology wordcount" in out
+    code, _out, err = p.finish(timeout=60)
+    assert code == 0, err[-3000:]
+    assert re.search(r"count_bolt:[12] pid=\d+ \| counted \[[\d,]+\] words \[pid=\d+\]", err)  # self.logger
+    m = re.search(
+        r"stopped after [\d.]+s: word_spout: emitted ([\d,]+) \| count_bolt: emitted [\d,]+ executed ([\d,]+)", err
+    )
+    assert m and int(m.group(2).replace(",", "")) > 0, err[-2000:]
