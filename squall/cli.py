@@ -70,13 +70,20 @@ def _resolve(
     topology: str | None, name_opt: str | None, config_file: str | None, env_name: str | None
 ) -> tuple[Any, Any, str | None]:
     """(Resolved, Project or None, environment) for a topology given as TOPOLOGY or -n (squall/local/project.py)."""
-    from squall.local.project import resolve
+    from squall.local.project import existing_file, resolve
 
     if topology and name_opt and topology != name_opt:
         raise click.UsageError(f"two topologies given ({topology!r} and -n {name_opt!r}): give one")
-    project = _find_project(config_file)
-    env = _select_env(project, env_name)
-    return resolve(topology or name_opt, project), project, env
+    ref = topology or name_opt
+    try:
+        project = _find_project(config_file)
+        env = _select_env(project, env_name)
+    except ConfigError:
+        # a ./config.json that is not a usable streamparse one does not stand in the way of a file
+        if config_file is not None or ref is None or existing_file(ref) is None:
+            raise
+        project, env = None, _select_env(None, env_name)
+    return resolve(ref, project), project, env
 
 
 TOPOLOGY_HELP = """

@@ -159,7 +159,7 @@ class Resolved:
     how: str = "file"  # "file", "project", "module"
 
 
-def _existing_file(ref: str) -> tuple[str, str] | None:
+def existing_file(ref: str) -> tuple[str, str] | None:
     """(absolute file, ":Class" or "") if ``ref``'s part before the last ``:`` (or all of it) is a file."""
     if os.path.isfile(ref):
         return os.path.abspath(ref), ""
@@ -211,7 +211,7 @@ def resolve(ref: str | None, project: Project | None, *, check_module: bool = Tr
     project's ``path_entries`` there first) with a message listing the project's topologies."""
     if ref is None:
         return _only_topology(project)
-    found = _existing_file(ref)
+    found = existing_file(ref)
     if found is not None:
         path, cls = found
         return Resolved(path + cls, project.name_of(path) if project is not None else None, "file")

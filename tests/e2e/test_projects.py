@@ -346,3 +346,44 @@ def test_the_seed_articles_project_runs_as_it_is(seed_project, runtime_dir, squa
         r"stopped after [\d.]+s: word_spout: emitted ([\d,]+) \| count_bolt: emitted [\d,]+ executed ([\d,]+)", err
     )
     assert m and int(m.group(2).replace(",", "")) > 0, err[-2000:]
+
+
+PER_ENV = """\
+from streamparse import Grouping, Topology
+
+from bolts.wordcount import WordCountBolt
+from spouts.words import WordSpout
+
+
+class PerEnv(Topology):
+    word_spout = WordSpout.spec()
+    count_bolt = WordCountBolt.spec(inputs={word_spout: Grouping.fields("word")}, par={"prod": 3, "beta": 1})
+"""
+
+
+def test_the_environment_picks_streamparse_par_dicts(seed_project, tmp_path, monkeypatch):
+    monkeypatch.delenv("SQUALL_ENV", raising=False)
+    (seed_project / "topologies" / "perenv.py").write_text(PER_ENV)
+    config = json.loads((seed_project / "config.json").read_text())
+    config["envs"]["beta"] = {"options": {}}
+    (seed_project / "config.json").write_text(json.dumps(config))
+
+    def par(*args, cwd=seed_project):
+        code, out, err = squall("describe", *args, cwd=cwd)
+        assert code == 0, err
+        return {c["name"]: c["par"] for c in json.loads(out)["components"]}["count_bolt"]
+
+    assert par("perenv", "-e", "prod") == 3
+    assert par("-n", "perenv", "-e", "beta") == 1
+    # two environments and none named: the par dict cannot be read
+    code, _out, err = squall("describe", "perenv", cwd=seed_project)
+    assert code == 2 and "SQUALL_ENV" in err, err
+    monkeypatch.setenv("SQUALL_ENV", "beta")
+    assert par("perenv") == 1
+    # a file outside any project: -e only names the environment; an unrelated ./config.json is no project
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "config.json").write_text("{not json")
+    monkeypatch.delenv("SQUALL_ENV")
+    assert par(seed_project / "topologies" / "perenv.py", "-e", "prod", cwd=tmp_path / "elsewhere") == 3
+    code, _out, err = squall("describe", "perenv", cwd=tmp_path / "elsewhere")
+    assert code == 2 and "is not valid JSON" in err
