@@ -18,6 +18,8 @@ from squall.topology.component import Component as Component
 from squall.topology.context import TopologyContext as TopologyContext
 from squall.topology.dsl import Topology as Topology
 from squall.topology.grouping import Grouping as Grouping
+from squall.topology.shell import ShellBolt as ShellBolt
+from squall.topology.shell import ShellSpout as ShellSpout
 from squall.topology.spec import ComponentSpec as ComponentSpec
 from squall.topology.spec import StreamId as StreamId
 from squall.topology.spout import ReliableSpout as ReliableSpout
@@ -38,6 +40,8 @@ __all__ = [
     "InvalidTopologyError",
     "Problem",
     "ReliableSpout",
+    "ShellBolt",
+    "ShellSpout",
     "Spout",
     "SquallError",
     "Stream",

@@ -100,7 +100,7 @@ class _Plumbing:
     def raise_exception(self, exception: BaseException, tup: Any = None) -> None:
         """Report an error (Storm's ``reportError``): counted and shown like a raised one; the task goes on."""
         if self._squall_report is not None:
-            self._squall_report("raise_exception" if tup is None else f"raise_exception for {tup!r}", exception)
+            self._squall_report("raise_exception", exception)
         else:
             self.logger.error("%s: %s", type(exception).__name__, exception, exc_info=exception)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import linecache
 import os
 import sys
 from typing import Any
@@ -207,18 +208,22 @@ def load_error(what: str, exc: BaseException) -> TopologyLoadError | None:
         return None
     sp_dir = os.path.dirname(os.path.abspath(sp.__file__ or "")) + os.sep
     tb = exc.__traceback__
-    user_line = None
+    user: tuple[str, int, str] | None = None  # the innermost frame of the user's code
     inner = None
     while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(sp_dir):
-            user_line = (filename, tb.tb_lineno)
-        inner = filename
+        code = tb.tb_frame.f_code
+        if not os.path.abspath(code.co_filename).startswith(sp_dir):
+            user = (code.co_filename, tb.tb_lineno, code.co_name)
+        inner = code.co_filename
         tb = tb.tb_next
-    if inner is None or not os.path.abspath(inner).startswith(sp_dir) or user_line is None:
+    if inner is None or not os.path.abspath(inner).startswith(sp_dir) or user is None:
         return None
+    filename, line, where = user
+    if where.startswith("<"):  # raised by the class statement itself (the metaclass): its line names the class
+        words = linecache.getline(filename, line).replace("(", " ").replace(":", " ").split()
+        where = words[1] if len(words) > 1 and words[0] == "class" else ""
+    in_class = f" (class {where})" if where else ""
     message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
     return TopologyLoadError(
-        f"streamparse refuses the topology in {what} ({user_line[0]}, line {user_line[1]}): "
-        f"{type(exc).__name__}: {message}"
+        f"streamparse refuses the topology in {filename}, line {line}{in_class}: {type(exc).__name__}: {message}"
     )

@@ -43,6 +43,7 @@ from squall.runtime.inbound import (
     tracked_check,
     values_check,
 )
+from squall.runtime.multilang import ShellBoltExecutor, ShellSpoutExecutor
 from squall.runtime.router import Channel, Consumer, EmitDebugLog, StreamRouter
 from squall.runtime.sampling import Sampler, jsonable
 from squall.runtime.spout_executor import PENDING_ADJUST_SECS, SpoutExecutor
@@ -105,6 +106,21 @@ class PeerFlow:
             rate = (total - self.done0) / (now - self.t0)
             self.limit = min(self.ceiling, max(self.floor, int(rate * INFLIGHT_SECS)))
             self.t0, self.done0, self.measured = now, total, True
+
+
+#: The executor class of a spout / bolt by ``ComponentDef.mode``.
+SPOUT_EXECUTORS: dict[str, type[SpoutExecutor]] = {
+    "sync": SpoutExecutor,
+    "async": AsyncSpoutExecutor,
+    "threads": ThreadSpoutExecutor,
+    "shell": ShellSpoutExecutor,
+}
+BOLT_EXECUTORS: dict[str, type[BoltExecutor]] = {
+    "sync": BoltExecutor,
+    "async": AsyncBoltExecutor,
+    "threads": ThreadBoltExecutor,
+    "shell": ShellBoltExecutor,
+}
 
 
 class Worker:
@@ -170,6 +186,7 @@ class Worker:
         self.event_loop: EventLoop | None = None  # created for the first async component
         self.concurrent: list[Any] = []  # executors with calls in flight of their own (async, threads)
         self.pumped: list[Any] = []  # the concurrent bolts: they start calls as slots free up
+        self.shells: list[Any] = []  # multilang tasks (ShellBolt / ShellSpout): their subprocess's messages
         self.closed = False  # close_components() ran
         timeout = settings.message_timeout_secs
         self.rotate_secs = timeout / 2 if timeout is not None and self.tracking else float("inf")
@@ -233,18 +250,12 @@ class Worker:
             # a test double that replaced the spout (testing hooks) runs as the plain spout it is
             mode = comp.mode if isinstance(instance, comp.cls) else "sync"
             kwargs: dict[str, Any] = {"ack_bufs": ack_bufs, "ctl_bufs": ctl_bufs, "turn": self.turn}
-            if mode != "sync":
-                kwargs["concurrency"] = comp.concurrency
-                if mode == "async":
-                    kwargs["loop"] = self._event_loop()
-                else:
-                    kwargs["outbox"] = self.outbox
+            kwargs.update(self._mode_kwargs(mode, comp, cconf))
             if comp.kind == "spout":
                 ackers = self.plan.acker_tasks
                 local = [i for i, a in enumerate(ackers) if self.plan.task_worker[a] == self.index]
                 home = local[task % len(local)] if local else (task % len(ackers) if ackers else 0)
-                spout_cls = {"sync": SpoutExecutor, "async": AsyncSpoutExecutor, "threads": ThreadSpoutExecutor}[mode]
-                ex = spout_cls(
+                ex = SPOUT_EXECUTORS[mode](
                     task,
                     comp.name,
                     instance,
@@ -259,8 +270,7 @@ class Worker:
                 self.spouts.append(ex)
             else:
                 tick = cconf.get("topology.tick.tuple.freq.secs")
-                bolt_cls = {"sync": BoltExecutor, "async": AsyncBoltExecutor, "threads": ThreadBoltExecutor}[mode]
-                ex = bolt_cls(
+                ex = BOLT_EXECUTORS[mode](
                     task,
                     comp.name,
                     instance,
@@ -276,6 +286,8 @@ class Worker:
                 self.concurrent.append(ex)
                 if comp.kind == "bolt":
                     self.pumped.append(ex)
+                if mode == "shell":
+                    self.shells.append(ex)
             self.executors[task] = ex
         for ch in self.local_channels:  # every sink exists now: bind each channel's delivery once
             ch.deliver = self._delivery(ch.dest_task, ch.src_task, ch.stream, ch.ids is not None)
@@ -292,6 +304,16 @@ class Worker:
                 self.init_failure = (comp.name, task)
                 exc.add_note(f"in {comp.name}.initialize() (task {task}, class {comp.class_ref})")
                 raise
+
+    def _mode_kwargs(self, mode: str, comp: ComponentDef, cconf: dict[str, Any]) -> dict[str, Any]:
+        """The executor's arguments that depend on how the component runs (``ComponentDef.mode``)."""
+        if mode == "shell":  # a subprocess per task (ShellBolt / ShellSpout)
+            return {"shell_conf": cconf}
+        if mode == "async":
+            return {"concurrency": comp.concurrency, "loop": self._event_loop()}
+        if mode == "threads":
+            return {"concurrency": comp.concurrency, "outbox": self.outbox}
+        return {}
 
     def _event_loop(self) -> EventLoop:
         if self.event_loop is None:
@@ -546,6 +568,10 @@ class Worker:
         loop = self.event_loop
         if loop is not None and loop.tasks:
             loop.tick()
+        if self.shells:
+            now = time.monotonic()
+            for sh in self.shells:
+                work += sh.poll(now)
         for ex in self.pumped:
             if ex.waiting and ex.in_flight < ex.limit:
                 work += ex.pump()
@@ -975,7 +1001,7 @@ class Worker:
         deadline = time.monotonic() + CLOSE_SECS
         self.outbox.cancel()  # a thread waiting for an emit's task ids gets an error, not a hang
         for ex in self.concurrent:
-            if isinstance(ex, (ThreadBoltExecutor, ThreadSpoutExecutor)):
+            if isinstance(ex, (ThreadBoltExecutor, ThreadSpoutExecutor, ShellBoltExecutor, ShellSpoutExecutor)):
                 ex.close(deadline)
         if self.event_loop is not None:
             self.event_loop.cancel()

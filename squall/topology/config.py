@@ -71,6 +71,16 @@ DEFAULTS: dict[str, Any] = {
     # timeout streamparse users know, both 30); a single user call longer than this counts as hung.
     # 0: never (the worker is still named unresponsive in the log and the status line)
     "squall.worker.heartbeat.timeout.secs": 30,
+    # Multilang subprocesses (ShellBolt / ShellSpout, squall/runtime/multilang.py): one that sends
+    # nothing for this long while it owes an answer (a heartbeat, a tuple, a spout command) is killed,
+    # its tuples fail and it is restarted (Storm's key and default); 0: never
+    "topology.subprocess.timeout.secs": 30,
+    # tuples sent to a ShellBolt's subprocess and not yet acked or failed, at most (Storm's key and
+    # default); the rest waits in the worker (backpressure)
+    "topology.shellbolt.max.pending": 100,
+    # `next` commands sent to a ShellSpout's subprocess before its `sync`, at most: 1 is Storm's
+    # synchronous spout; more pipelines the round trips (pystorm, storm.py, storm.rb, storm.js cope)
+    "squall.multilang.spout.pending": 16,
     # The web UI and REST API of `squall run` (squall/ui; --ui-port, --ui-host, --no-ui). Port None:
     # 8080 (Storm UI's), or the next free one when it is taken; a number: that port exactly; 0: any free port
     "squall.ui.port": None,
@@ -123,7 +133,6 @@ STORM_KEYS = frozenset(
         "topology.readonly.users",
         "topology.receiver.buffer.size",
         "topology.serialized.message.size.metrics",
-        "topology.shellbolt.max.pending",
         "topology.skip.missing.kryo.registrations",
         "topology.sleep.spout.wait.strategy.time.ms",
         "topology.spout.recvq.skips",
@@ -131,7 +140,6 @@ STORM_KEYS = frozenset(
         "topology.stats.sample.rate",
         "topology.submitter.principal",
         "topology.submitter.user",
-        "topology.subprocess.timeout.secs",
         "topology.tasks",
         "topology.transfer.buffer.size",
         "topology.tuple.serializer",
@@ -207,6 +215,8 @@ INT_KEYS = {
     "squall.spout.burst",
     "squall.ui.port",
     "squall.ui.log.lines",
+    "topology.shellbolt.max.pending",
+    "squall.multilang.spout.pending",
 }
 NUMBER_KEYS = {
     "topology.message.timeout.secs",
@@ -218,6 +228,7 @@ NUMBER_KEYS = {
     "squall.stats.round.secs",
     "squall.log.collapse.secs",
     "squall.worker.heartbeat.timeout.secs",
+    "topology.subprocess.timeout.secs",
 }
 
 

@@ -92,7 +92,8 @@ class ComponentDef:
     inputs: tuple[InputDef, ...] = field(default=())
     #: calls of process / next_tuple in flight at once per task (1: one at a time)
     concurrency: int = 1
-    #: "sync" (the plain loop), "async" (``async def``: on the worker's event loop) or "threads"
+    #: "sync" (the plain loop), "async" (``async def``: on the worker's event loop), "threads", or
+    #: "shell" (a ShellBolt / ShellSpout: a subprocess per task, squall.runtime.multilang)
     mode: str = "sync"
 
     @property
@@ -109,6 +110,7 @@ class ComponentDef:
             "config": self.config,
             "concurrency": self.concurrency,
             "mode": self.mode,
+            **({"command": self.cls.describe_command()} if self.mode == "shell" else {}),  # type: ignore[attr-defined]
             "outputs": {s.name: {"fields": list(s.fields), "direct": s.direct} for s in self.outputs.values()},
             "inputs": [
                 {"component": i.component, "stream": i.stream, "grouping": i.grouping.to_dict()} for i in self.inputs

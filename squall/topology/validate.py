@@ -44,6 +44,18 @@ def _kind_of(cls: Any) -> str | None:
     return None
 
 
+def _is_shell(cls: Any) -> bool:
+    from squall.topology.shell import is_shell
+
+    return is_shell(cls)
+
+
+def _shell_problems(cls: Any) -> list[tuple[str, str]]:
+    """A ShellBolt / ShellSpout's problems (a missing script...), as ``(problem, fix)``."""
+    out: list[tuple[str, str]] = cls.shell_problems() if _is_shell(cls) else []
+    return out
+
+
 def _raw_inputs(spec: ComponentSpec) -> list[tuple[Any, Grouping | None]]:
     inputs = spec.inputs
     if inputs is None:
@@ -90,6 +102,8 @@ def resolve(
         resolved = _inputs(name, kind, spec, name_of, outputs, all_names, add)
         if kind is not None:
             concurrency, mode = _concurrency(name, kind, spec, add)
+            if _is_shell(spec.component_cls):
+                mode = "shell"  # a subprocess per task: squall.runtime.multilang
             d = _component_def(name, kind, spec, outputs[name], resolved, concurrency, mode)
             _check_ticks(d, config or {}, add)
             defs.append(d)
@@ -156,6 +170,8 @@ def _kinds_and_outputs(
                     "derive the class from squall.Spout or squall.Bolt",
                 )
             )
+        for text, fix in _shell_problems(spec.component_cls):
+            add(Problem(name, text, fix))
         par = spec.par
         if isinstance(par, bool) or not isinstance(par, int) or par < 1:
             add(

@@ -15,6 +15,8 @@ PUBLIC = [
     "InvalidTopologyError",
     "Problem",
     "ReliableSpout",
+    "ShellBolt",
+    "ShellSpout",
     "Spout",
     "SquallError",
     "Stream",
