@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -26,11 +27,148 @@ def main() -> None:
     """Squall: real-time stream processing in the Storm model, in Python."""
 
 
+def _project_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """streamparse's ``--config`` and ``-e/--environment`` (see squall/local/project.py)."""
+    f = click.option(
+        "--environment",
+        "-e",
+        "env_name",
+        default=None,
+        help="An environment of the project's config.json (streamparse's -e): its \"options\" are Storm config.",
+    )(f)
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="The project's config.json (default: ./config.json, as sparse).",
+    )(f)
+
+
+def _topology_args(f: Callable[..., Any]) -> Callable[..., Any]:
+    """TOPOLOGY as an argument or as streamparse's ``-n/--name``, plus the project options."""
+    f = _project_options(f)
+    f = click.option(
+        "-n", "--name", "name_opt", default=None, help="The topology (as TOPOLOGY: sparse's -n NAME in a project)."
+    )(f)
+    return click.argument("topology", required=False)(f)
+
+
+def _find_project(config_file: str | None) -> Any:
+    """The streamparse project of ./config.json (or --config), its src/ and root put on sys.path."""
+    from squall.local.project import find_project
+
+    project = find_project(config_file=config_file)
+    if project is not None:
+        for entry in reversed(project.path_entries()):
+            if entry not in sys.path:
+                sys.path.insert(0, entry)
+    return project
+
+
+def _resolve(
+    topology: str | None, name_opt: str | None, config_file: str | None, env_name: str | None
+) -> tuple[Any, Any, str | None]:
+    """(Resolved, Project or None, environment) for a topology given as TOPOLOGY or -n (squall/local/project.py)."""
+    from squall.local.project import existing_file, resolve
+
+    if topology and name_opt and topology != name_opt:
+        raise click.UsageError(f"two topologies given ({topology!r} and -n {name_opt!r}): give one")
+    ref = topology or name_opt
+    try:
+        project = _find_project(config_file)
+        env = _select_env(project, env_name)
+    except ConfigError:
+        # a ./config.json that is not a usable streamparse one does not stand in the way of a file
+        if config_file is not None or ref is None or existing_file(ref) is None:
+            raise
+        project, env = None, _select_env(None, env_name)
+    return resolve(ref, project), project, env
+
+
+TOPOLOGY_HELP = """
+    TOPOLOGY (or -n TOPOLOGY), first match wins: an existing file (FILE.py, FILE.py:Class); in a
+    streamparse project (a folder with config.json, run from it), a topology's name (wordcount:
+    <topology_specs>/wordcount.py); a module:Class reference. Without it, the project's only
+    topology. The project's src/ and root go on sys.path (the workers' too)."""
+
+
+def _run_overrides(
+    conf: tuple[str, ...],
+    options: tuple[str, ...],
+    ackers: int | None,
+    debug: bool,
+    workers: int | None,
+    stats_interval: float | None,
+) -> dict[str, Any]:
+    """The command line's config: --conf and -o pairs, then the flags that set one key."""
+    overrides = parse_pairs(list(conf) + list(options))
+    if ackers is not None:
+        overrides["topology.acker.executors"] = ackers
+    if debug:
+        overrides["topology.debug"] = True
+    if workers is not None:
+        overrides["topology.workers"] = workers
+    if stats_interval is not None:
+        overrides["squall.stats.interval.secs"] = stats_interval
+    return overrides
+
+
+def _run_duration(duration: float | None, time_: int | None) -> float | None:
+    if duration is not None and time_ is not None:
+        raise click.UsageError("give --duration (-d) or streamparse's --time (-t), not both")
+    if time_ is not None:
+        return float(time_) if time_ > 0 else None  # sparse run: -t 0 or less runs until stopped
+    if duration is not None and duration < 0:
+        raise ConfigError(f"--duration {duration:g}: expected a non-negative number of seconds")
+    return duration
+
+
+def _select_env(project: Any, env_name: str | None) -> str | None:
+    """The streamparse environment: -e, else $SQUALL_ENV, else the project's only one. Exported as
+    $SQUALL_ENV (the workers inherit it), where streamparse ``par`` dicts ({env: n}) are read."""
+    from squall.compat.streamparse_topology import ENV_VAR
+
+    name = env_name or os.environ.get(ENV_VAR) or None
+    if project is not None:
+        name = project.env(name)[0]
+    if name is not None:
+        os.environ[ENV_VAR] = name
+    return name
+
+
+def _project_overrides(resolved: Any, project: Any, env: str | None, overrides: dict[str, Any]) -> None:
+    """A project topology's name, and its environment's options below the topology's own config (as sparse)."""
+    if resolved.name and "topology.name" not in overrides:
+        overrides["topology.name"] = resolved.name
+    env_options = project.env_options(env) if project is not None else {}
+    if env_options:
+        from squall.compat.loader import load_topology
+
+        own = load_topology(resolved.ref).config
+        for key, value in env_options.items():
+            if key not in own and key not in overrides:
+                overrides[key] = value
+
+
 @main.command()
-@click.argument("topology")
+@_topology_args
 @click.option("--workers", "-w", type=int, default=None, help="Worker processes (default: one per CPU core).")
 @click.option("--duration", "-d", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--time",
+    "-t",
+    "time_",
+    type=int,
+    default=None,
+    help="streamparse's -t: seconds to run (0 or less: until stopped); as --duration.",
+)
 @click.option("--conf", "-c", "conf", multiple=True, help="Config override key=value (Storm names), repeatable.")
+@click.option("--option", "-o", "options", multiple=True, help="streamparse's -o key=value: as --conf.")
+@click.option(
+    "--ackers", "-a", type=click.IntRange(min=0), default=None, help="topology.acker.executors (streamparse's -a)."
+)
+@click.option("--debug", is_flag=True, help="topology.debug=true (streamparse's -d/--debug; -d is --duration here).")
 @click.option(
     "--log-level",
     default="INFO",
@@ -52,10 +190,17 @@ def main() -> None:
 @click.option("--ui-host", default=None, help="Address the UI listens on (default 127.0.0.1: this machine only).")
 @click.option("--no-ui", is_flag=True, help="Start no web UI (nor REST API, nor /metrics).")
 def run(
-    topology: str,
+    topology: str | None,
+    name_opt: str | None,
+    config_file: str | None,
+    env_name: str | None,
     workers: int | None,
     duration: float | None,
+    time_: int | None,
     conf: tuple[str, ...],
+    options: tuple[str, ...],
+    ackers: int | None,
+    debug: bool,
     log_level: str,
     stats_interval: float | None,
     fail_on_errors: bool,
@@ -63,7 +208,7 @@ def run(
     ui_host: str | None,
     no_ui: bool,
 ) -> None:
-    """Run TOPOLOGY (FILE.py or FILE.py:ClassName) on worker processes on this machine.
+    """Run TOPOLOGY on worker processes on this machine (`sparse run`, without Storm).
 
     It runs until every spout is exhausted and every tuple processed, until --duration,
     or until Ctrl-C (spouts are deactivated and in-flight tuples drained first).
@@ -81,14 +226,11 @@ def run(
 
     logs.setup(log_level)
     try:
-        if duration is not None and duration < 0:
-            raise ConfigError(f"--duration {duration:g}: expected a non-negative number of seconds")
-        overrides = parse_pairs(list(conf))
-        if workers is not None:
-            overrides["topology.workers"] = workers
-        if stats_interval is not None:
-            overrides["squall.stats.interval.secs"] = stats_interval
-        coord = Coordinator(topology, overrides, duration=duration, log_level=log_level)
+        duration = _run_duration(duration, time_)
+        overrides = _run_overrides(conf, options, ackers, debug, workers, stats_interval)
+        resolved, project, env = _resolve(topology, name_opt, config_file, env_name)
+        _project_overrides(resolved, project, env, overrides)
+        coord = Coordinator(resolved.ref, overrides, duration=duration, log_level=log_level)
     except SquallError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -115,10 +257,12 @@ def run(
     sys.exit(code)
 
 
+run.help = (run.help or "") + "\n" + TOPOLOGY_HELP
+
+
 def _start_ui(coord: Any, host: str | None, port: int | None) -> Any:
     """Start the run's UI, print where it is, register the run (unregistered at exit); exit 2 if it cannot."""
     import atexit
-    import os
     import time
 
     from squall.ui import registry
@@ -148,27 +292,66 @@ def _start_ui(coord: Any, host: str | None, port: int | None) -> Any:
     return ui
 
 
-@main.command()
-@click.argument("topology")
-def describe(topology: str) -> None:
-    """Validate TOPOLOGY and print its components, streams and groupings as JSON."""
+def _load_checked(
+    topology: str | None, name_opt: str | None, config_file: str | None, env_name: str | None
+) -> tuple[Any, str | None]:
+    """The Topology class TOPOLOGY / -n means, its config checked, and its project name; exit 2 if it cannot."""
     from squall.compat.loader import load_topology
     from squall.topology.config import topology_conf
-    from squall.topology.plan import make_plan
 
-    logs.setup("INFO")
     try:
-        cls = load_topology(topology)
+        resolved, _project, _env = _resolve(topology, name_opt, config_file, env_name)
+        cls = load_topology(resolved.ref)
         topology_conf(cls.config, None, cls.components.values())  # type errors refused, unknown keys warned
     except SquallError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    info = cls.describe()
-    import os
+    return cls, resolved.name
 
+
+@main.command()
+@_topology_args
+def describe(topology: str | None, name_opt: str | None, config_file: str | None, env_name: str | None) -> None:
+    """Validate TOPOLOGY and print its components, streams and groupings as JSON.
+
+    -e selects the environment streamparse ``par`` dicts ({env: n}) are read for."""
+    from squall.topology.plan import make_plan
+
+    logs.setup("INFO")
+    cls, project_name = _load_checked(topology, name_opt, config_file, env_name)
+    info = cls.describe()
+    info["name"] = cls.config.get("topology.name") or project_name or info["name"]
     workers = cls.config.get("topology.workers") or os.cpu_count() or 1
     info["plan"] = make_plan(cls.components, workers, cls.config.get("topology.acker.executors")).to_dict()
     click.echo(json.dumps(info, indent=2, default=str))
+
+
+describe.help = (describe.help or "") + "\n" + TOPOLOGY_HELP
+
+
+@main.command(short_help="Create a project: NAME/ with a word count topology, its components and its test.")
+@click.argument("name")
+def quickstart(name: str) -> None:
+    """Create project NAME in the current folder, laid out as `sparse quickstart` lays out
+    streamparse's: config.json, topologies/NAME.py (a word count), src/spouts/, src/bolts/,
+    tests/test_NAME.py (squall.testing), pytest.ini, README.md.
+
+    Then `cd NAME && squall run NAME` (or `squall run` alone) runs it and `pytest` tests it.
+    Exit status: 0 created; 2 a bad name, or NAME exists and is not an empty folder."""
+    from squall.quickstart import QuickstartError, create
+
+    try:
+        written = create(name)
+    except QuickstartError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"error: cannot create {name}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    click.echo(f"Created project {name}:")
+    for path in written:
+        click.echo(f"    create  {path.as_posix()}")
+    click.echo(f"\nRun it:   cd {name} && squall run {name}\nTest it:  cd {name} && pytest")
 
 
 # --- Acting on running topologies (``sparse list/stats/kill/tail``, ``storm activate/deactivate/kill``) ---
@@ -178,20 +361,66 @@ CONTROL_EXIT = """
     by its id), the topology's REST API unreachable or refusing the request; 2 wrong usage."""
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    ctx.meta[f"squall.{param.name}"] = value
+    return value
+
+
 def _name_args(required: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """NAME (a topology name or id) as an argument or as streamparse's ``-n/--name``."""
+    """NAME (a topology name or id) as an argument or as streamparse's ``-n/--name``; streamparse's
+    ``--config`` (the project whose only topology is meant when no NAME is given) and ``-e`` (ignored)."""
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.option(
+            "--environment",
+            "-e",
+            "env_name",
+            default=None,
+            expose_value=False,
+            help="Accepted for streamparse (sparse's -e); not used: runs are on this machine.",
+        )(f)
+        f = click.option(
+            "--config",
+            "config_file",
+            type=click.Path(dir_okay=False),
+            default=None,
+            expose_value=False,
+            callback=_remember,
+            help="A streamparse project's config.json (default ./config.json): without NAME, its only topology.",
+        )(f)
         f = click.option("-n", "--name", "name_opt", default=None, help="The topology's name or id (as NAME).")(f)
         return click.argument("name", required=False)(f)
 
     return decorate
 
 
+def _project_name(chosen: str | None, required: bool) -> str | None:
+    """In a streamparse project: a topology file of it means its name; no name, its only topology."""
+    from squall.local.project import find_project
+
+    config_file = click.get_current_context().meta.get("squall.config_file")
+    try:
+        project = find_project(config_file=config_file)
+    except SquallError:
+        if config_file is not None:
+            raise
+        project = None
+    if project is None:
+        return chosen
+    if chosen is not None:
+        return (project.name_of(chosen) if os.path.isfile(chosen) else None) or chosen
+    names = list(project.topologies())
+    if required and len(names) == 1:
+        return names[0]
+    if required and names:
+        raise click.UsageError(f"name the topology: NAME or -n NAME (this project's: {', '.join(names)})")
+    return None
+
+
 def _target(name: str | None, name_opt: str | None, required: bool = True) -> str | None:
     if name and name_opt and name != name_opt:
         raise click.UsageError(f"two names given ({name!r} and -n {name_opt!r}): give one")
-    chosen = name or name_opt
+    chosen = _project_name(name or name_opt, required)
     if required and not chosen:
         raise click.UsageError("name the topology: NAME or -n NAME (`squall list` shows the running ones)")
     return chosen
@@ -561,7 +790,7 @@ def _svg(dot: str) -> str:
 
 
 @main.command(short_help="A topology's graph as DOT, Mermaid or SVG (no run).")
-@click.argument("topology")
+@_topology_args
 @click.option(
     "--format",
     "-f",
@@ -573,8 +802,15 @@ def _svg(dot: str) -> str:
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None, help="Write here, not stdout."
 )
-def visualize(topology: str, fmt: str | None, output: str | None) -> None:
-    """The graph of TOPOLOGY (FILE.py or FILE.py:ClassName) without running it (`sparse visualize`).
+def visualize(
+    topology: str | None,
+    name_opt: str | None,
+    config_file: str | None,
+    env_name: str | None,
+    fmt: str | None,
+    output: str | None,
+) -> None:
+    """The graph of TOPOLOGY without running it (`sparse visualize`; -e: the environment of ``par`` dicts).
 
     Components are nodes (spouts as ellipses, bolts as boxes, with their parallelism); every
     subscription an edge labelled with its stream and grouping.
@@ -583,21 +819,14 @@ def visualize(topology: str, fmt: str | None, output: str | None) -> None:
     written; 2 a topology that does not load or is invalid."""
     from pathlib import Path
 
-    from squall.compat.loader import load_topology
     from squall.topology import graph
-    from squall.topology.config import topology_conf
 
     logs.setup("INFO")
     if fmt is None:
         fmt = SUFFIX_FORMATS.get(Path(output).suffix.lower(), "dot") if output else "dot"
-    try:
-        cls = load_topology(topology)
-        topology_conf(cls.config, None, cls.components.values())
-    except SquallError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    cls, project_name = _load_checked(topology, name_opt, config_file, env_name)
     description = cls.describe()
-    description["name"] = cls.config.get("topology.name") or description["name"]
+    description["name"] = cls.config.get("topology.name") or project_name or description["name"]
     try:
         if fmt == "mermaid":
             out = graph.to_mermaid(description)
@@ -613,6 +842,9 @@ def visualize(topology: str, fmt: str | None, output: str | None) -> None:
         _fail(exc)
     except OSError as exc:
         _fail(SquallError(f"cannot write {output}: {exc.strerror or exc}"))
+
+
+visualize.help = (visualize.help or "") + "\n" + TOPOLOGY_HELP
 
 
 if __name__ == "__main__":

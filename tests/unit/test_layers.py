@@ -24,6 +24,19 @@ FORBIDDEN = {
     "compat": {"local", "ui", "cluster", "connectors", "cli", "testing"},
     "local": {"ui", "cluster", "cli", "testing"},
     "ui": {"cluster", "compat", "connectors", "cli", "testing"},
+    # `squall quickstart`: writes files from its templates, needs nothing but errors
+    "quickstart": {
+        "topology",
+        "runtime",
+        "transport",
+        "local",
+        "ui",
+        "cluster",
+        "compat",
+        "connectors",
+        "cli",
+        "testing",
+    },
 }
 
 
