@@ -21,6 +21,8 @@ if [[ $SQUALL_ENV == "$SQUALL_ROOT/.venv" ]] && ! python_ok "$PY"; then
     need python3-venv "$(base_python)" -c 'import venv, ensurepip' # to create .venv
 fi
 need chromium test -x /usr/bin/chromium # the web UI's browser test (tests/e2e/test_ui_browser.py)
+need nodejs command -v node # multilang components in Node.js (tests/e2e/test_multilang.py)
+need npm command -v npm       # ... node-storm installed from its package-lock.json by that test
 need graphviz command -v dot # squall visualize --format svg (tests/unit/test_graph.py, the e2e CLI tests)
 
 if ((${#missing[@]})); then

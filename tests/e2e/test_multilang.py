@@ -17,12 +17,15 @@ import pytest
 from squall import InvalidTopologyError, ShellBolt, Topology
 from squall.testing import complete_topology, read_tuples, run_topology
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (node) on PATH")
+# Node.js and npm come from scripts/test.sh (Debian's nodejs and npm), pystorm with the `streamparse`
+# extra that the `test` extra includes: a missing one fails these tests, it does not skip them.
+assert shutil.which("node"), "these tests need Node.js (node) on PATH: apt-get install nodejs"
+assert importlib.util.find_spec("pystorm"), "these tests need pystorm: pip install 'squall[streamparse]'"
 
-#: tests whose components are pystorm scripts (pystorm comes with the `streamparse` extra)
-needs_pystorm = pytest.mark.skipif(
-    importlib.util.find_spec("pystorm") is None, reason="needs pystorm (pip install 'squall[streamparse]')"
-)
+
+def needs_pystorm(test):
+    """Marks a test whose components are pystorm scripts (all of its needs are checked above)."""
+    return test
 
 
 NODE_DIR = Path(__file__).resolve().parent / "multilang" / "node"
@@ -33,18 +36,16 @@ def node_storm():
     """node-storm (npm), installed from multilang/node/package-lock.json (``npm ci``) unless it is there."""
     if not (NODE_DIR / "node_modules" / "node-storm").is_dir():
         npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("needs npm to install node-storm")
-        try:
-            subprocess.run(
-                [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-                cwd=NODE_DIR,
-                check=True,
-                capture_output=True,
-                timeout=300,
-            )
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            pytest.skip(f"npm ci could not install node-storm (offline?): {exc}")
+        assert npm is not None, "installing node-storm needs npm: apt-get install npm"
+        done = subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, f"npm ci could not install node-storm:\n{done.stderr}"
 
 
 def final_counts(res):

@@ -11,8 +11,6 @@ import textwrap
 
 import pytest
 
-pytest.importorskip("streamparse")
-
 from squall.compat.loader import load_topology
 from squall.errors import InvalidTopologyError, SquallError, TopologyLoadError
 from squall.topology.dsl import Topology as SquallTopology
