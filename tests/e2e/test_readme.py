@@ -21,9 +21,11 @@ from pathlib import Path
 import pytest
 
 from squall.testing import complete_topology, read_tuples
+from squall.topology.loader import load_topology
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "wordcount"))
-from topology import WordCount
+# Loaded by path (workers load it by path too): imported as a module named `topology`, workers would
+# import whichever `topology.py` comes first on the sys.path other tests left (examples/multilang's).
+WordCount = load_topology(str(Path(__file__).resolve().parents[2] / "examples" / "wordcount" / "topology.py"))
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
