@@ -8,7 +8,8 @@ the pending ``run()`` call of it, as a RayLauncher's WorkerHandle would. Then:
 
 1. ``cluster.remove_node(node1)`` (not graceful unless ``--graceful``): how long until the master's
    ``ray.wait`` on the pending call returns, what ``ray.get`` raises, what the state API says;
-2. the master starts a replacement of the same name on node2: seconds to its first answer;
+2. the master kills the old actor (`ray.kill`) and starts the next incarnation under a new name on node2 at once;
+   then a replacement under the old name, retried until Ray frees the name: how long that takes;
 3. a node is added (what "add a new node" costs);
 4. the master actor is killed (``ray.kill(no_restart=False)``): seconds until Ray restarted it, and whether
    its constructor found the (still running) worker actor again by name.
@@ -100,6 +101,12 @@ def main() -> None:
         seen = ray.get(watching)
         out["master_noticed_after_s"] = round(seen["noticed"] - t, 3)
         out["pending_run_call_raised"] = seen["error"]
+        # the next incarnation under a new name, at once (what the master will do), after fencing the old one
+        t_inc = time.monotonic()
+        ray.kill(ray.get_actor("wordcount/worker-0"), no_restart=True)
+        out["next_incarnation_at_once"] = ray.get(master.start_worker.remote("node2", "wordcount/worker-0.1"))
+        out["next_incarnation_ready_after_remove_s"] = round(time.monotonic() - t, 2)
+        out["kill_and_start_s"] = round(time.monotonic() - t_inc, 2)
         time.sleep(1)
         states = list_actors(filters=[("name", "=", "wordcount/worker-0")], detail=True)
         out["state_api"] = [{"state": a.state, "death_cause": str(a.death_cause)[:300]} for a in states]
