@@ -3,7 +3,6 @@ topology's REST API (the run and the commands share a temporary $XDG_RUNTIME_DIR
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -208,8 +207,7 @@ def test_sample(squall_cli):
     assert p.finish(timeout=60)[0] == 0
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed (scripts/test.sh installs it)")
-def test_visualize_svg(tmp_path):
+def test_visualize_svg(tmp_path):  # Graphviz's dot comes from scripts/test.sh
     out = tmp_path / "wordcount.svg"
     code, _, err = squall("visualize", WORDCOUNT, "-o", out)
     assert code == 0, err

@@ -9,10 +9,6 @@ TicklessBatchingBolt.
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("streamparse")
-
 from squall.testing import complete_topology, read_tuples
 
 PROJECTS = Path(__file__).resolve().parent.parent / "streamparse_projects"

@@ -77,14 +77,10 @@ def test_a_taken_port_moves_to_the_next_only_when_scanning():
     taken = bind("127.0.0.1", 0, scan=False)
     try:
         port = taken.getsockname()[1]
-        if port >= 65535:
-            pytest.skip("no next port")
+        assert port < 65535  # an ephemeral port (Linux: 32768-60999) always has a next one
         with pytest.raises(ConfigError, match=f"port {port} is taken"):
             bind("127.0.0.1", port, scan=False)
-        try:
-            moved = bind("127.0.0.1", port, scan=True)
-        except ConfigError:  # every following port taken too: not this machine's usual state
-            pytest.skip("no free port after the taken one")
+        moved = bind("127.0.0.1", port, scan=True)
         assert moved.getsockname()[1] > port
         moved.close()
     finally:
