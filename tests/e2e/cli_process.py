@@ -115,3 +115,29 @@ def gone(procs, timeout=10.0):
         psutil.wait_procs(left, timeout=min(0.5, max(0.0, deadline - time.monotonic())))
         left = running()
     return left
+
+
+def squall(*args, cwd=ROOT, env=None, timeout=60):
+    """``squall ARGS`` run to its end: (exit status, stdout, stderr)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "squall.cli", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def until(check, timeout=60.0, what="the condition"):
+    """Poll ``check()`` until it returns something true; that value (fails after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not reached in {timeout} s (last: {last!r})")

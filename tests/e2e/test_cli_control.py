@@ -3,12 +3,11 @@ topology's REST API (the run and the commands share a temporary $XDG_RUNTIME_DIR
 
 import json
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from cli_process import squall, until
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -21,31 +20,6 @@ def runtime_dir(tmp_path, monkeypatch):
     """A registry of this test's own: the run and every command (children inherit the environment) use it."""
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     return tmp_path
-
-
-def squall(*args, timeout=60):
-    """``squall ARGS`` to its end: (exit status, stdout, stderr)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "squall.cli", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    return done.returncode, done.stdout, done.stderr
-
-
-def until(check, timeout=60.0, what="the condition"):
-    """Poll ``check()`` until it returns something true; that value (fails after ``timeout``)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached in {timeout} s (last: {last!r})")
 
 
 def listed():

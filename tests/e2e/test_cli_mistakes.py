@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_process import squall as _squall
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -35,16 +36,7 @@ sys.meta_path.insert(sys.meta_path.index(importlib.machinery.PathFinder) + 1, Sq
 
 def squall(*args, cwd=ROOT, env=None, timeout=120):
     """`squall ARGS` to the end: (exit code, stdout, stderr)."""
-    p = subprocess.run(
-        [sys.executable, "-m", "squall.cli", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    return p.returncode, p.stdout, p.stderr
+    return _squall(*args, cwd=cwd, env=env, timeout=timeout)
 
 
 @pytest.mark.parametrize("command", ["run", "describe"])

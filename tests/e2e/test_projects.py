@@ -10,12 +10,12 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from cli_process import squall, until
 
 WORDS = ["dog", "cat", "zebra", "elephant"]
 
@@ -198,29 +198,6 @@ def runtime_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
     (tmp_path / "run").mkdir()
     return tmp_path / "run"
-
-
-def squall(*args, cwd, timeout=60):
-    done = subprocess.run(
-        [sys.executable, "-m", "squall.cli", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    return done.returncode, done.stdout, done.stderr
-
-
-def until(check, timeout=60.0, what="the condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached in {timeout} s (last: {last!r})")
 
 
 def test_stats_and_kill_take_the_running_topologys_name(tmp_path, runtime_dir, squall_cli):
