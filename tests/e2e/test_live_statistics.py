@@ -113,7 +113,13 @@ def test_statistics_read_from_other_threads_while_workers_run():
         assert s.state is RunState.ACTIVE and s.stop_reason is None
         numbers, tag = s.components["numbers"], s.components["tag"]
         assert numbers.kind == "spout" and tag.kind == "bolt" and s.components["__acker"].kind == "acker"
-        assert numbers.emitted > 0 and tag.executed > 0 and tag.executed <= numbers.emitted
+        assert numbers.emitted > 0 and tag.executed > 0
+        # The bolt never executes more than the spout emitted. Within one snapshot the workers answered
+        # at different moments (the spout's worker may answer before the bolt's, which then executes
+        # what was emitted in between), so compare with the spout's count of a later round, answered
+        # after every answer in ``s``.
+        later = f.until(lambda x: x.round > s.round and not any(w.stale for w in x.workers))
+        assert tag.executed <= later.components["numbers"].emitted
         assert all(w.alive and w.pid and w.host and w.rss for w in s.workers)
         assert f.whole_rounds >= 1
     finally:
