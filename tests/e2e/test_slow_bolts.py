@@ -87,7 +87,7 @@ def test_two_workers_two_seconds_per_tuple(squall_cli):
         "--workers",
         "2",
         "--duration",
-        "5",
+        "8",
         "--stats-interval",
         "1",
         "--conf",
@@ -98,9 +98,11 @@ def test_two_workers_two_seconds_per_tuple(squall_cli):
     code, _out, err = cli.finish(timeout=60)
     took = time.monotonic() - start
     assert code == 0, err
-    # a round is answered at the latest after the call that runs when it is asked (2 s)
-    assert answered_before_stop(cli) >= 2, err  # during the 5 s the run was active
-    assert took < 16, f"stopped after {took:.1f} s\n{err}"  # 5 + 2 + 2 + start/shutdown, generous
+    # A round is answered at the latest after the call that runs when it is asked (2 s): in 8 s at
+    # least 2 whole lines even when the workers took seconds to start on a loaded machine (with 5 s,
+    # 1 run in 3 under CI load printed a single one).
+    assert answered_before_stop(cli) >= 2, err
+    assert took < 19, f"stopped after {took:.1f} s\n{err}"  # 8 + 2 + 2 + start/shutdown, generous
 
 
 def whole_rounds(topology, conf, seconds, interval=0.05):
