@@ -62,6 +62,13 @@ class Component:
             concurrency_mode=concurrency_mode,
         )
 
+    @classmethod
+    def config_problems(cls, conf: dict[str, Any]) -> list[tuple[str, str]]:
+        """What is wrong with this component's config, as ``(problem, fix)`` pairs, checked when the
+        topology is built (before anything starts). ``conf`` is the topology's config overridden
+        by the component's own. Connectors check their keys and client library here."""
+        return []
+
     def initialize(self, conf: dict[str, Any], context: Any) -> None:
         """Called once per task before any tuple; set up state here. May be ``async def``: it is
         then run to completion on the worker's event loop."""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from squall.errors import Problem
+from squall.topology.config import component_conf
 from squall.topology.grouping import (
     CUSTOM,
     DIRECT,
@@ -106,6 +107,7 @@ def resolve(
                 mode = "shell"  # a subprocess per task: squall.runtime.multilang
             d = _component_def(name, kind, spec, outputs[name], resolved, concurrency, mode)
             _check_ticks(d, config or {}, add)
+            _check_config(d, config or {}, add)
             defs.append(d)
     if named and n_spouts == 0:
         add(Problem(topology, "the topology has no spout", "add a Spout: word_spout = WordSpout.spec()"))
@@ -469,6 +471,15 @@ def _check_grouping(consumer: str, src_name: str, stream: str, s: Stream, groupi
                     "implement both methods",
                 )
             )
+
+
+def _check_config(d: ComponentDef, topology_config: dict[str, Any], add: AddProblem) -> None:
+    """The component's own checks of its config (``Component.config_problems``: connectors' keys)."""
+    check = getattr(d.cls, "config_problems", None)
+    if not callable(check):
+        return
+    for text, fix in check(component_conf(topology_config, d.config)):
+        add(Problem(d.name, text, fix))
 
 
 def _check_ticks(d: ComponentDef, topology_config: dict[str, Any], add: AddProblem) -> None:

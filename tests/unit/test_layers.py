@@ -24,6 +24,8 @@ FORBIDDEN = {
     "compat": {"local", "ui", "cluster", "connectors", "cli", "testing"},
     "local": {"ui", "cluster", "cli", "testing"},
     "ui": {"cluster", "compat", "connectors", "cli", "testing"},
+    # spouts and bolts for brokers, files and HTTP: user-level components (topology + errors only)
+    "connectors": {"runtime", "transport", "local", "ui", "cluster", "compat", "cli", "testing"},
     # `squall quickstart`: writes files from its templates, needs nothing but errors
     "quickstart": {
         "topology",
