@@ -54,6 +54,8 @@ def run_in_process(
         if timeout is not None and now - start >= timeout:
             state, stop_reason = RunState.FAILED, "timeout"
             break
+        if worker.spouts_ended:
+            worker.draining = True  # bolts holding tuples back (windows) release them
         if worker.spouts_done:
             worker.draining = True
             if not did and worker.idle():

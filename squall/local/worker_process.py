@@ -352,7 +352,7 @@ class WorkerProcess:
                     msg = self.decode(ctrl.recv())
                     if msg is not None:
                         self.handle(msg)
-                if not self.spouts_done_sent and w.spouts_exhausted:
+                if not self.spouts_done_sent and w.spouts_ended:  # the coordinator then drains and probes
                     self.spouts_done_sent = True
                     self.send({"t": SPOUTS_DONE})
                 if now >= next_parent:

@@ -434,6 +434,12 @@ class Worker:
         return all(s.done for s in self.spouts)
 
     @property
+    def spouts_ended(self) -> bool:
+        """Every local spout is exhausted, though trees may still be in flight: time to drain, so
+        that bolts holding tuples back (windows, batches) release them and the trees can complete."""
+        return all(s.exhausted for s in self.spouts)
+
+    @property
     def spouts_exhausted(self) -> bool:
         """Every local spout is exhausted and waits for no tree: not merely deactivated (it may resume)."""
         return all(s.exhausted and s.done for s in self.spouts)
