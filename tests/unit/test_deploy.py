@@ -120,7 +120,10 @@ def test_the_head_runs_gcs_publishes_the_ui_and_reports_health(services):
     assert published[8080] == ["127.0.0.1", "49080"]  # the UI, on the seed's port, this machine only
     assert published[8265][0] == "127.0.0.1"
     check = head["healthcheck"]
-    assert check["test"][0] == "CMD" and any("/api/gcs_healthz" in part for part in check["test"])
+    # the GCS, and the agent that runs submitted jobs (before it is up: "No available agent to submit job")
+    assert check["test"][0] == "CMD" and "/api/gcs_healthz" in check["test"][-1]
+    assert "52365/api/local_raylet_healthz" in check["test"][-1]
+    compile(check["test"][-1], "healthcheck", "exec")
     assert check["retries"] >= 1
     assert head["restart"] == "unless-stopped"
 
