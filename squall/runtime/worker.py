@@ -981,6 +981,13 @@ class Worker:
             }
             if isinstance(ex, (BoltExecutor, AckerExecutor)):
                 st["executed"] = ex.executed
+                own = (
+                    ex.instance._squall_metrics()
+                    if isinstance(ex, BoltExecutor) and isinstance(ex.instance, Bolt)
+                    else None
+                )
+                if own:
+                    st["metrics"], st["gauges"] = own
             st.update(ex.stats())
             out[task] = st
         return out

@@ -88,6 +88,11 @@ class Bolt(Component):
         """Tuples held back by the bolt itself (a batching bolt's open batches)."""
         return 0
 
+    def _squall_metrics(self) -> tuple[dict[str, float], dict[str, float]] | None:
+        """Figures of the bolt's own shown in the statistics and the UI (windows fired...): counters
+        (totals that only grow) and gauges (current values), or None. Read once per stats round."""
+        return None
+
     def _flush_pending(self) -> None:
         """Process whatever is held back; called when a finite run drains."""
 

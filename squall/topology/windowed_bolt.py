@@ -142,6 +142,12 @@ class WindowedBolt(Bolt):
         m = self.__dict__.get("_wm")
         return len(m) if m is not None else 0
 
+    def _squall_metrics(self) -> tuple[dict[str, float], dict[str, float]]:
+        m = self.__dict__.get("_wm")
+        if m is None:
+            return {"windows_fired": 0, "late_tuples": 0}, {"tuples_in_windows": 0}
+        return {"windows_fired": m.fired, "late_tuples": m.late}, {"tuples_in_windows": len(m)}
+
     def _flush_pending(self) -> None:
         m = self.__dict__.get("_wm")
         if m is not None and len(m):

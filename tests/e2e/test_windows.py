@@ -23,6 +23,9 @@ def test_sliding_count_window(workers):
     assert rows == expected
     spout = result.component_totals()["numbers"]
     assert spout["acked"] == 100 and spout["failed"] == 0  # every tuple acked once it left its windows
+    sums = result.statistics.components["sums"]  # the bolt's own figures, in the statistics and the UI
+    assert dict(sums.metrics) == {"windows_fired": 20, "late_tuples": 0}
+    assert dict(sums.gauges) == {"tuples_in_windows": 0}
 
 
 def test_event_time_windows_and_late_tuples(workers):
@@ -31,6 +34,7 @@ def test_event_time_windows_and_late_tuples(workers):
     assert rows[:3] == [(0.0, 10.0, "ab", "ab", ""), (10.0, 20.0, "cd", "cd", "ab"), (20.0, 30.0, "e", "e", "cd")]
     assert [r[2] for r in rows[3:]] == ["f"] + [""] * (len(rows) - 4)  # f fired at the end of the run
     assert sorted(w for (w,) in read_tuples(result, "late")) == ["late1", "late2"]
+    assert result.statistics.components["windows"].metrics["late_tuples"] == 2
     assert result.component_totals()["events"]["acked"] == 8
 
 
