@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from squall.topology.windows import Count, ManualClock, Sliding, Tumbling, WindowManager, spec_problem
 
@@ -199,3 +201,42 @@ def test_manual_clock():
     c.set(0)
     assert c() == 0
     assert math.isinf(WindowManager(Tumbling(1)).watermark)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    length_every=st.sampled_from([(10, 5), (10, 10), (30, 10), (7, 3), (5, 1)]),
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("add"), st.floats(0, 200, allow_nan=False)),
+            st.tuples(st.just("wm"), st.floats(0, 220, allow_nan=False)),
+        ),
+        max_size=60,
+    ),
+)
+def test_windows_hold_exactly_their_span_and_update_by_new_and_expired(length_every, steps):
+    """Every fired window holds exactly the accepted items of its span; each window is the previous
+    one minus its expired plus its new (so incremental counts are right); every item is released once."""
+    length, every = length_every
+    m = WindowManager(Sliding(length, every))
+    accepted, released, prev, k = [], [], set(), 0
+
+    def check(fired):
+        nonlocal prev
+        for w in fired.windows:
+            span = {i for i, ts in accepted if w.start <= ts < w.end}
+            assert {i for i, _ in w.tuples} == span
+            assert span == (prev - {i for i, _ in w.expired}) | {i for i, _ in w.new}
+            prev = span
+        released.extend(fired.released)
+
+    for kind, x in steps:
+        if kind == "add":
+            k += 1
+            item = (k, x)
+            if m.add(item, x) is not None:
+                accepted.append(item)
+        else:
+            check(m.advance(x))
+    check(m.flush())
+    assert sorted(released) == sorted(accepted)
