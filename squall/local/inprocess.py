@@ -55,7 +55,9 @@ def run_in_process(
             state, stop_reason = RunState.FAILED, "timeout"
             break
         if worker.spouts_ended:
-            worker.draining = True  # bolts holding tuples back (windows) release them
+            worker.draining = True
+            if not did and not worker.input_ended and worker.quiet():  # one process: nothing is on its way
+                worker.input_ended = True  # windows fire what they hold and release it
         if worker.spouts_done:
             worker.draining = True
             if not did and worker.idle():

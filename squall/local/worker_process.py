@@ -60,6 +60,7 @@ from squall.transport.control import (
     BYE,
     DEACTIVATE,
     DRAIN,
+    END_INPUT,
     FATAL,
     HEARTBEAT,
     HEARTBEAT_SECS,
@@ -297,6 +298,8 @@ class WorkerProcess:
                     "n": msg["n"],
                     "idle": w.idle(),
                     "done": w.spouts_done,
+                    "quiet": w.quiet(),
+                    "ended": w.spouts_ended,
                     "inc": c["inc"],
                     "sent": c["sent"],
                     "received": c["received"],
@@ -311,6 +314,8 @@ class WorkerProcess:
             w.activate()
         elif kind == DRAIN:
             w.draining = True
+        elif kind == END_INPUT:
+            w.draining = w.input_ended = True
         elif kind == STATS:
             self.send(self.stats(int(msg.get("round", 0))))
         elif kind == STOP:

@@ -27,6 +27,9 @@ class Bolt(Component):
     auto_ack: ClassVar[bool] = True
     auto_anchor: ClassVar[bool] = True
     auto_fail: ClassVar[bool] = True
+    #: What the bolt holds back (``_pending``) is released only at the end of its input, not as soon
+    #: as the run drains (a window must not fire early while tuples are still on their way).
+    _squall_holds_to_end: ClassVar[bool] = False
 
     def process(self, tup: Tuple) -> None:
         """Handle one tuple."""

@@ -52,6 +52,7 @@ class WindowedBolt(Bolt):
 
     auto_ack = False  # tuples are acked when they leave the window
     auto_anchor = False
+    _squall_holds_to_end = True  # a finite run's last windows fire once every tuple has arrived
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
