@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from squall.topology.bolt import Bolt
 from squall.topology.stream import Stream, normalize_outputs
 from squall.topology.tuple import Tuple
-from squall.topology.windows import Window, WindowManager, WindowSpec, is_count, seconds, span, spec_problem
+from squall.topology.windows import NOTHING, Window, WindowManager, WindowSpec, is_count, seconds, span, spec_problem
 
 #: The stream late tuples go to, with the fields ``LATE_FIELDS``: the component and stream the tuple
 #: came from, its values (a list) and its timestamp.
@@ -71,16 +71,23 @@ class WindowedBolt(Bolt):
     # the runtime's calls
 
     def process(self, tup: Tuple) -> None:
-        m = self._manager()
-        if self.timestamp_field is None:
+        try:
+            m = self._wm
+        except AttributeError:
+            m = self._manager()
+        field = self.timestamp_field
+        if field is None:
             ts = self.clock() if not m.count else 0.0
         else:
-            ts = float(getattr(tup.values, self.timestamp_field))
-            latest = self._latest
-            key = (tup.component, tup.stream)
-            if ts > latest.get(key, -1e308):
-                latest[key] = ts
+            ts = float(getattr(tup.values, field))
+            by_stream = self._latest.get(tup.component)
+            if by_stream is None:
+                by_stream = self._latest[tup.component] = {}
+            if ts > by_stream.get(tup.stream, -1e308):
+                by_stream[tup.stream] = ts
         fired = m.add(tup, ts)
+        if fired is NOTHING:
+            return
         if fired is None:
             self.emit([tup.component, tup.stream, list(tup.values), ts], stream=LATE_STREAM, anchors=[tup])
             self.ack(tup)
@@ -95,12 +102,14 @@ class WindowedBolt(Bolt):
         if self.timestamp_field is None:
             watermark = self.clock()
         elif self._latest:
-            watermark = min(self._latest.values()) - self.lag
+            watermark = min(ts for by_stream in self._latest.values() for ts in by_stream.values()) - self.lag
         else:
             return
         fired = m.advance(watermark)
         if fired.windows or fired.released:
             self._run(fired)
+
+    _wm: WindowManager[Tuple]
 
     def _manager(self) -> WindowManager[Tuple]:
         m: WindowManager[Tuple] | None = self.__dict__.get("_wm")
@@ -108,7 +117,7 @@ class WindowedBolt(Bolt):
             if self.window is None:
                 raise TypeError(f"{type(self).__name__} is a WindowedBolt without a window: set window = Sliding(...)")
             m = self._wm = WindowManager[Tuple](self.window)
-            self._latest: dict[tuple[str, str], float] = {}
+            self._latest: dict[str, dict[str, float]] = {}  # component -> stream -> latest timestamp
         return m
 
     def _run(self, fired: Any) -> None:

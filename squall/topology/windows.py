@@ -133,6 +133,10 @@ class Fired(Generic[T]):
     released: list[T] = field(default_factory=list)
 
 
+#: What ``add`` returns when nothing fired (shared: never changed).
+NOTHING: Fired[Any] = Fired()
+
+
 class WindowManager(Generic[T]):
     """The tuples a windowed bolt holds and the windows they make (see the module docstring)."""
 
@@ -171,17 +175,20 @@ class WindowManager(Generic[T]):
         if ts < self.watermark:
             self.late += 1
             return None
-        if self._vals and ts < self._ts[-1]:
-            i = bisect.bisect_right(self._ts, ts)
-            self._ts.insert(i, ts)
+        tss = self._ts
+        if tss and ts < tss[-1]:
+            i = bisect.bisect_right(tss, ts)
+            tss.insert(i, ts)
             self._vals.insert(i, item)
         else:
-            self._ts.append(ts)
+            tss.append(ts)
             self._vals.append(item)
-        end = self._aligned_end(ts)  # > ts >= watermark: that window has not fired
-        if self._next_end is None or end < self._next_end:
-            self._next_end = end
-        return Fired()
+        nxt = self._next_end
+        if nxt is None or ts < nxt - self.every:  # an earlier window than the next one holds it
+            end = self._aligned_end(ts)  # > ts >= watermark: that window has not fired
+            if nxt is None or end < nxt:
+                self._next_end = end
+        return NOTHING
 
     def advance(self, watermark: float) -> Fired[T]:
         """Raise the watermark to ``watermark`` (it never goes back) and fire every time window
@@ -247,9 +254,10 @@ class WindowManager(Generic[T]):
         self._items.append(item)
         self._seq += 1
         self._since += 1
+        if self._since < self.m:
+            return NOTHING
         out: Fired[T] = Fired()
-        if self._since >= self.m:
-            self._fire_count(out)
+        self._fire_count(out)
         return out
 
     def _fire_count(self, out: Fired[T]) -> None:
