@@ -5,14 +5,13 @@ messages, retries and dead-lettering, publisher confirms."""
 from __future__ import annotations
 
 import io
-import threading
-import time
 
 import pika
 import pytest
 import rabbitmq_server
 from broker_topologies import RabbitPoison, RabbitToSink, ToRabbit
 from harness import read_seen, run_killing
+from runs import read_errors, run_in_thread, stop, wait_for
 
 from squall.local.coordinator import Coordinator
 from squall.local.statistics import RunState
@@ -33,15 +32,6 @@ def publish(server, queue, bodies, persistent=True):
     for body in bodies:
         ch.basic_publish("", queue, body, props)
     conn.close()
-
-
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def settled(server, queue):
@@ -70,26 +60,6 @@ def test_every_message_is_processed_when_the_spouts_worker_is_killed_twice(rabbi
     assert len(run.killed) == 2
     assert seen >= expected  # at least once: duplicates allowed, nothing lost
     wait_for(lambda: settled(rabbitmq, queue), 30, "the queue empty with no unacked messages")
-
-
-def run_in_thread(topology, conf):
-    coord = Coordinator(
-        topology, {"squall.stats.interval.secs": 0.5, **conf}, status_out=io.StringIO(), handle_signals=False
-    )
-    out = {}
-    runner = threading.Thread(target=lambda: out.setdefault("r", coord.run()), daemon=True)
-    runner.start()
-    snap = coord.wait_statistics(timeout=60)
-    while snap.state is RunState.STARTING:
-        snap = coord.wait_statistics(snap, timeout=60)
-    assert snap.state is RunState.ACTIVE, (snap.state, coord.message)
-    return coord, runner, out
-
-
-def stop(coord, runner, out):
-    coord.request_stop("test done")
-    runner.join(timeout=60)
-    return out["r"]
 
 
 @pytest.mark.timeout(240)
@@ -157,16 +127,6 @@ def test_poison_messages_go_to_the_error_stream_and_the_dead_letter_exchange(rab
     conn.close()
     assert sorted(b for b, _ in dead_letters) == sorted(bad + failing)
     assert result.component_totals()["source"]["failed"] == 6  # fail1 and fail2, 3 times each
-
-
-def read_errors(folder):
-    import glob
-
-    out = []
-    for path in glob.glob(f"{folder}/errors-*.log"):
-        with open(path) as f:
-            out.extend(line.rstrip("\n") for line in f if line.strip())
-    return out
 
 
 @pytest.mark.timeout(120)
