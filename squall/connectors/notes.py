@@ -1,12 +1,29 @@
-"""Counted, throttled log lines for what a connector gives up on (a poison message, a message past
-its retry limit, a lost connection): never silent, never a log line per message."""
+"""What the RabbitMQ and Redis connectors share: counted, throttled log lines for what they give up
+on (a poison message, a message past its retry limit, a lost connection: never silent, never a log
+line per message), and the check of their integer settings."""
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 LOG_EVERY_SECS = 10.0  # at most one line per kind of note this often (the count in between is in it)
+
+
+def int_problems(cls: type, conf: dict[str, Any], limits: dict[str, int]) -> list[tuple[str, str]]:
+    """Keys whose value must be None or an integer of at least ``limits[key]``: what is wrong."""
+    out: list[tuple[str, str]] = []
+    for key, low in limits.items():
+        value = conf.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
+            out.append(
+                (
+                    f"{cls.__name__}: {key}={value!r} is not an integer >= {low}",
+                    f"set {key} to an integer >= {low}, or None",
+                )
+            )
+    return out
 
 
 class Notes:

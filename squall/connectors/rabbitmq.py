@@ -33,7 +33,7 @@ from collections import deque
 from typing import Any
 
 from squall.connectors.base import REQUIRED, Connector, ConnectorSpout, require
-from squall.connectors.notes import Notes
+from squall.connectors.notes import Notes, int_problems
 from squall.errors import DeliveryError
 from squall.topology.bolt import Bolt
 from squall.topology.config import AUTO_MAX_SPOUT_PENDING
@@ -78,6 +78,11 @@ class RabbitMQSpout(ConnectorSpout, Spout):
         "rabbitmq.connect.timeout.secs": 5.0,
         "rabbitmq.reconnect.max.secs": 5.0,  # backoff ceiling between connection attempts
     }
+
+    @classmethod
+    def config_problems(cls, conf: dict[str, Any]) -> list[tuple[str, str]]:
+        limits = {"rabbitmq.prefetch": 1, "rabbitmq.max.retries": 0}
+        return super().config_problems(conf) + int_problems(cls, conf, limits)
 
     def initialize(self, conf: dict[str, Any], context: Any) -> None:
         self.pika = require(*CLIENT)

@@ -23,7 +23,7 @@ from collections import deque
 from typing import Any
 
 from squall.connectors.base import REQUIRED, Connector, ConnectorSpout, require
-from squall.connectors.notes import Notes
+from squall.connectors.notes import Notes, int_problems
 from squall.errors import DeliveryError
 from squall.topology.bolt import Bolt
 from squall.topology.spout import Spout
@@ -55,6 +55,11 @@ class RedisStreamSpout(ConnectorSpout, Spout):
         "redis.claim.idle.ms": 60_000,  # XAUTOCLAIM entries idle this long in other consumers; 0: never
         "redis.socket.timeout.secs": 5.0,
     }
+
+    @classmethod
+    def config_problems(cls, conf: dict[str, Any]) -> list[tuple[str, str]]:
+        limits = {"redis.batch.size": 1, "redis.max.retries": 0, "redis.claim.idle.ms": 0}
+        return super().config_problems(conf) + int_problems(cls, conf, limits)
 
     def initialize(self, conf: dict[str, Any], context: Any) -> None:
         redis = require(*CLIENT)
@@ -311,10 +316,7 @@ class RedisStreamBolt(Connector, Bolt):
                     "name the stream to append to, or the tuple field holding its name",
                 )
             )
-        maxlen = conf.get("redis.maxlen")
-        if maxlen is not None and (not isinstance(maxlen, int) or isinstance(maxlen, bool) or maxlen < 1):
-            out.append((f"redis.maxlen={maxlen!r} is not a positive integer", "give a number of entries, or None"))
-        return out
+        return out + int_problems(cls, conf, {"redis.maxlen": 1})
 
     def initialize(self, conf: dict[str, Any], context: Any) -> None:
         redis = require(*CLIENT)
