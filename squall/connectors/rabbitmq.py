@@ -49,6 +49,14 @@ FLUSH_ACKS = 256  # settled deliveries that make next_tuple send their basic.ack
 MAX_FAIL_COUNTS = 100_000  # failure counts kept for requeued messages (the oldest forgotten first)
 
 
+def quiet_pika() -> None:
+    """pika logs every connection step at INFO: keep its warnings and errors only, unless the user
+    set its logger's level."""
+    pika_log = logging.getLogger("pika")
+    if pika_log.level == logging.NOTSET:
+        pika_log.setLevel(logging.WARNING)
+
+
 def _connect(pika: Any, url: str, timeout: float, heartbeat: int | None = None) -> Any:
     params = pika.URLParameters(url)
     params.connection_attempts = 1
@@ -86,6 +94,7 @@ class RabbitMQSpout(ConnectorSpout, Spout):
 
     def initialize(self, conf: dict[str, Any], context: Any) -> None:
         self.pika = require(*CLIENT)
+        quiet_pika()
 
         def get(key: str) -> Any:
             return self.setting(conf, key)
@@ -386,6 +395,7 @@ class RabbitMQBolt(Connector, Bolt):
 
     def initialize(self, conf: dict[str, Any], context: Any) -> None:
         self.pika = require(*CLIENT)
+        quiet_pika()
 
         def get(key: str) -> Any:
             return self.setting(conf, key)

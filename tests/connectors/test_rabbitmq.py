@@ -5,6 +5,8 @@ messages, retries and dead-lettering, publisher confirms."""
 from __future__ import annotations
 
 import io
+import itertools
+from pathlib import Path
 
 import pika
 import pytest
@@ -158,3 +160,30 @@ def test_the_sink_publishes_with_confirms_and_fails_what_the_broker_returns(rabb
     assert totals["numbers"]["failed"] == 20
     assert totals["numbers"]["acked"] == 0
     assert any("returned the message" in e["error"] for e in result.errors)
+
+
+@pytest.mark.timeout(120)
+def test_the_wordcount_example_counts_every_word_of_the_queue(rabbitmq, tmp_path):
+    """examples/wordcount_rabbitmq as its README runs it: the producer, then the topology."""
+    import importlib.util
+
+    from squall.topology.loader import load_topology
+
+    folder = Path(__file__).resolve().parents[2] / "examples" / "wordcount_rabbitmq"
+    spec = importlib.util.spec_from_file_location("wordcount_rabbitmq_producer", folder / "producer.py")
+    producer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(producer)
+    n = 5000
+    producer.produce(rabbitmq.url, "example.sentences", n)
+    words = sum(len(s.split()) for s, _ in zip(itertools.cycle(producer.SENTENCES), range(n)))
+    topology = load_topology(str(folder / "topology.py"))
+    conf = {"rabbitmq.url": rabbitmq.url, "rabbitmq.queue": "example.sentences", "topology.workers": 2}
+    coord, runner, out = run_in_thread(topology, conf)
+    try:
+        wait_for(lambda: coord.statistics().components["count"].executed >= words, 60, f"{words} words counted")
+        wait_for(lambda: settled(rabbitmq, "example.sentences"), 30, "the queue empty with no unacked messages")
+    finally:
+        result = stop(coord, runner, out)
+    totals = result.component_totals()
+    assert totals["sentences"]["acked"] == n
+    assert totals["count"]["executed"] == words  # no failure, no replay: each word counted once
