@@ -46,6 +46,7 @@ CLIENT = ("pika", "rabbitmq", "pika")
 TAG_SPAN = 1 << 40  # tuple id = channel generation * TAG_SPAN + delivery tag
 IDLE_POLL_SECS = 0.001  # after a poll that brought nothing, the next one waits this long
 FLUSH_ACKS = 256  # settled deliveries that make next_tuple send their basic.ack at once
+IDLE_FLUSH_SECS = 0.1  # while deactivated, acks are sent at most this often (or per FLUSH_ACKS)
 MAX_FAIL_COUNTS = 100_000  # failure counts kept for requeued messages (the oldest forgotten first)
 
 
@@ -128,6 +129,7 @@ class RabbitMQSpout(ConnectorSpout, Spout):
         self.backoff = 0.1
         self.lost_at: float | None = None
         self.active = False
+        self.next_idle_flush = 0.0
         self._connect()
 
     # -- connection -----------------------------------------------------------------------------
@@ -266,8 +268,8 @@ class RabbitMQSpout(ConnectorSpout, Spout):
         if self.fail_counts and entry[0].redelivered:
             self.fail_counts.pop(self._key(entry), None)
         self.settled[tag] = True
-        if not self.active:  # deactivated: next_tuple will not send it
-            self._send_now()
+        if not self.active and (len(self.settled) >= FLUSH_ACKS or time.monotonic() >= self.next_idle_flush):
+            self._send_now()  # deactivated (a drain): next_tuple will not send them; close() sends the rest
 
     def fail(self, tup_id: Any) -> None:
         gen, tag = divmod(tup_id, TAG_SPAN)
@@ -323,6 +325,7 @@ class RabbitMQSpout(ConnectorSpout, Spout):
         self.settled[tag] = False
 
     def _send_now(self) -> None:
+        self.next_idle_flush = time.monotonic() + IDLE_FLUSH_SECS
         if self.channel is None:
             return
         try:

@@ -31,6 +31,7 @@ from squall.topology.tuple import Tuple
 
 CLIENT = ("redis", "redis", "redis")
 IDLE_POLL_SECS = 0.002  # after a read that brought nothing, the next one waits this long
+IDLE_FLUSH_SECS = 0.1  # while deactivated, acks are sent at most this often (or per redis.batch.size)
 RETRY_MAX_SECS = 5.0  # backoff ceiling while Redis cannot be reached
 
 
@@ -100,6 +101,7 @@ class RedisStreamSpout(ConnectorSpout, Spout):
         self.down_since: float | None = None
         self.group_ready = False
         self.active = False
+        self.next_idle_flush = 0.0
 
     # -- reading --------------------------------------------------------------------------------
     def _ensure_group(self) -> None:
@@ -218,8 +220,8 @@ class RedisStreamSpout(ConnectorSpout, Spout):
         self.to_ack.append(tup_id)
         if self.fail_counts:
             self.fail_counts.pop(tup_id, None)
-        if not self.active:  # deactivated: next_tuple will not send it
-            self._send_acks()
+        if not self.active and (len(self.to_ack) >= self.batch or time.monotonic() >= self.next_idle_flush):
+            self._send_acks()  # deactivated (a drain): next_tuple will not send them; close() sends the rest
 
     def fail(self, tup_id: Any) -> None:
         fields = self.held.get(tup_id)
@@ -253,6 +255,7 @@ class RedisStreamSpout(ConnectorSpout, Spout):
         self.to_ack.append(entry_id)
 
     def _send_acks(self) -> None:
+        self.next_idle_flush = time.monotonic() + IDLE_FLUSH_SECS
         if not self.to_ack:
             return
         acks, self.to_ack = self.to_ack, []

@@ -27,9 +27,10 @@ def channel(server):
     return conn, conn.channel()
 
 
-def publish(server, queue, bodies, persistent=True):
+def publish(server, queue, bodies, persistent=True, declare=True):
     conn, ch = channel(server)
-    ch.queue_declare(queue, durable=True)
+    if declare:
+        ch.queue_declare(queue, durable=True)
     props = pika.BasicProperties(delivery_mode=2 if persistent else 1)
     for body in bodies:
         ch.basic_publish("", queue, body, props)
@@ -129,6 +130,30 @@ def test_poison_messages_go_to_the_error_stream_and_the_dead_letter_exchange(rab
     conn.close()
     assert sorted(b for b, _ in dead_letters) == sorted(bad + failing)
     assert result.component_totals()["source"]["failed"] == 6  # fail1 and fail2, 3 times each
+
+
+@pytest.mark.timeout(120)
+def test_without_a_dead_letter_exchange_poison_goes_to_the_queues_own(rabbitmq, tmp_path):
+    """rabbitmq.dead.letter.exchange unset: undecodable messages are rejected without requeue, and
+    RabbitMQ dead-letters them to the queue's x-dead-letter-exchange (the queue is the user's:
+    rabbitmq.declare False)."""
+    queue, dead = "poison.own", "poison.own.dead"
+    conn, ch = channel(rabbitmq)
+    ch.exchange_declare("own.dlx", "fanout", durable=True)
+    ch.queue_declare(dead, durable=True)
+    ch.queue_bind(dead, "own.dlx")
+    ch.queue_declare(queue, durable=True, arguments={"x-dead-letter-exchange": "own.dlx"})
+    conn.close()
+    publish(rabbitmq, queue, [b'{"id": "ok1"}', b"{not json", b'{"id": "ok2"}', b"[1, 2]"], declare=False)
+    conf = {"rabbitmq.url": rabbitmq.url, "rabbitmq.queue": queue, "rabbitmq.declare": False, "test.dir": str(tmp_path)}
+    coord, runner, out = run_in_thread(RabbitPoison, conf)
+    try:
+        wait_for(lambda: set(read_seen(str(tmp_path))) >= {"ok1", "ok2"}, 60, "the good messages")
+        wait_for(lambda: rabbitmq.queue_counts(dead)[0] == 2, 60, "2 messages in the queue's own dead-letter queue")
+        wait_for(lambda: settled(rabbitmq, queue), 30, "the queue empty with no unacked messages")
+    finally:
+        stop(coord, runner, out)
+    assert sorted(e.split("|")[2].split(":")[0] for e in read_errors(tmp_path)) == ["undecodable", "undecodable"]
 
 
 @pytest.mark.timeout(120)

@@ -144,3 +144,30 @@ def test_the_sink_adds_entries_and_fails_what_redis_refuses(redis_server):
     assert totals["numbers"]["failed"] == 20
     assert totals["numbers"]["acked"] == 0
     assert any("WRONGTYPE" in e["error"] for e in result.errors)
+
+
+@pytest.mark.timeout(120)
+def test_entries_pending_in_a_consumer_that_never_comes_back_are_claimed(redis_server, tmp_path):
+    """A consumer of the group (not one of the topology's tasks) read 300 entries and vanished:
+    the spout takes them over with XAUTOCLAIM once they are idle for redis.claim.idle.ms."""
+    stream = "claim"
+    produce(redis_server, stream, ({"id": str(i)} for i in range(1000)))
+    r = redis_server.client()
+    r.xgroup_create(stream, "source", id="0")
+    taken = r.xreadgroup("source", "gone-for-good", {stream: ">"}, count=300)[0][1]
+    assert len(taken) == 300
+    conf = {
+        "redis.url": redis_server.url,
+        "redis.stream": stream,
+        "redis.claim.idle.ms": 500,
+        "test.dir": str(tmp_path),
+    }
+    coord, runner, out = run_in_thread(RedisToSink, conf)
+    try:
+        everything = {str(i) for i in range(1000)}
+        wait_for(lambda: set(read_seen(str(tmp_path))) >= everything, 60, "every entry, the claimed ones too")
+        wait_for(lambda: settled(redis_server, stream, "source"), 30, "no pending entries")
+    finally:
+        stop(coord, runner, out)
+    consumers = {c["name"].decode(): c["pending"] for c in r.xinfo_consumers(stream, "source")}
+    assert consumers["gone-for-good"] == 0
