@@ -149,8 +149,10 @@ class RabbitMQSpout(ConnectorSpout, Spout):
             ch.basic_consume(self.queue, self._on_message, auto_ack=False)
         except pika.exceptions.ChannelClosedByBroker as exc:  # a missing queue or exchange
             self._retry_later(now)
-            what = f"exchange '{self.dlx}'" if exc.reply_code == 404 and "exchange" in exc.reply_text else ""
-            fix = f"declare the {what or 'queue'} first" if exc.reply_code == 404 else "check the queue's arguments"
+            if exc.reply_code == 404:
+                fix = "declare it first" + ("" if self.declare else ", or set rabbitmq.declare to True")
+            else:  # 406: the queue exists with other arguments (a quorum queue, a dead-letter exchange...)
+                fix = "set rabbitmq.declare to False to use the queue as it was declared"
             self.notes.note("config", f"{self.component_name}: RabbitMQ refused: {exc.reply_text} ({fix}); retrying")
             self._close_quietly(conn)
             return False

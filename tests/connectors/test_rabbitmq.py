@@ -157,6 +157,28 @@ def test_without_a_dead_letter_exchange_poison_goes_to_the_queues_own(rabbitmq, 
 
 
 @pytest.mark.timeout(120)
+def test_a_missing_queue_is_named_with_the_fix_and_consumed_once_it_exists(rabbitmq, tmp_path):
+    conf = {
+        "rabbitmq.url": rabbitmq.url,
+        "rabbitmq.queue": "declared.later",
+        "rabbitmq.declare": False,
+        "rabbitmq.reconnect.max.secs": 0.5,
+        "test.dir": str(tmp_path),
+    }
+    coord, runner, out = run_in_thread(RabbitToSink, conf)
+    try:
+        wait_for(
+            lambda: any("no queue 'declared.later'" in x.line and "declare it first" in x.line for x in coord.logs()),
+            30,
+            "the missing queue named in the log, with the fix",
+        )
+        publish(rabbitmq, "declared.later", (str(i).encode() for i in range(100)))
+        wait_for(lambda: set(read_seen(str(tmp_path))) >= {str(i) for i in range(100)}, 60, "the messages")
+    finally:
+        stop(coord, runner, out)
+
+
+@pytest.mark.timeout(120)
 def test_the_sink_publishes_with_confirms_and_fails_what_the_broker_returns(rabbitmq, tmp_path):
     conn, ch = channel(rabbitmq)
     ch.queue_declare("sunk", durable=True)
