@@ -78,6 +78,11 @@ class WorkerError(SquallError):
     """A worker process failed: it crashed or could not start."""
 
 
+class DeliveryError(SquallError):
+    """A broker refused what a connector's sink sent (nacked, unroutable, an error reply): the
+    tuple fails, so its spout may replay it."""
+
+
 class UserCodeError(SquallError):
     """User code (``process``, ``next_tuple``, ...) raised during a run; ``errors`` lists each one
     (component, task, where, error, traceback). ``squall.testing`` raises it with ``strict=True``."""
