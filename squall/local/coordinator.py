@@ -110,6 +110,7 @@ class Coordinator:
         hooks_data: Any = None,
         timeout: float | None = None,
         handle_signals: bool = True,
+        keys: RunKeys | None = None,
     ):
         self.topology = load_topology(topology) if isinstance(topology, str) else topology
         self.ref = topology if isinstance(topology, str) else topology_ref(self.topology)
@@ -168,7 +169,10 @@ class Coordinator:
         self.drain_sent = False
         self.drain_timed_out = False  # a stop gave up waiting for in-flight tuples
         #: the run's CURVE keys: only processes given them (in their spec) reach the run's sockets
-        self.keys = RunKeys.generate(self.plan.num_workers)
+        #: (a cluster submitter generates them and hands them over: ``keys``)
+        self.keys = keys or RunKeys.generate(self.plan.num_workers)
+        if len(self.keys.worker_public) < self.plan.num_workers:
+            raise ValueError(f"keys for {len(self.keys.worker_public)} workers, the plan has {self.plan.num_workers}")
         self.zap: ZapHandler | None = None  # answers the control socket's handshakes (run() starts it)
         self.drops = DropLog("coordinator")  # malformed control messages, counted and dropped
         self.ready: set[int] = set()  # workers whose current process sent READY (a FATAL after it is not believed)

@@ -13,6 +13,8 @@ The spec is a JSON-able dict:
     conf                 the effective topology config (hosts: ``squall.bind.host``, ``squall.advertise.host``)
     sys_path             entries to put in front of ``sys.path`` before loading the topology
     log_level            used by ``main()`` only (``run()`` leaves logging to its host)
+    host                 optional: the host name the worker reports (a Ray launcher: its node); default
+                         the machine's host name
     watch_parent         true: exit when the parent process changes (the coordinator died); set by
                          ``SubprocessLauncher``, absent for a worker that is not the coordinator's child
     hooks                optional ``{"factory": "module:function", "data": ...}``: the worker calls
@@ -33,6 +35,7 @@ Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps; kinds in ``s
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
@@ -112,6 +115,12 @@ class WorkerProcess:
 
     def send(self, msg: Mapping[str, Any]) -> None:
         self.ctrl.send(pack(msg))
+
+    def send_nowait(self, msg: Mapping[str, Any]) -> None:
+        """Send if the control queue has room, else drop: a heartbeat must never block the loop (on a
+        cluster the coordinator may be away for a while, restarting; its queue fills in ~17 min)."""
+        with contextlib.suppress(zmq.Again):
+            self.ctrl.send(pack(msg), zmq.NOBLOCK)
 
     def recv(self, timeout_ms: int) -> dict[str, Any] | None:
         """The next control message (None: none within ``timeout_ms``, or it was malformed and dropped)."""
@@ -240,7 +249,7 @@ class WorkerProcess:
                 "t": HELLO,
                 "index": self.index,
                 "pid": os.getpid(),
-                "host": socket.gethostname(),
+                "host": spec.get("host") or socket.gethostname(),
                 "address": transport.address,
                 "tasks": self.worker.tasks(),
                 "inc": transport.incarnation,
@@ -358,7 +367,7 @@ class WorkerProcess:
                 if now >= next_parent:
                     next_parent = now + HEARTBEAT_SECS
                     self.check_parent()
-                    self.send({"t": HEARTBEAT})
+                    self.send_nowait({"t": HEARTBEAT})
             if not did:
                 poller.poll(1)
         self.finish(self.exit_code)

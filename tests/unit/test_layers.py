@@ -24,6 +24,8 @@ FORBIDDEN = {
     "compat": {"local", "ui", "cluster", "connectors", "cli", "testing"},
     "local": {"ui", "cluster", "cli", "testing"},
     "ui": {"cluster", "compat", "connectors", "cli", "testing"},
+    # cluster mode on Ray: above local/ and ui/ (it hosts their Coordinator and UiServer in actors)
+    "cluster": {"connectors", "cli", "testing"},
     # `squall quickstart`: writes files from its templates, needs nothing but errors
     "quickstart": {
         "topology",

@@ -1,0 +1,88 @@
+"""The worker actor: one Squall worker (``WorkerProcess``) in one Ray actor, on whatever node Ray picked.
+
+It is created detached, named ``worker-<index>.<incarnation>`` in the topology's namespace, with Ray's
+restarts and retries off (``RayLauncher``): a lost worker is the master's to replace, and its in-flight
+tuples are the acker's to replay. ``run`` serves until the master says stop (or ``stop`` is called:
+that is why the actor has two concurrent calls) and returns the exit status.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+#: Ray's name for worker ``index``'s ``incarnation`` (a new name per incarnation: nothing waits for a
+#: dead actor's name to be freed).
+NAME_PREFIX = "worker-"
+
+
+def worker_name(index: int, incarnation: int) -> str:
+    return f"{NAME_PREFIX}{index}.{incarnation}"
+
+
+def parse_worker_name(name: str) -> tuple[int, int] | None:
+    """``(index, incarnation)`` of a worker actor's name; None for another name."""
+    if not name.startswith(NAME_PREFIX):
+        return None
+    index, _, inc = name[len(NAME_PREFIX) :].partition(".")
+    if not (index.isdigit() and inc.isdigit()):
+        return None
+    return int(index), int(inc)
+
+
+def node_address() -> tuple[str, str]:
+    """This process's Ray node: (IP address, node id)."""
+    import ray
+
+    ip: str = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]  # untyped in Ray
+    return ip, ray.get_runtime_context().get_node_id()
+
+
+def setup_logging() -> None:
+    """Squall's log lines to the actor's stderr (Ray keeps it in its per-worker log files)."""
+    root = logging.getLogger("squall")
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+
+
+def localize(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec as this node runs it: sockets on the node's address, the project's folders (relative to
+    the working directory Ray unpacked) made absolute, the host it reports naming the Ray node."""
+    ip, node = node_address()
+    conf = dict(spec["conf"], **{"squall.bind.host": ip, "squall.advertise.host": ip})
+    paths = [os.path.join(os.getcwd(), p) for p in spec.get("sys_path", [])]
+    return dict(spec, conf=conf, sys_path=paths, host=f"{ip} (node {node[:8]})")
+
+
+class WorkerActor:
+    """Hosts ``WorkerProcess(spec)`` (the same worker as local mode, constructed directly)."""
+
+    def __init__(self) -> None:
+        self.proc: Any = None
+        self.stop_asked = False
+        setup_logging()
+
+    def run(self, spec: dict[str, Any]) -> int:
+        """Run the worker until it stops; its exit status (0: a clean stop)."""
+        from squall.local.worker_process import WorkerProcess
+
+        self.proc = WorkerProcess(localize(spec))
+        if self.stop_asked:
+            self.proc.terminate()
+        code: int = self.proc.run()
+        return code
+
+    def stop(self) -> None:
+        """Ask the worker to stop at the end of its loop's turn (components closed, final counters sent)."""
+        self.stop_asked = True
+        if self.proc is not None:
+            self.proc.terminate()
+
+    def where(self) -> dict[str, Any]:
+        """The node this actor runs on and its pid (for tests and diagnostics)."""
+        ip, node = node_address()
+        return {"ip": ip, "node_id": node, "pid": os.getpid()}

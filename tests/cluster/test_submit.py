@@ -1,0 +1,61 @@
+"""`squall submit` to a Ray cluster, then list, stats, the UI's REST API on the master, and kill (the CLI
+in subprocesses, as a user runs it, with the cluster's address and Ray's token in the environment)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from conftest import MASTER_ON_HEAD, PROJECTS, squall, until
+
+
+def test_submit_list_stats_ui_kill(ray_cluster):
+    env = {"RAY_ADDRESS": ray_cluster.address}
+    done = squall(
+        "submit", str(PROJECTS / "wordcount" / "wordcount.py"), "--name", "wc", "--workers", "2",
+        "--conf", MASTER_ON_HEAD, "--conf", "test.rate=1000", "--ui-port", "0", env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    topology_id = done.stdout.strip()
+    assert topology_id.startswith("wc-"), done.stdout
+    assert "is running on the Ray cluster" in done.stderr
+    names = ray_cluster.actors("squall.wc")
+    assert names == ["master", "worker-0.0", "worker-1.0"], names
+    assert len(set(ray_cluster.worker_nodes("squall.wc").values())) == 2, "SPREAD: one worker per node"
+
+    listed = squall("list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    rows = [r for r in json.loads(listed.stdout) if r["name"] == "wc"]
+    assert len(rows) == 1 and rows[0]["id"] == topology_id and rows[0]["status"] == "ACTIVE", rows
+
+    def emitted():
+        got = squall("stats", "wc", "--json", "--window", "all", env=env)
+        assert got.returncode == 0, got.stderr
+        info = json.loads(got.stdout)
+        spouts = {s["spoutId"]: s for s in info["spouts"]}
+        bolts = {b["boltId"]: b for b in info["bolts"]}
+        assert set(spouts) == {"word_spout"} and set(bolts) == {"count_bolt"}, info
+        return spouts["word_spout"]["emitted"], bolts["count_bolt"]["executed"], info
+
+    first = until(lambda: (lambda e: e if e[0] > 0 and e[1] > 0 else None)(emitted()), message="counts > 0")
+    later = until(lambda: (lambda e: e if e[0] > first[0] and e[1] > first[1] else None)(emitted()))
+    assert later[2]["workers"] and {w["index"] for w in later[2]["workers"]} == {0, 1}
+
+    text = squall("stats", "wc", env=env)
+    assert text.returncode == 0 and "word_spout" in text.stdout and "count_bolt" in text.stdout, text.stderr
+
+    master = ray_cluster.ray.get_actor("master", namespace="squall.wc")
+    info = ray_cluster.ray.get(master.info.remote())
+    url = info["url"]
+    assert url.startswith("http://127.0.0.1:"), info
+    with urllib.request.urlopen(f"{url}/api/v1/topology/summary", timeout=10) as resp:
+        summary = json.loads(resp.read())
+    assert summary["topologies"][0]["id"] == topology_id
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:
+        assert b"word_spout" in resp.read()
+
+    killed = squall("kill", "wc", env=env)
+    assert killed.returncode == 0, killed.stderr
+    assert ray_cluster.actors("squall.wc") == []
+    gone = squall("list", "--json", env=env)
+    assert [r for r in json.loads(gone.stdout) if r["name"] == "wc"] == []
