@@ -667,8 +667,8 @@ def list_(as_json: bool, address: str | None) -> None:
     if where is not None:
         try:
             rows += _cluster_rows(where)
-        except SquallError as exc:
-            _fail(exc)
+        except SquallError as exc:  # this machine's runs are still worth listing
+            click.echo(f"warning: {exc}", err=True)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -47,6 +47,15 @@ def address_of(address: str | None) -> str | None:
     return address or os.environ.get(ADDRESS_ENV) or None
 
 
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def is_loopback_address(address: str) -> bool:
+    """``127.x.y.z:port`` or ``localhost:port`` (with or without ``ray://``)."""
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]").lower()
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
 def ray_module() -> Any:
     """``ray``, or a clear error naming the extra to install."""
     try:
@@ -61,6 +70,15 @@ def connect(address: str, runtime_env: dict[str, Any] | None = None) -> Any:
 
     ``runtime_env``: the job's (``squall submit``: the project folder as working_dir, uploaded here:
     Ray uploads local folders only for a job); the master and its workers inherit it."""
+    if is_loopback_address(address):
+        # Ray rewrites a loopback address to the machine's network address (a head bound to 127.0.0.1,
+        # as --local-ray starts it, is then unreachable); this keeps it on 127.0.0.1
+        # (../shared/reference/peers-and-ray.md, 4(b))
+        os.environ.setdefault(LOOPBACK_ENV, "0")
+    if (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")) and not os.environ.get(
+        "RAY_AUTH_MODE"
+    ):
+        os.environ["RAY_AUTH_MODE"] = "token"  # a token given is a token used (Ray uses a file's by itself)
     ray = ray_module()
     if ray.is_initialized():
         return ray
@@ -297,8 +315,17 @@ def start_local_ray() -> str:
     exe = shutil.which("ray")
     if exe is None:
         raise ConfigError("--local-ray needs Ray's `ray` command: pip install 'squall[ray]'")
-    env = dict(os.environ, RAY_AUTH_MODE=os.environ.get("RAY_AUTH_MODE") or "token")
-    env.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # a single-node head on 127.0.0.1 only
+    os.environ["RAY_AUTH_MODE"] = os.environ.get("RAY_AUTH_MODE") or "token"  # this driver's too
+    if os.environ["RAY_AUTH_MODE"] == "disabled":
+        raise ConfigError("--local-ray keeps Ray's token authentication on: unset RAY_AUTH_MODE=disabled")
+    env = dict(os.environ)
+    os.environ.setdefault(LOOPBACK_ENV, "0")  # a single-node head on 127.0.0.1 only, and this driver too
+    env.setdefault(LOOPBACK_ENV, "0")
+    has_token = env.get("RAY_AUTH_TOKEN") or env.get("RAY_AUTH_TOKEN_PATH")
+    if not has_token and not os.path.exists(os.path.expanduser("~/.ray/auth_token")):
+        made = subprocess.run([exe, "get-auth-token", "--generate"], env=env, capture_output=True, check=False)
+        if made.returncode != 0:  # ~/.ray/auth_token, 0600: what `ray start` and every driver here read
+            raise ClusterError(f"`ray get-auth-token --generate` failed: {made.stderr.decode().strip()[-300:]}")
     status = subprocess.run(
         [exe, "status", "--address", "127.0.0.1:6379"], env=env, capture_output=True, text=True, check=False
     )

@@ -114,7 +114,7 @@ class RayLauncher:
                 lifetime="detached",
                 max_restarts=0,
                 max_task_retries=0,
-                max_concurrency=2,  # run() loops; stop() must reach it
+                max_concurrency=4,  # run() loops; stop(), join(), reconnect() and the record must reach it
                 runtime_env=self.runtime_env or None,
                 **self.options,
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
 #: Ray's name for worker ``index``'s ``incarnation`` (a new name per incarnation: nothing waits for a
@@ -64,17 +65,45 @@ class WorkerActor:
     def __init__(self) -> None:
         self.proc: Any = None
         self.stop_asked = False
+        self.ended = threading.Event()
+        self.code = 0
+        self.record: dict[str, Any] = {"version": 0}  # the master's, replicated here (set_record)
         setup_logging()
 
     def run(self, spec: dict[str, Any]) -> int:
         """Run the worker until it stops; its exit status (0: a clean stop)."""
         from squall.local.worker_process import WorkerProcess
 
-        self.proc = WorkerProcess(localize(spec))
-        if self.stop_asked:
-            self.proc.terminate()
-        code: int = self.proc.run()
-        return code
+        try:
+            self.proc = WorkerProcess(localize(spec))
+            if self.stop_asked:
+                self.proc.terminate()
+            self.code = self.proc.run()
+        except BaseException:
+            self.code = 1
+            raise
+        finally:
+            self.ended.set()
+        return self.code
+
+    def join(self) -> int:
+        """Wait until ``run`` returns; its status (what a restarted master waits on: the ``run`` call
+        belonged to the master that died)."""
+        self.ended.wait()
+        return self.code
+
+    def reconnect(self, address: str) -> None:
+        """The master restarted: its control socket is now at ``address``."""
+        if self.proc is not None:
+            self.proc.reconnect(address)
+
+    def set_record(self, record: dict[str, Any]) -> None:
+        """Keep the master's record (versioned) if it is newer than the one kept."""
+        if int(record.get("version", 0)) >= int(self.record.get("version", 0)):
+            self.record = dict(record)
+
+    def get_record(self) -> dict[str, Any]:
+        return self.record
 
     def stop(self) -> None:
         """Ask the worker to stop at the end of its loop's turn (components closed, final counters sent)."""

@@ -101,7 +101,10 @@ class WorkerProcess:
         self.ctrl.setsockopt(zmq.IDENTITY, f"w{self.index}".encode())
         self.ctrl.setsockopt(zmq.LINGER, 2000)
         self.keys.present(self.ctrl, self.index)  # and the coordinator must prove it holds the run's server key
-        connect_endpoint(self.ctrl, spec["coordinator"])
+        self.coordinator = str(spec["coordinator"])  # the control address the DEALER is connected to
+        connect_endpoint(self.ctrl, self.coordinator)
+        #: set by ``reconnect`` (another thread): the coordinator's new address, taken by the loop
+        self.moved_to: str | None = None
         self.control_drops = DropLog(f"worker {self.index} (control)")
         #: the coordinator's pid when it is our parent (``watch_parent``); None: nothing to watch
         self.parent: int | None = os.getppid() if spec.get("watch_parent") else None
@@ -127,6 +130,34 @@ class WorkerProcess:
         if self.ctrl.poll(timeout_ms):
             return self.decode(self.ctrl.recv())
         return None
+
+    def reconnect(self, address: str) -> None:
+        """The coordinator moved (a restarted cluster master): the loop connects there at its next control
+        turn and says hello again. Thread-safe (only the loop touches the socket)."""
+        self.moved_to = address
+
+    def _move(self) -> None:
+        address, self.moved_to = self.moved_to, None
+        if address is None or self.worker is None:
+            return
+        with contextlib.suppress(zmq.ZMQError):
+            self.ctrl.disconnect(self.coordinator)
+        connect_endpoint(self.ctrl, address)
+        self.coordinator = address
+        log.info("worker %d: the coordinator is now at %s", self.index, address)
+        self.send(self.hello(self.worker))
+
+    def hello(self, w: Worker) -> dict[str, Any]:
+        assert w.transport is not None
+        return {
+            "t": HELLO,
+            "index": self.index,
+            "pid": os.getpid(),
+            "host": self.spec.get("host") or socket.gethostname(),
+            "address": w.transport.address,
+            "tasks": w.tasks(),
+            "inc": w.transport.incarnation,
+        }
 
     def terminate(self) -> None:
         """Stop gracefully at the end of the current loop turn (what SIGTERM does in ``main``): spouts'
@@ -244,17 +275,7 @@ class WorkerProcess:
         except Exception as exc:
             self.fatal("loading the topology", exc)
         assert self.worker is not None
-        self.send(
-            {
-                "t": HELLO,
-                "index": self.index,
-                "pid": os.getpid(),
-                "host": spec.get("host") or socket.gethostname(),
-                "address": transport.address,
-                "tasks": self.worker.tasks(),
-                "inc": transport.incarnation,
-            }
-        )
+        self.send(self.hello(self.worker))
         peers = self.wait_for(PEERS)["peers"]
         transport.connect({int(k): (addr, inc) for k, (addr, inc) in peers.items()})
         try:
@@ -364,6 +385,8 @@ class WorkerProcess:
                 if not self.spouts_done_sent and w.spouts_exhausted:
                     self.spouts_done_sent = True
                     self.send({"t": SPOUTS_DONE})
+                if self.moved_to is not None:
+                    self._move()
                 if now >= next_parent:
                     next_parent = now + HEARTBEAT_SECS
                     self.check_parent()

@@ -1,14 +1,19 @@
-"""`squall submit` to a Ray cluster, then list, stats, the UI's REST API on the master, and kill (the CLI
-in subprocesses, as a user runs it, with the cluster's address and Ray's token in the environment)."""
+"""`squall submit` to a Ray cluster, then list, stats, the UI's REST API on the master, deactivate and
+activate, and kill (the CLI in subprocesses, as a user runs it, with the cluster's address and Ray's token
+in the environment). The word count imports ``words.py`` from its project folder, and its two workers run
+on the two nodes: the folder reached both (runtime_env working_dir)."""
 
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 
-from conftest import MASTER_ON_HEAD, PROJECTS, squall, until
+import pytest
+from cluster_helpers import MASTER_ON_HEAD, PROJECTS, squall, until
 
 
+@pytest.mark.timeout(300)
 def test_submit_list_stats_ui_kill(ray_cluster):
     env = {"RAY_ADDRESS": ray_cluster.address}
     done = squall(
@@ -53,6 +58,22 @@ def test_submit_list_stats_ui_kill(ray_cluster):
     assert summary["topologies"][0]["id"] == topology_id
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:
         assert b"word_spout" in resp.read()
+
+    # deactivate: the spout's emitted count stops rising (bolts go on); activate: it rises again
+    off = squall("deactivate", "wc", env=env)
+    assert off.returncode == 0, off.stderr
+
+    def settled():
+        a = emitted()[0]
+        time.sleep(2.0)  # two stats rounds: a count still rising would show
+        b = emitted()[0]
+        return b if a == b else None
+
+    stopped_at = until(settled, timeout=60, every=0.1, message="emitted stops rising after deactivate")
+    assert json.loads(squall("stats", "wc", "--json", env=env).stdout)["status"] == "INACTIVE"
+    on = squall("activate", "wc", env=env)
+    assert on.returncode == 0, on.stderr
+    until(lambda: emitted()[0] > stopped_at, message="emitted rises again after activate")
 
     killed = squall("kill", "wc", env=env)
     assert killed.returncode == 0, killed.stderr
