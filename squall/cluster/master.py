@@ -13,9 +13,11 @@ UI's port), ``statistics``, ``activate``, ``deactivate``, ``kill``, ``logs``, ``
 run ends (``kill``: at once; otherwise after ``LINGER_SECS``, so that its end can be read) it removes
 its worker actors and itself.
 
-A restarted master (its process died) does not yet re-attach to running workers (slice 3 of
-docs/cluster.md): it removes them and starts the topology again, with incarnations after theirs;
-a reliable topology's spouts replay what was in flight.
+A restarted master (its process died; Ray starts it again with the same argument) re-attaches: it
+finds each index's newest worker actor by name, reads the record the workers hold (written to all
+of them on every change: active or not), binds a new control socket and tells each worker to connect
+there (``reconnect``); the workers never stopped, so tuples kept flowing meanwhile. A worker that died
+meanwhile is restarted as usual. Counters of incarnations that ended before the restart are not kept.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ class TopologyMaster:
         self.ended = threading.Event()
         self.killed = threading.Event()  # kill() was called: the master goes as soon as the run ends
         self.restarted = False
+        self.attached: dict[int, Any] = {}  # a restarted master: the worker actors it re-attached to
+        self.record_version = 0.0
         setup_logging()
         self.thread = threading.Thread(target=self._main, name="squall-master", daemon=True)
         self.thread.start()
@@ -129,6 +133,8 @@ class TopologyMaster:
         ip, _node = node_address()
         overrides = dict(sub.overrides, **{"squall.bind.host": ip, "squall.advertise.host": ip})
         launcher = RayLauncher(sub.namespace, None, sub.sys_path)  # the master's runtime_env is inherited
+        self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
+        attach, record = self._find_workers() if self.restarted else (None, {})
         coord = Coordinator(
             sub.ref,
             overrides,
@@ -136,12 +142,15 @@ class TopologyMaster:
             log_level=sub.log_level,
             handle_signals=False,
             keys=keys_from_dict(sub.keys),
+            attach=attach,
+            on_bound=self._reconnect_workers,
         )
         coord.topology_id = sub.topology_id
-        self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
         if self.restarted:
-            coord.incarnation = self._remove_workers()
-            log.warning("the master was restarted: its workers were removed, the topology starts again")
+            log.warning("the master was restarted: re-attaching to its running workers (record %s)", record)
+            if record.get("active") is False:
+                coord.deactivate()
+        self.record_version = float(record.get("version", 0.0))
         launcher.options.update(worker_options(coord.conf))
         self.coord = coord
         port = sub.ui_port if sub.ui_port is not None else coord.conf.get("squall.ui.port")
@@ -157,6 +166,57 @@ class TopologyMaster:
         self.ui.start()
         log.info("topology %s (id %s): UI at %s", sub.name, sub.topology_id, self.ui.url)
         coord.run()
+
+    def _worker_actors(self) -> dict[int, tuple[int, str]]:
+        """The newest worker actor of each index in this namespace: index -> (incarnation, name)."""
+        import ray
+
+        newest: dict[int, tuple[int, str]] = {}
+        for entry in ray.util.list_named_actors(all_namespaces=True):
+            if entry.get("namespace") != self.sub.namespace:
+                continue
+            parsed = parse_worker_name(str(entry.get("name")))
+            if parsed is not None and parsed[1] > newest.get(parsed[0], (-1, ""))[0]:
+                newest[parsed[0]] = (parsed[1], str(entry["name"]))
+        return newest
+
+    def _find_workers(self) -> tuple[dict[int, tuple[Any, int]], dict[str, Any]]:
+        """A restarted master's view of the running topology: a handle on each index's newest worker
+        actor (waiting on its ``join``: the ``run`` call died with the old master), and the newest record
+        the workers hold."""
+        import ray
+
+        from squall.cluster.launcher import RayWorkerHandle
+
+        attach: dict[int, tuple[Any, int]] = {}
+        records: list[dict[str, Any]] = []
+        self.attached = {}
+        for index, (inc, name) in self._worker_actors().items():
+            try:
+                actor: Any = ray.get_actor(name, namespace=self.sub.namespace)
+                records.append(dict(ray.get(actor.get_record.remote(), timeout=10)))
+            except (ValueError, ray.exceptions.RayError):  # gone, or its node is: started again
+                attach[index] = (None, inc)
+                continue
+            self.attached[index] = actor
+            attach[index] = (RayWorkerHandle(actor, actor.join.remote(), name), inc)
+        record = max(records, key=lambda r: float(r.get("version", 0)), default={})
+        return attach, record
+
+    def _reconnect_workers(self, address: str) -> None:
+        """Tell the re-attached workers where the control socket now is (they say hello there)."""
+        for actor in getattr(self, "attached", {}).values():
+            actor.reconnect.remote(address)
+
+    def _write_record(self, active: bool) -> None:
+        """Replicate the mutable record (active or not, versioned) to every worker actor."""
+        import ray
+
+        self.record_version = max(time.time(), self.record_version + 1e-6)
+        record = {"version": self.record_version, "active": active, "topology_id": self.sub.topology_id}
+        for _inc, name in self._worker_actors().values():
+            with contextlib.suppress(ValueError, ray.exceptions.RayError):
+                ray.get_actor(name, namespace=self.sub.namespace).set_record.remote(record)
 
     def _remove_workers(self) -> dict[int, int]:
         """Kill this namespace's worker actors; the newest incarnation of each index."""
@@ -251,6 +311,8 @@ class TopologyMaster:
             return {"__error__": 400, "message": f"no API call {what!r}"}
         try:
             result: dict[str, Any] = calls[what](*args)
+            if what in ("activate", "deactivate"):
+                self._write_record(what == "activate")
         except api.NotFound as exc:
             return {"__error__": 404, "message": str(exc)}
         except api.Conflict as exc:
@@ -271,6 +333,11 @@ class TopologyMaster:
 
     def deactivate(self) -> dict[str, Any]:
         return self.api("deactivate")
+
+    def where(self) -> dict[str, Any]:
+        """The node this master runs on, its pid, whether it was restarted (for tests and diagnostics)."""
+        ip, node = node_address()
+        return {"ip": ip, "node_id": node, "pid": os.getpid(), "restarted": self.restarted}
 
     def kill(self, wait: float = 0.0) -> dict[str, Any]:
         return self.api("kill", wait)

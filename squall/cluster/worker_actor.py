@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from typing import Any
+
+from squall.local.worker_logs import OutputRing
 
 #: Ray's name for worker ``index``'s ``incarnation`` (a new name per incarnation: nothing waits for a
 #: dead actor's name to be freed).
@@ -59,6 +62,18 @@ def localize(spec: dict[str, Any]) -> dict[str, Any]:
     return dict(spec, conf=conf, sys_path=paths, host=f"{ip} (node {node[:8]})")
 
 
+class Outputs:
+    """The actor's stdout and stderr rings, taken together (oldest first) for a stats answer."""
+
+    def __init__(self, *rings: OutputRing):
+        self.rings = rings
+
+    def take(self) -> list[list[Any]]:
+        lines = [entry for ring in self.rings for entry in ring.take()]
+        lines.sort(key=lambda entry: entry[0])
+        return lines
+
+
 class WorkerActor:
     """Hosts ``WorkerProcess(spec)`` (the same worker as local mode, constructed directly)."""
 
@@ -68,14 +83,24 @@ class WorkerActor:
         self.ended = threading.Event()
         self.code = 0
         self.record: dict[str, Any] = {"version": 0}  # the master's, replicated here (set_record)
-        setup_logging()
+        self.stdout = OutputRing(sys.stdout)  # before any log handler binds sys.stderr
+        self.stderr = OutputRing(sys.stderr)
+        sys.stdout, sys.stderr = self.stdout, self.stderr
 
     def run(self, spec: dict[str, Any]) -> int:
         """Run the worker until it stops; its exit status (0: a clean stop)."""
+        from squall.local import logs
         from squall.local.worker_process import WorkerProcess
+        from squall.topology.config import runtime_settings
+
+        # the worker's log lines (Squall's and its components') to its stderr, as a worker process's
+        logs.setup(spec.get("log_level", "INFO"), runtime_settings(spec["conf"]).log_collapse_secs)
 
         try:
             self.proc = WorkerProcess(localize(spec))
+            keep = int(spec["conf"].get("squall.ui.log.lines") or 1000)
+            self.stdout.keep = self.stderr.keep = keep
+            self.proc.output = Outputs(self.stdout, self.stderr)
             if self.stop_asked:
                 self.proc.terminate()
             self.code = self.proc.run()

@@ -105,6 +105,8 @@ class WorkerProcess:
         connect_endpoint(self.ctrl, self.coordinator)
         #: set by ``reconnect`` (another thread): the coordinator's new address, taken by the loop
         self.moved_to: str | None = None
+        #: this worker's output lines when no pipe carries them (a Ray actor sets it): sent in stats answers
+        self.output: Any = None
         self.control_drops = DropLog(f"worker {self.index} (control)")
         #: the coordinator's pid when it is our parent (``watch_parent``); None: nothing to watch
         self.parent: int | None = os.getppid() if spec.get("watch_parent") else None
@@ -307,6 +309,10 @@ class WorkerProcess:
         }
         if w.samplers:
             reply["samples"] = w.take_samples()
+        if self.output is not None:
+            lines = self.output.take()
+            if lines:
+                reply["logs"] = lines
         return reply
 
     def handle(self, msg: dict[str, Any]) -> None:

@@ -59,6 +59,15 @@ def test_submit_list_stats_ui_kill(ray_cluster):
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:
         assert b"word_spout" in resp.read()
 
+    # the workers' output (log lines and prints) rides in their stats answers: `squall tail` shows it
+    def tailed():
+        got = squall("tail", "wc", "--lines", "1000", env=env)
+        assert got.returncode == 0, got.stderr
+        return got.stdout if "counted" in got.stdout and "printed" in got.stdout else None
+
+    lines = until(tailed, timeout=60, message="log lines and prints of the workers in squall tail")
+    assert "[worker " in lines
+
     # deactivate: the spout's emitted count stops rising (bolts go on); activate: it rises again
     off = squall("deactivate", "wc", env=env)
     assert off.returncode == 0, off.stderr

@@ -33,6 +33,9 @@ class CountBolt(Bolt):
     def process(self, tup):
         word = tup.values[0]
         self.counts[word] += 1
+        if self.counts[word] % 500 == 0:
+            self.logger.info("counted %d %s", self.counts[word], word)
+            print(f"printed {word} {self.counts[word]}")
         self.emit([word, self.counts[word]])
 
 
