@@ -58,6 +58,9 @@ def test_submit_list_stats_ui_kill(ray_cluster):
     assert summary["topologies"][0]["id"] == topology_id
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:
         assert b"word_spout" in resp.read()
+    with urllib.request.urlopen(f"{url}/api/v1/supervisor/summary", timeout=10) as resp:
+        supervisors = json.loads(resp.read())["supervisors"]  # Storm's supervisors: the Ray nodes
+    assert len(supervisors) == 2 and [s["slotsTotal"] for s in supervisors] == [1, 1], supervisors
 
     # the workers' output (log lines and prints) rides in their stats answers: `squall tail` shows it
     def tailed():
