@@ -18,7 +18,8 @@ def test_submit_list_stats_ui_kill(ray_cluster):
     env = {"RAY_ADDRESS": ray_cluster.address}
     done = squall(
         "submit", str(PROJECTS / "wordcount" / "wordcount.py"), "--name", "wc", "--workers", "2",
-        "--conf", MASTER_ON_HEAD, "--conf", "test.rate=1000", "--ui-port", "0", env=env,
+        "--conf", MASTER_ON_HEAD, "--conf", "test.rate=1000", "--ui-port", "0", "--env", "WC_TAG=from-submit",
+        env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     topology_id = done.stdout.strip()
@@ -66,10 +67,16 @@ def test_submit_list_stats_ui_kill(ray_cluster):
     def tailed():
         got = squall("tail", "wc", "--lines", "1000", env=env)
         assert got.returncode == 0, got.stderr
-        return got.stdout if "counted" in got.stdout and "printed" in got.stdout else None
+        return got.stdout if "counted" in got.stdout and "tag=from-submit" in got.stdout else None
 
-    lines = until(tailed, timeout=60, message="log lines and prints of the workers in squall tail")
+    lines = until(tailed, timeout=60, message="log lines and prints (with --env's variable) in squall tail")
     assert "[worker " in lines
+
+    # one topology per name on a cluster (Storm's rule); an invalid topology never reaches the cluster
+    again = squall("submit", str(PROJECTS / "wordcount" / "wordcount.py"), "--name", "wc", env=env)
+    assert again.returncode == 1 and "already running" in again.stderr, again.stderr
+    bad = squall("submit", str(PROJECTS / "wordcount" / "wordcount.py"), "-c", "topology.message.timeout.secs=x")
+    assert bad.returncode == 2 and "topology.message.timeout.secs" in bad.stderr, bad.stderr
 
     # deactivate: the spout's emitted count stops rising (bolts go on); activate: it rises again
     off = squall("deactivate", "wc", env=env)

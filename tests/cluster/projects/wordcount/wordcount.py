@@ -1,6 +1,7 @@
 """A paced word count for the cluster tests: its words come from ``words.py`` beside it (the project folder
 must reach every node), at ``test.rate`` tuples a second (the machine has 2 cores for everything)."""
 
+import os
 import time
 from collections import Counter
 
@@ -35,7 +36,7 @@ class CountBolt(Bolt):
         self.counts[word] += 1
         if self.counts[word] % 500 == 0:
             self.logger.info("counted %d %s", self.counts[word], word)
-            print(f"printed {word} {self.counts[word]}")
+            print(f"printed {word} {self.counts[word]} tag={os.environ.get('WC_TAG')}")
         self.emit([word, self.counts[word]])
 
 
