@@ -99,7 +99,8 @@ class WorkerActor:
         try:
             self.proc = WorkerProcess(localize(spec))
             keep = int(spec["conf"].get("squall.ui.log.lines") or 1000)
-            self.stdout.keep = self.stderr.keep = keep
+            self.stdout.set_keep(keep)
+            self.stderr.set_keep(keep)
             self.proc.output = Outputs(self.stdout, self.stderr)
             if self.stop_asked:
                 self.proc.terminate()

@@ -144,6 +144,12 @@ class OutputRing(io.TextIOBase):
         self._partial = ""
         self._lines: deque[tuple[float, str]] = deque(maxlen=max(keep, 1))
 
+    def set_keep(self, keep: int) -> None:
+        """Keep the newest ``keep`` lines from now on (``squall.ui.log.lines``, known once the spec is)."""
+        with self._lock:
+            self.keep = keep
+            self._lines = deque(self._lines, maxlen=max(keep, 1))
+
     def writable(self) -> bool:
         return True
 

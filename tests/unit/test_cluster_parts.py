@@ -90,6 +90,9 @@ def test_output_ring_writes_through_and_keeps_the_newest_lines():
     assert out.getvalue() == "one\ntwo\nthree\nfour\nfive\n"
     assert [line for _, line in ring.take()] == ["three", "four", "five"]
     assert ring.take() == []
+    ring.set_keep(1)
+    ring.write("a\nb\n")
+    assert [line for _, line in ring.take()] == ["b"]
     ring.write("x" * 20000 + "\n")
     (entry,) = ring.take()
     assert len(entry[1]) == 8192
