@@ -394,7 +394,7 @@ def _runtime_env(working_dir: str, pip: tuple[str, ...], env_vars: tuple[str, ..
     return runtime_env
 
 
-ADDRESS_HELP = "The Ray cluster's address (host:port or ray://...); default $RAY_ADDRESS."
+ADDRESS_HELP = "The Ray cluster's address (its head's host:port, as `ray status` takes it); default $RAY_ADDRESS."
 
 
 @main.command(short_help="Run a topology on a Ray cluster (storm jar / sparse submit).")
