@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -354,6 +355,155 @@ def quickstart(name: str) -> None:
     click.echo(f"\nRun it:   cd {name} && squall run {name}\nTest it:  cd {name} && pytest")
 
 
+# --- Cluster mode: ``squall submit`` (Storm's ``storm jar``, streamparse's ``sparse submit``) on Ray ---
+
+
+def _project_folder(resolved: Any, project: Any) -> tuple[str, str, list[str]]:
+    """(working_dir, the topology reference relative to it, sys.path entries relative to it): the
+    project folder Ray ships to every node (a streamparse project's root, else the topology file's folder)."""
+    from squall.local.project import existing_file
+
+    found = existing_file(resolved.ref)
+    if found is None:  # module:Class: the current folder is the project
+        return os.getcwd(), resolved.ref, ["."]
+    path, cls = found
+    if project is not None and os.path.realpath(path).startswith(os.path.realpath(project.root) + os.sep):
+        root = os.path.realpath(project.root)
+        entries = [os.path.relpath(os.path.realpath(e), root) for e in project.path_entries()]
+        return root, os.path.relpath(os.path.realpath(path), root) + cls, entries
+    folder = os.path.dirname(os.path.realpath(path))
+    return folder, os.path.basename(path) + cls, ["."]
+
+
+def _runtime_env(working_dir: str, pip: tuple[str, ...], env_vars: tuple[str, ...], env: str | None) -> dict[str, Any]:
+    from squall.compat.streamparse_topology import ENV_VAR
+
+    runtime_env: dict[str, Any] = {"working_dir": working_dir}
+    if pip:
+        runtime_env["pip"] = list(pip)
+    variables: dict[str, str] = {}
+    for pair in env_vars:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
+        variables[key] = value
+    if env is not None:
+        variables.setdefault(ENV_VAR, env)  # streamparse's par dicts ({env: n}) read it on every node
+    if variables:
+        runtime_env["env_vars"] = variables
+    return runtime_env
+
+
+ADDRESS_HELP = "The Ray cluster's address (its head's host:port, as `ray status` takes it); default $RAY_ADDRESS."
+
+
+@main.command(short_help="Run a topology on a Ray cluster (storm jar / sparse submit).")
+@_topology_args
+@click.option("--address", default=None, help=ADDRESS_HELP)
+@click.option("--local-ray", is_flag=True, help="Start (or reuse) a Ray head on 127.0.0.1; it runs until `ray stop`.")
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=None, help="Worker actors (topology.workers).")
+@click.option("--conf", "-c", "conf", multiple=True, help="Config override key=value (Storm names), repeatable.")
+@click.option("--option", "-o", "options", multiple=True, help="streamparse's -o key=value: as --conf.")
+@click.option(
+    "--pip", multiple=True, help="A package the nodes install for the topology (Ray runtime_env), repeatable."
+)
+@click.option("--env", "env_vars", multiple=True, help="KEY=VALUE in the topology's environment on every node.")
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+@click.option("--ui-port", type=click.IntRange(0, 65535), default=None, help="The UI's port on the master's node.")
+@click.option("--ui-host", default=None, help="Address the UI listens on, on the master's node (default 127.0.0.1).")
+def submit(
+    topology: str | None,
+    name_opt: str | None,
+    config_file: str | None,
+    env_name: str | None,
+    address: str | None,
+    local_ray: bool,
+    workers: int | None,
+    conf: tuple[str, ...],
+    options: tuple[str, ...],
+    pip: tuple[str, ...],
+    env_vars: tuple[str, ...],
+    log_level: str,
+    ui_port: int | None,
+    ui_host: str | None,
+) -> None:
+    """Run TOPOLOGY on a Ray cluster (docs/cluster.md): it keeps running after this command returns,
+    until `squall kill NAME --address ...`.
+
+    The topology is loaded and validated here first. Its project folder (a streamparse project's root,
+    else the topology file's folder) reaches every node through Ray's runtime_env. Prints the topology
+    id and its UI's address (on the master's node) with the token POST actions need. With TOPOLOGY as
+    a file, --name NAME names the topology (topology.name).
+
+    Exit status: 0 running; 1 the cluster refused it or it failed to start; 2 refused here (invalid
+    topology, config or option)."""
+    from squall.cluster import client as cluster
+    from squall.cluster.master import Submission, keys_to_dict
+    from squall.local.coordinator import Coordinator
+
+    logs.setup(log_level)
+    if local_ray and address:
+        raise click.UsageError("give --address or --local-ray, not both")
+    rename = name_opt if topology and name_opt else None
+    try:
+        overrides = _run_overrides(conf, options, None, False, workers, None)
+        resolved, project, env = _resolve(topology, None if rename else name_opt, config_file, env_name)
+        _project_overrides(resolved, project, env, overrides)
+        if rename:
+            overrides["topology.name"] = rename
+        local = Coordinator(resolved.ref, overrides, log_level=log_level)  # validates and plans; starts nothing
+        working_dir, ref, paths = _project_folder(resolved, project)
+        runtime_env = _runtime_env(working_dir, pip, env_vars, env)
+        target = cluster.start_local_ray() if local_ray else cluster.address_of(address)
+    except SquallError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    if not target:
+        raise click.UsageError(f"where is the Ray cluster? give --address, set ${cluster.ADDRESS_ENV}, or --local-ray")
+    overrides["topology.workers"] = local.plan.num_workers
+    name = str(local.conf["topology.name"])
+    submission = Submission(
+        ref=ref,
+        name=name,
+        topology_id=local.topology_id,
+        overrides=overrides,
+        keys=keys_to_dict(local.keys),
+        token=local.conf.get("squall.ui.token") or secrets.token_urlsafe(24),
+        sys_path=paths,
+        runtime_env=runtime_env,
+        log_level=log_level.upper(),
+        ui_host=ui_host,
+        ui_port=ui_port,
+    )
+    t0 = time.monotonic()
+    try:
+        ray = cluster.connect(target, runtime_env)
+        info = cluster.submit(ray, submission, local.conf.get("squall.cluster.master.resources"))
+    except SquallError as exc:
+        _fail(exc)
+    took = time.monotonic() - t0
+    click.echo(
+        f"[squall] topology {name} is running on the Ray cluster at {target} ({local.plan.num_workers} worker(s), "
+        f"{took:.1f} s)",
+        err=True,
+    )
+    click.echo(f"[squall] id: {info['id']}", err=True)
+    if info.get("url"):
+        click.echo(
+            f"[squall] UI (on the master's node {info.get('ip')}): {info['url']}  (token: {info['token']})", err=True
+        )
+    click.echo(f"[squall] stop it with: squall kill {name} --address {target}", err=True)
+    click.echo(info["id"])
+
+
+submit.help = (submit.help or "") + "\n" + TOPOLOGY_HELP
+
+
 # --- Acting on running topologies (``sparse list/stats/kill/tail``, ``storm activate/deactivate/kill``) ---
 
 CONTROL_EXIT = """
@@ -389,6 +539,9 @@ def _name_args(required: bool) -> Callable[[Callable[..., Any]], Callable[..., A
             help="A streamparse project's config.json (default ./config.json): without NAME, its only topology.",
         )(f)
         f = click.option("-n", "--name", "name_opt", default=None, help="The topology's name or id (as NAME).")(f)
+        f = click.option(
+            "--address", default=None, help="A Ray cluster's address (default $RAY_ADDRESS): its topologies too."
+        )(f)
         return click.argument("name", required=False)(f)
 
     return decorate
@@ -426,6 +579,28 @@ def _target(name: str | None, name_opt: str | None, required: bool = True) -> st
     return chosen
 
 
+def _open(target: str | None, address: str | None) -> tuple[Entry, Any, Any]:
+    """(entry, client, the cluster client or None) of the topology ``target`` means: a run of this
+    machine (the registry), else, with --address or $RAY_ADDRESS, a topology on that Ray cluster."""
+    from squall.ui import registry
+    from squall.ui.client import Client, resolve
+
+    where = _cluster_address(address)
+    if where is None or (target is not None and len(registry.find(target)) == 1):
+        entry = resolve(target)
+        return entry, Client.of(entry), None
+    from squall.cluster import client as cluster
+
+    entry, ray_client = cluster.resolve(cluster.connect(where), target)
+    return entry, ray_client, ray_client
+
+
+def _cluster_address(address: str | None) -> str | None:
+    from squall.cluster.client import address_of
+
+    return address_of(address)
+
+
 def _fail(exc: SquallError) -> NoReturn:
     click.echo(f"error: {exc}", err=True)
     sys.exit(1)
@@ -453,16 +628,47 @@ def _list_row(entry: Entry) -> dict[str, Any]:
     return row
 
 
+def _cluster_rows(address: str) -> list[dict[str, Any]]:
+    """``squall list``'s rows for the topologies on the Ray cluster at ``address``."""
+    from squall.cluster import client as cluster
+
+    ray = cluster.connect(address)
+    rows = []
+    for info, handle in cluster.cluster_topologies(ray):
+        row: dict[str, Any] = {"name": info.get("name"), "id": info.get("id"), "pid": 0, "url": info.get("url", "")}
+        row["cluster"] = address
+        row["uptimeSeconds"] = max(0, int(time.time() - float(info.get("started") or time.time())))
+        row["status"] = str(info.get("state", "unreachable")).upper()
+        if info.get("id"):
+            try:
+                mine = cluster.RayClient(ray, handle, info, timeout=5.0).topology_summary()
+            except SquallError:
+                mine = []
+            if mine:
+                t = mine[0]
+                row.update(status=t.get("status"), workersTotal=t.get("workersTotal"), tasksTotal=t.get("tasksTotal"))
+        rows.append(row)
+    return rows
+
+
 @main.command("list", short_help="Running topologies: name, id, status, uptime, workers, UI.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as a JSON array.")
-def list_(as_json: bool) -> None:
-    """The running topologies of this user: name, id, status, uptime, workers, UI address.
+@click.option("--address", default=None, help="A Ray cluster's address (default $RAY_ADDRESS): its topologies too.")
+def list_(as_json: bool, address: str | None) -> None:
+    """The running topologies of this user: name, id, status, uptime, workers, UI address; with
+    --address (or $RAY_ADDRESS), those submitted to that Ray cluster too.
 
     Found in the registry ($XDG_RUNTIME_DIR/squall or ~/.squall/run); status, uptime and workers
     come from each one's REST API (UNREACHABLE when it does not answer). Exit status 0."""
     from squall.ui import registry, terminal
 
     rows = [_list_row(e) for e in registry.entries()]
+    where = _cluster_address(address)
+    if where is not None:
+        try:
+            rows += _cluster_rows(where)
+        except SquallError as exc:  # this machine's runs are still worth listing
+            click.echo(f"warning: {exc}", err=True)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -484,7 +690,13 @@ WINDOW_CHOICE = click.Choice(["60", "600", "all"])
     "--json", "as_json", is_flag=True, help="Print the REST API's answer as JSON (an array for several topologies)."
 )
 def stats(
-    name: str | None, name_opt: str | None, component: str | None, window: str, traceback: bool, as_json: bool
+    name: str | None,
+    name_opt: str | None,
+    address: str | None,
+    component: str | None,
+    window: str,
+    traceback: bool,
+    as_json: bool,
 ) -> None:
     """The spouts and bolts tables of running topology NAME (name or id), as Storm UI shows them.
 
@@ -499,11 +711,15 @@ def stats(
     answers: list[dict[str, Any]] = []
     texts: list[list[str]] = []
     try:
-        entries = [resolve(target)] if target or component else registry.entries()
-        if not entries:
+        pairs: list[tuple[Entry, Any]]
+        if target or component:
+            entry, client, _ = _open(target, address)
+            pairs = [(entry, client)]
+        else:
+            pairs = [(e, Client.of(e)) for e in registry.entries()] + _cluster_clients(address)
+        if not pairs:
             resolve(None)  # raises: no running topologies
-        for entry in entries:
-            client = Client.of(entry)
+        for entry, client in pairs:
             if component:
                 info = client.component(entry.id, component, api_window)
                 texts.append(terminal.component_lines(info, traceback))
@@ -523,6 +739,21 @@ def stats(
 stats.help = (stats.help or "") + CONTROL_EXIT
 
 
+def _cluster_clients(address: str | None) -> list[tuple[Entry, Any]]:
+    """(entry, client) of every topology on the Ray cluster (none without --address or $RAY_ADDRESS)."""
+    where = _cluster_address(address)
+    if where is None:
+        return []
+    from squall.cluster import client as cluster
+
+    ray = cluster.connect(where)
+    out: list[tuple[Entry, Any]] = []
+    for info, handle in cluster.cluster_topologies(ray):
+        if info.get("id"):
+            out.append((cluster.entry_of(info), cluster.RayClient(ray, handle, info)))
+    return out
+
+
 def _workers(client: Client, topology_id: str) -> list[dict[str, Any]] | None:
     """The workers table (a Squall extra of the API), or None where the API does not offer it (404)."""
     from squall.ui.client import ApiNotFoundError
@@ -533,12 +764,9 @@ def _workers(client: Client, topology_id: str) -> list[dict[str, Any]] | None:
         return None
 
 
-def _control(name: str | None, name_opt: str | None, action: str) -> None:
-    from squall.ui.client import Client, resolve
-
+def _control(name: str | None, name_opt: str | None, address: str | None, action: str) -> None:
     try:
-        entry = resolve(_target(name, name_opt))
-        client = Client.of(entry)
+        entry, client, _ = _open(_target(name, name_opt), address)
         client.activate(entry.id) if action == "activate" else client.deactivate(entry.id)
     except SquallError as exc:
         _fail(exc)
@@ -547,16 +775,16 @@ def _control(name: str | None, name_opt: str | None, action: str) -> None:
 
 @main.command(short_help="Activate a running topology's spouts.")
 @_name_args(required=True)
-def activate(name: str | None, name_opt: str | None) -> None:
+def activate(name: str | None, name_opt: str | None, address: str | None) -> None:
     """Activate running topology NAME (name or id): its spouts' activate(), next_tuple again (`storm activate`)."""
-    _control(name, name_opt, "activate")
+    _control(name, name_opt, address, "activate")
 
 
 @main.command(short_help="Deactivate a running topology's spouts.")
 @_name_args(required=True)
-def deactivate(name: str | None, name_opt: str | None) -> None:
+def deactivate(name: str | None, name_opt: str | None, address: str | None) -> None:
     """Deactivate running topology NAME: spouts' deactivate(), no more next_tuple; bolts go on (`storm deactivate`)."""
-    _control(name, name_opt, "deactivate")
+    _control(name, name_opt, address, "deactivate")
 
 
 activate.help = (activate.help or "") + "\n" + CONTROL_EXIT
@@ -588,18 +816,17 @@ def _end_timeout(configuration: dict[str, Any]) -> float:
     help="Seconds between deactivating the spouts and stopping (Storm's kill -w; Storm's default is 30).",
 )
 @click.option("--timeout", type=click.FloatRange(min=0), default=None, help="Seconds to wait for the run to end.")
-def kill(name: str | None, name_opt: str | None, wait: float, timeout: float | None) -> None:
+def kill(name: str | None, name_opt: str | None, address: str | None, wait: float, timeout: float | None) -> None:
     """Kill running topology NAME (name or id), Storm's way: deactivate its spouts, --wait seconds,
     then stop it (in-flight tuples drained, components closed), and wait until its process is gone.
 
     The default --wait is 0: Squall's stop drains what is in flight by itself (up to
     squall.drain.timeout.secs). --timeout defaults to --wait plus the run's drain and shutdown
     timeouts plus 15 s; a run still there then is an error (exit 1)."""
-    from squall.ui.client import Client, resolve, wait_gone
+    from squall.ui.client import wait_gone
 
     try:
-        entry = resolve(_target(name, name_opt))
-        client = Client.of(entry)
+        entry, client, on_cluster = _open(_target(name, name_opt), address)
         if timeout is None:
             try:
                 configuration = client.topology(entry.id).get("configuration") or {}
@@ -610,7 +837,8 @@ def kill(name: str | None, name_opt: str | None, wait: float, timeout: float | N
     except SquallError as exc:
         _fail(exc)
     click.echo(f"killing topology {entry.name} (id {entry.id}): spouts deactivated, stop in {wait:g} s", err=True)
-    if not wait_gone(entry.pid, timeout):
+    gone = on_cluster.wait_gone(timeout) if on_cluster is not None else wait_gone(entry.pid, timeout)
+    if not gone:
         click.echo(f"error: topology {entry.name} (pid {entry.pid}) did not end within {timeout:g} s", err=True)
         sys.exit(1)
     click.echo(f"topology {entry.name} (id {entry.id}) killed")
@@ -657,6 +885,7 @@ def _log_text(line: dict[str, Any], prefix: bool) -> str:
 def tail(
     name: str | None,
     name_opt: str | None,
+    address: str | None,
     follow: bool,
     pattern: str | None,
     worker: int | None,
@@ -667,15 +896,14 @@ def tail(
 
     The run keeps the last squall.ui.log.lines lines per worker (1000); each line is prefixed with
     its worker unless --worker is given. With --follow it polls until the topology ends (exit 0)."""
-    from squall.ui.client import Client, UnreachableError, resolve
+    from squall.ui.client import UnreachableError
 
     try:
         regex = re.compile(pattern) if pattern else None
     except re.error as exc:
         raise click.BadParameter(f"{pattern!r} is not a regular expression: {exc}", param_hint="--pattern") from None
     try:
-        entry = resolve(_target(name, name_opt))
-        client = Client.of(entry)
+        entry, client, _ = _open(_target(name, name_opt), address)
         lines, after = _log_pages(client, entry.id, worker, 0)
     except SquallError as exc:
         _fail(exc)
@@ -725,6 +953,7 @@ def _sample_text(sample: dict[str, Any], component: str) -> str:
 def sample(
     name: str | None,
     name_opt: str | None,
+    address: str | None,
     component: str,
     stream: str | None,
     secs: float,
@@ -736,12 +965,11 @@ def sample(
     Sampling is switched on in the component's workers for --secs seconds (off the hot path
     otherwise; at most 100 tuples per task and stats round); each sampled tuple is printed as
     `time component:task stream values`."""
-    from squall.ui.client import Client, UnreachableError, resolve
+    from squall.ui.client import UnreachableError
 
     printed = 0
     try:
-        entry = resolve(_target(name, name_opt))
-        client = Client.of(entry)
+        entry, client, _ = _open(_target(name, name_opt), address)
         after = int(client.samples(entry.id, component).get("next", 0))
         client.enable_sampling(entry.id, component, secs, stream)
         click.echo(f"[squall] sampling {component} of {entry.name} for {secs:g} s", err=True)

@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import zmq
@@ -111,6 +112,9 @@ class Coordinator:
         hooks_data: Any = None,
         timeout: float | None = None,
         handle_signals: bool = True,
+        keys: RunKeys | None = None,
+        attach: dict[int, tuple[WorkerHandle | None, int]] | None = None,
+        on_bound: Callable[[str], None] | None = None,
     ):
         self.topology = load_topology(topology) if isinstance(topology, str) else topology
         self.ref = topology if isinstance(topology, str) else topology_ref(self.topology)
@@ -170,10 +174,18 @@ class Coordinator:
         self.input_ended = False  # END_INPUT was sent (a finite run's windows release what they hold)
         self.drain_timed_out = False  # a stop gave up waiting for in-flight tuples
         #: the run's CURVE keys: only processes given them (in their spec) reach the run's sockets
-        self.keys = RunKeys.generate(self.plan.num_workers)
+        #: (a cluster submitter generates them and hands them over: ``keys``)
+        self.keys = keys or RunKeys.generate(self.plan.num_workers)
+        if len(self.keys.worker_public) < self.plan.num_workers:
+            raise ValueError(f"keys for {len(self.keys.worker_public)} workers, the plan has {self.plan.num_workers}")
         self.zap: ZapHandler | None = None  # answers the control socket's handshakes (run() starts it)
         self.drops = DropLog("coordinator")  # malformed control messages, counted and dropped
         self.ready: set[int] = set()  # workers whose current process sent READY (a FATAL after it is not believed)
+        #: take over running workers instead of starting them (a restarted cluster master): index ->
+        #: (its handle, or None when none runs; its incarnation); ``on_bound(control address)`` then tells
+        #: them where this coordinator listens (they say hello again)
+        self.attach = attach
+        self.on_bound = on_bound
 
     # -- what another thread may call -----------------------------------------------------------
     def statistics(self) -> TopologyStatistics:
@@ -530,6 +542,8 @@ class Coordinator:
                 self._publish(status=kind == STATS)
             if "hooks" in msg:
                 self.hook_reports.append(msg["hooks"])
+            for at, line in msg.get("logs") or ():  # output lines of a worker no pipe reads (a Ray actor)
+                self.worker_logs.add(index, str(line), float(at))
             if "samples" in msg and int(msg.get("inc", -1)) == self.incarnation.get(index):
                 self.sample_book.add(self.plan.task_component, self.plan.worker_tasks(index), msg["samples"])
         elif kind == FATAL and index in self.ready:  # a worker only says FATAL while it starts
@@ -636,15 +650,10 @@ class Coordinator:
                 len(self.plan.task_component) - ackers,
                 f" + {ackers} acker(s)" if ackers else "",
             )
-            for i in range(self.plan.num_workers):
-                self._start_worker(i)
-            hellos = self._wait_all(HELLO, START_TIMEOUT)
-            self.addresses = {i: m["address"] for i, m in hellos.items()}
-            for i, m in hellos.items():
-                self.book.worker_hello(i, m.get("host", ""))
-            self._broadcast({"t": PEERS, "peers": self._peers()})
-            self._wait_all(READY, START_TIMEOUT)
-            self._broadcast({"t": ACTIVATE})
+            if self.attach is not None:
+                self._attach_workers(self.attach)
+            else:
+                self._start_workers()
             self._set_state(RunState.ACTIVE)
             log.info("topology %s is active", self.conf["topology.name"])
             final = self._supervise(start)
@@ -672,6 +681,52 @@ class Coordinator:
             self._report_in_flight()
         self._publish()
         return RunResult(self._statistics, hook_reports=self.hook_reports)
+
+    def _start_workers(self) -> None:
+        for i in range(self.plan.num_workers):
+            self._start_worker(i)
+        hellos = self._wait_all(HELLO, START_TIMEOUT)
+        self.addresses = {i: m["address"] for i, m in hellos.items()}
+        for i, m in hellos.items():
+            self.book.worker_hello(i, m.get("host", ""))
+        self._broadcast({"t": PEERS, "peers": self._peers()})
+        self._wait_all(READY, START_TIMEOUT)
+        self._broadcast({"t": ACTIVATE})
+
+    def _attach_workers(self, attach: dict[int, tuple[WorkerHandle | None, int]]) -> None:
+        """Take over running workers (a restarted cluster master): they keep their tasks, peers and
+        counters, and say hello once told where this coordinator is. One that died meanwhile is then
+        restarted as a dead worker is (``_check_workers``); one of the plan with no process is started."""
+        now = time.monotonic()
+        for i, (handle, inc) in attach.items():
+            self.incarnation[i] = inc
+            if handle is not None:
+                self.handles[i] = handle
+                self.started_at[i] = now
+                self.ready.add(i)
+                self.book.worker_started(i, inc, handle.pid, time.time())
+        if self.on_bound is not None:
+            self.on_bound(self.spec["coordinator"])
+        want, dead = set(self.handles), set[int]()
+        deadline = time.monotonic() + START_TIMEOUT
+        while want - set(self.addresses) - dead and time.monotonic() < deadline:
+            dead |= {i for i in want - set(self.addresses) if self.handles[i].poll() is not None}
+            r = self._recv(100)
+            if r is None:
+                continue
+            index, msg = r
+            if msg["t"] == HELLO:
+                self.addresses[index] = msg["address"]
+                self.book.worker_hello(index, msg.get("host", ""))
+            elif msg["t"] != PROBE:
+                self._handle(index, msg)
+        silent = want - set(self.addresses) - dead
+        if silent:
+            raise WorkerError(f"workers {sorted(silent)} did not answer the restarted coordinator")
+        log.info("re-attached to %d running worker(s)", len(want - dead))
+        for i in range(self.plan.num_workers):
+            if i not in self.handles:
+                self._restart(i)
 
     def _drain_output(self) -> None:
         """The workers' last output lines, before the run returns (and the summary is printed)."""

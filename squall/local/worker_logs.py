@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import io
 import sys
 import threading
 import time
@@ -125,3 +126,51 @@ def stdout() -> TextIO:
 
 def stderr() -> TextIO:
     return sys.stderr
+
+
+MAX_LINE = 8192  # characters of one captured line that ride in a stats answer
+
+
+class OutputRing(io.TextIOBase):
+    """A worker's own stdout or stderr when nobody reads a pipe of it (a Ray worker actor): each write goes
+    through to ``out`` (Ray's log files) and its complete lines are kept, the newest ``keep``, with their
+    time; ``take()`` hands them over once (the worker sends them in its stats answers, so
+    ``Coordinator.logs()`` has them). Thread-safe; touched only when user code or a log handler writes."""
+
+    def __init__(self, out: TextIO, keep: int = 1000):
+        self.out = out
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._partial = ""
+        self._lines: deque[tuple[float, str]] = deque(maxlen=max(keep, 1))
+
+    def set_keep(self, keep: int) -> None:
+        """Keep the newest ``keep`` lines from now on (``squall.ui.log.lines``, known once the spec is)."""
+        with self._lock:
+            self.keep = keep
+            self._lines = deque(self._lines, maxlen=max(keep, 1))
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with contextlib.suppress(OSError, ValueError):
+            self.out.write(text)
+        with self._lock:
+            parts = (self._partial + text).split("\n")
+            self._partial = parts.pop()[-MAX_LINE:]
+            now = time.time()
+            for part in parts:
+                self._lines.append((now, part.rstrip("\r")[:MAX_LINE]))
+        return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.out.flush()
+
+    def take(self) -> list[list[Any]]:
+        """The lines kept since the last call, oldest first: ``[[time, line], ...]``."""
+        with self._lock:
+            out = [[t, line] for t, line in self._lines]
+            self._lines.clear()
+        return out

@@ -13,6 +13,8 @@ The spec is a JSON-able dict:
     conf                 the effective topology config (hosts: ``squall.bind.host``, ``squall.advertise.host``)
     sys_path             entries to put in front of ``sys.path`` before loading the topology
     log_level            used by ``main()`` only (``run()`` leaves logging to its host)
+    host                 optional: the host name the worker reports (a Ray launcher: its node); default
+                         the machine's host name
     watch_parent         true: exit when the parent process changes (the coordinator died); set by
                          ``SubprocessLauncher``, absent for a worker that is not the coordinator's child
     hooks                optional ``{"factory": "module:function", "data": ...}``: the worker calls
@@ -33,6 +35,7 @@ Talks to the coordinator over a ZeroMQ DEALER socket (msgpack maps; kinds in ``s
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
@@ -99,7 +102,12 @@ class WorkerProcess:
         self.ctrl.setsockopt(zmq.IDENTITY, f"w{self.index}".encode())
         self.ctrl.setsockopt(zmq.LINGER, 2000)
         self.keys.present(self.ctrl, self.index)  # and the coordinator must prove it holds the run's server key
-        connect_endpoint(self.ctrl, spec["coordinator"])
+        self.coordinator = str(spec["coordinator"])  # the control address the DEALER is connected to
+        connect_endpoint(self.ctrl, self.coordinator)
+        #: set by ``reconnect`` (another thread): the coordinator's new address, taken by the loop
+        self.moved_to: str | None = None
+        #: this worker's output lines when no pipe carries them (a Ray actor sets it): sent in stats answers
+        self.output: Any = None
         self.control_drops = DropLog(f"worker {self.index} (control)")
         #: the coordinator's pid when it is our parent (``watch_parent``); None: nothing to watch
         self.parent: int | None = os.getppid() if spec.get("watch_parent") else None
@@ -114,11 +122,45 @@ class WorkerProcess:
     def send(self, msg: Mapping[str, Any]) -> None:
         self.ctrl.send(pack(msg))
 
+    def send_nowait(self, msg: Mapping[str, Any]) -> None:
+        """Send if the control queue has room, else drop: a heartbeat must never block the loop (on a
+        cluster the coordinator may be away for a while, restarting; its queue fills in ~17 min)."""
+        with contextlib.suppress(zmq.Again):
+            self.ctrl.send(pack(msg), zmq.NOBLOCK)
+
     def recv(self, timeout_ms: int) -> dict[str, Any] | None:
         """The next control message (None: none within ``timeout_ms``, or it was malformed and dropped)."""
         if self.ctrl.poll(timeout_ms):
             return self.decode(self.ctrl.recv())
         return None
+
+    def reconnect(self, address: str) -> None:
+        """The coordinator moved (a restarted cluster master): the loop connects there at its next control
+        turn and says hello again. Thread-safe (only the loop touches the socket)."""
+        self.moved_to = address
+
+    def _move(self) -> None:
+        address, self.moved_to = self.moved_to, None
+        if address is None or self.worker is None:
+            return
+        with contextlib.suppress(zmq.ZMQError):
+            self.ctrl.disconnect(self.coordinator)
+        connect_endpoint(self.ctrl, address)
+        self.coordinator = address
+        log.info("worker %d: the coordinator is now at %s", self.index, address)
+        self.send(self.hello(self.worker))
+
+    def hello(self, w: Worker) -> dict[str, Any]:
+        assert w.transport is not None
+        return {
+            "t": HELLO,
+            "index": self.index,
+            "pid": os.getpid(),
+            "host": self.spec.get("host") or socket.gethostname(),
+            "address": w.transport.address,
+            "tasks": w.tasks(),
+            "inc": w.transport.incarnation,
+        }
 
     def terminate(self) -> None:
         """Stop gracefully at the end of the current loop turn (what SIGTERM does in ``main``): spouts'
@@ -236,17 +278,7 @@ class WorkerProcess:
         except Exception as exc:
             self.fatal("loading the topology", exc)
         assert self.worker is not None
-        self.send(
-            {
-                "t": HELLO,
-                "index": self.index,
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "address": transport.address,
-                "tasks": self.worker.tasks(),
-                "inc": transport.incarnation,
-            }
-        )
+        self.send(self.hello(self.worker))
         peers = self.wait_for(PEERS)["peers"]
         transport.connect({int(k): (addr, inc) for k, (addr, inc) in peers.items()})
         try:
@@ -278,6 +310,10 @@ class WorkerProcess:
         }
         if w.samplers:
             reply["samples"] = w.take_samples()
+        if self.output is not None:
+            lines = self.output.take()
+            if lines:
+                reply["logs"] = lines
         return reply
 
     def handle(self, msg: dict[str, Any]) -> None:
@@ -360,10 +396,12 @@ class WorkerProcess:
                 if not self.spouts_done_sent and w.spouts_ended:  # the coordinator then drains and probes
                     self.spouts_done_sent = True
                     self.send({"t": SPOUTS_DONE})
+                if self.moved_to is not None:
+                    self._move()
                 if now >= next_parent:
                     next_parent = now + HEARTBEAT_SECS
                     self.check_parent()
-                    self.send({"t": HEARTBEAT})
+                    self.send_nowait({"t": HEARTBEAT})
             if not did:
                 poller.poll(1)
         self.finish(self.exit_code)

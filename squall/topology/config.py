@@ -91,6 +91,12 @@ DEFAULTS: dict[str, Any] = {
     "squall.ui.port": None,
     "squall.ui.host": "127.0.0.1",  # another address than a loopback one exposes the GET endpoints to others
     "squall.ui.token": None,  # what POST actions need; None: a new random token per run (printed at start)
+    # On a Ray cluster (`squall submit`, squall/cluster): Ray's CPUs each worker actor reserves, and the
+    # custom resources ({"name": amount}) a worker actor and the topology master ask for (to pin them to
+    # nodes that offer them); None: none
+    "squall.cluster.worker.cpus": 1,
+    "squall.cluster.worker.resources": None,
+    "squall.cluster.master.resources": None,
 }
 
 #: Keys under these prefixes are Storm's or Squall's: one that neither defines gets a warning
@@ -232,6 +238,7 @@ NUMBER_KEYS = {
     "squall.stats.interval.secs",
     "squall.stats.round.secs",
     "squall.log.collapse.secs",
+    "squall.cluster.worker.cpus",
     "squall.worker.heartbeat.timeout.secs",
     "topology.subprocess.timeout.secs",
 }

@@ -119,4 +119,5 @@ class StatsReply(TypedDict, total=False):
     malformed: int  # messages from other workers and the coordinator dropped as malformed, so far
     refused: int  # connections to its data socket refused (no key of this run), so far
     samples: list[list[Any]]  # while sampling: [task, stream, epoch time, values (JSON-able)] since the last reply
+    logs: list[list[Any]]  # a worker whose output no pipe reads (a Ray actor): [epoch time, line] since the last reply
     hooks: Any  # BYE only, with test hooks: what WorkerHooks.report() returned (e.g. captured tuples)

@@ -243,7 +243,7 @@ def cluster_summary(view: RunView) -> dict[str, Any]:
     alive = sum(1 for w in snap.workers if w.alive)
     return {
         "stormVersion": f"squall {__version__}",
-        "supervisors": 1,
+        "supervisors": len({w.host for w in snap.workers}) or 1,
         "slotsTotal": len(snap.workers),
         "slotsUsed": alive,
         "slotsFree": 0,
@@ -280,26 +280,32 @@ def _memory_mb() -> float | None:
 
 
 def supervisor_summary(view: RunView) -> dict[str, Any]:
+    """Storm's supervisors: the hosts the workers report (one machine for `squall run`; on a Ray cluster,
+    each Ray node holding workers). Memory and CPUs are known for this machine only."""
     snap = view.snapshot()
     up = view.uptime()
-    host = socket.gethostname()
-    used = sum(w.rss or 0 for w in snap.workers if w.alive) / 2**20
-    return {
-        "supervisors": [
+    here = socket.gethostname()
+    hosts: dict[str, list[Any]] = {}
+    for w in snap.workers:
+        hosts.setdefault(w.host or here, []).append(w)
+    out = []
+    for host, workers in sorted(hosts.items()) or [(here, [])]:
+        local = host == here
+        out.append(
             {
                 "id": host,
                 "host": host,
                 "uptime": pretty_secs(up),
                 "uptimeSeconds": int(up),
-                "slotsTotal": len(snap.workers),
-                "slotsUsed": sum(1 for w in snap.workers if w.alive),
-                "totalMem": r3(_memory_mb() or 0.0),
-                "usedMem": r3(used),
-                "totalCpu": (os.cpu_count() or 1) * 100,
+                "slotsTotal": len(workers),
+                "slotsUsed": sum(1 for w in workers if w.alive),
+                "totalMem": r3(_memory_mb() or 0.0) if local else None,
+                "usedMem": r3(sum(w.rss or 0 for w in workers if w.alive) / 2**20),
+                "totalCpu": (os.cpu_count() or 1) * 100 if local else None,
                 "version": f"squall {__version__}",
             }
-        ]
-    }
+        )
+    return {"supervisors": out}
 
 
 # -- topologies ------------------------------------------------------------------------------------

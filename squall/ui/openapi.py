@@ -300,9 +300,13 @@ def document() -> dict[str, Any]:
                                 "uptimeSeconds": _INT,
                                 "slotsTotal": _INT,
                                 "slotsUsed": _INT,
-                                "totalMem": {"type": "number", "description": "MB"},
+                                "totalMem": {
+                                    "type": "number",
+                                    "nullable": True,
+                                    "description": "MB (null: another machine, a Ray node)",
+                                },
                                 "usedMem": {"type": "number", "description": "MB: the workers' RSS"},
-                                "totalCpu": _INT,
+                                "totalCpu": {"type": "integer", "nullable": True},
                                 "version": _STR,
                             }
                         )

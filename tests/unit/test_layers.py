@@ -26,6 +26,8 @@ FORBIDDEN = {
     "ui": {"cluster", "compat", "connectors", "cli", "testing"},
     # spouts and bolts for brokers, files and HTTP: user-level components (topology + errors only)
     "connectors": {"runtime", "transport", "local", "ui", "cluster", "compat", "cli", "testing"},
+    # cluster mode on Ray: above local/ and ui/ (it hosts their Coordinator and UiServer in actors)
+    "cluster": {"connectors", "cli", "testing"},
     # `squall quickstart`: writes files from its templates, needs nothing but errors
     "quickstart": {
         "topology",
