@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 
-from harness import RecordingSink
+from connector_harness import RecordingSink
 
 from squall import Bolt, ReliableSpout, Topology
 from squall.connectors import ERROR_STREAM

@@ -12,7 +12,7 @@ import pika
 import pytest
 import rabbitmq_server
 from broker_topologies import RabbitPoison, RabbitToSink, ToRabbit
-from harness import read_seen, run_killing
+from connector_harness import read_seen, run_killing
 from runs import read_errors, run_in_thread, stop, wait_for
 
 from squall.local.coordinator import Coordinator

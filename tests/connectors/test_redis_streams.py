@@ -9,7 +9,7 @@ import io
 import pytest
 import redis_server as servers
 from broker_topologies import RedisPoison, RedisToSink, ToRedis
-from harness import read_seen, run_killing
+from connector_harness import read_seen, run_killing
 from runs import read_errors, run_in_thread, stop, wait_for
 
 from squall.local.coordinator import Coordinator
