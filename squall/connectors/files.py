@@ -236,12 +236,12 @@ class FileSpout(ConnectorSpout, Spout):
 
     def truncated(self, f: TailedFile) -> None:
         """``f`` is shorter than what was read: read the new content from 0 as a new file (the
-        lines in flight of the old content are still acked or replayed from memory)."""
+        lines in flight of the old content are still acked or replayed from memory; it is only
+        noticed at the end of what was read, so ``f.lines`` is empty; a partial last line is dropped)."""
         self.logger.warning(
             "%s was truncated (now shorter than %d bytes): reading it from the start", f.path, f.position
         )
         f.retired = True
-        f.lines.clear()
         self.rotation.remove(f)
         del self.by_inode[(f.dev, f.ino)]
         fd = os.dup(f.fd)

@@ -222,9 +222,9 @@ class HttpIngestSpout(ConnectorSpout, Spout):
             request.headers.get("authorization", "").encode(), self.token
         ):
             return JSONResponse({"error": "a bearer token is required (Authorization: Bearer <http.token>)"}, 401)
-        if int(request.headers.get("content-length") or 0) > self.max_body:
+        body = await read_body(request, self.max_body)
+        if body is None:
             return JSONResponse({"error": f"the body is larger than http.max.body.bytes={self.max_body}"}, 413)
-        body = await request.body()
         json_array = request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
         parsed = parse(self.decode, body, json_array)
         n = len(parsed.values)
@@ -311,6 +311,17 @@ class HttpIngestSpout(ConnectorSpout, Spout):
     def close(self) -> None:
         self.server.should_exit = True
         self.thread.join(2.0)
+
+
+async def read_body(request: Any, limit: int) -> bytes | None:
+    """The request's body, or None once it passes ``limit`` bytes (without reading the rest)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def finish(batch: Batch) -> None:
