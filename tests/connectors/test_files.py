@@ -63,8 +63,10 @@ def test_every_line_is_processed_through_two_kills_and_offsets_end_at_every_file
     seen = read_seen(str(seen_dir))
     assert expected == set(seen)
     assert offsets_at_end()
-    # at-least-once: what was processed after the last persisted prefix comes again, not more
-    assert len(seen) - total < total // 2, len(seen) - total
+    # at-least-once: what was processed after the last persisted prefix comes again, not more: per
+    # kill, the lines in flight (max.spout.pending: 1000) and those acked in one commit period
+    # (200 ms); 1,500 to 2,000 in all were measured
+    assert len(seen) - total < total // 4, len(seen) - total
 
 
 def test_poison_lines_go_to_the_error_stream_and_the_rest_goes_on(tmp_path):

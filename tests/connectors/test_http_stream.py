@@ -79,7 +79,7 @@ def test_a_server_killed_mid_stream_is_resumed_from_the_last_acked_id(tmp_path):
     resumes = log.read_text().split()
     assert resumes[0] == "-" and len(resumes) >= 2, resumes  # the first connection, then at least one more
     resumed_from = int(resumes[1])
-    assert 0 < resumed_from < killed_at[0] + 2000, (resumed_from, killed_at)  # the acked prefix, not 0
+    assert 0 < resumed_from < killed_at[0] + 3000, (resumed_from, killed_at)  # the acked prefix, not 0
     # duplicates: only what was acked between the reconnection's request and the server's replay
     assert len(seen) - N < 3000, len(seen) - N
 

@@ -182,3 +182,24 @@ def test_an_ingest_body_is_json_lines_or_one_json_array():
     array = parse(decode, b'[{"id": 1, "v": 2}, [3, 4], "x"]', json_array=True)
     assert array.values == [[1, 2], [3, 4]] and array.errors[0][0] == "item 2"
     assert parse(decode, b"[1,", json_array=True).errors[0][0] == "body"
+
+
+def test_lines_appended_after_the_end_are_read_while_next_tuple_is_called_often(tmp_path):
+    """Called more often than file.poll.interval.ms (as an idle worker does), the spout still
+    reads a file again once that interval has passed since it reached the end."""
+    import time
+
+    log = tmp_path / "a.log"
+    log.write_text("one\n")
+    spout, out = start({"file.path": str(log), "file.offsets.dir": str(tmp_path / "o"), "file.poll.interval.ms": 50})
+    deadline = time.monotonic() + 5
+    at_end = time.monotonic() + 0.2
+    while time.monotonic() < at_end:  # "one", then the end of the file, polled again and again
+        spout.next_tuple()
+        time.sleep(0.001)
+    with open(log, "a") as f:
+        f.write("two\n")
+    while len(out) < 2 and time.monotonic() < deadline:
+        spout.next_tuple()
+        time.sleep(0.001)
+    assert [v[0] for _, v, _ in out] == ["one", "two"]
