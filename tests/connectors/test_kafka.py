@@ -202,3 +202,51 @@ def test_sink_fails_the_tuple_on_a_failed_delivery(kafka_broker, tmp_path):  # n
     # each tuple failed on its delivery report (not by a timeout: 30 s), replayed once, then given up
     assert sorted(int(x) for x in lines(tmp_path, "failed-")) == sorted(list(range(20)) * 2)
     assert time.monotonic() - started < 30
+
+
+def test_the_kafka_word_count_example(kafka_broker, tmp_path, monkeypatch):  # noqa: F811
+    """examples/wordcount_kafka as its README runs it: produce.py, then the topology."""
+    import subprocess
+    import sys
+
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    example = os.path.join(root, "examples", "wordcount_kafka")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", kafka_broker.bootstrap)
+    out = subprocess.run(
+        [sys.executable, os.path.join(example, "produce.py"), "--count", "4000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    c = Consumer(
+        {"bootstrap.servers": kafka_broker.bootstrap, "group.id": "example-check", "enable.auto.commit": False}
+    )
+    c.assign([TopicPartition("word-counts", p, OFFSET_BEGINNING) for p in (0, 1)])
+    latest: dict[str, int] = {}
+
+    def done():
+        for m in c.consume(1000, 0.1):
+            if m.error() is None:
+                latest[m.key().decode()] = max(latest.get(m.key().decode(), 0), int(m.value()))
+        # every count delivered; every offset committed (committed <= the end: their sum is the total)
+        return (
+            latest == {w: 1000 for w in ("dog", "cat", "zebra", "elephant")}
+            and sum(kafka_broker.committed("wordcount", "words", 2).values()) == 4000
+        )
+
+    try:
+        run_killing(
+            os.path.join(example, "topology.py") + ":WordCountKafka",
+            {"topology.workers": 2},
+            victim="words",
+            done=done,
+            kills=0,
+            timeout=90,
+        )
+    finally:
+        c.close()
+        print("latest counts", latest, kafka_broker.committed("wordcount", "words", 2))
