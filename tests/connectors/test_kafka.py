@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 
 import kafka_topologies as K
 from harness import read_seen, run_killing
@@ -17,8 +16,8 @@ from squall.testing import run_topology
 
 GROUP_TIMEOUTS = {
     # librdkafka's 45 s session timeout would make every kill wait 45 s for the partitions
-    "kafka.session.timeout.ms": 6000,
-    "kafka.consumer.config": {"heartbeat.interval.ms": 1000},
+    "kafka.session.timeout.ms": 4000,
+    "kafka.consumer.config": {"heartbeat.interval.ms": 500},
     "kafka.offset.commit.period.ms": 500,
 }
 
