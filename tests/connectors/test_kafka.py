@@ -49,6 +49,8 @@ def test_spout_worker_killed_twice_loses_nothing_and_commits_every_partition(kaf
         "kafka.bootstrap.servers": kafka_broker.bootstrap,
         "kafka.topic": topic,
         "kafka.group.id": "kill",
+        # the trees in flight to a killed worker's sink are replayed after this
+        "topology.message.timeout.secs": 5,
         "test.dir": str(tmp_path),
         **GROUP_TIMEOUTS,
     }
