@@ -32,6 +32,10 @@ log = logging.getLogger("squall.connectors.kafka")
 
 CLIENT = ("confluent_kafka", "kafka", "confluent-kafka")
 TICKS = "topology.tick.tuple.freq.secs"
+#: While polled messages wait in the spout's buffer, the consumer is still polled every POLL_SECS
+#: (the clock is read every CHECK_EVERY calls): commits stay on time and rebalances are not held up.
+POLL_SECS = 0.2
+CHECK_EVERY = 64
 
 #: storm-kafka-client's ``FirstPollOffsetStrategy``: where a partition starts. EARLIEST / LATEST:
 #: the partition's beginning / end, whatever was committed before this topology run (Storm: "only
@@ -185,6 +189,8 @@ class KafkaSpout(ConnectorSpout, Spout):
         self.replays: deque[tuple[str, int, int, int]] = deque()
         self.epoch = 0
         self.next_commit = time.monotonic() + self.commit_secs
+        self.next_poll = 0.0
+        self.countdown = 0
         self.given_up = 0  # since the last commit (logged once per commit)
         self.given_up_total = 0
         self.errors = 0
@@ -242,13 +248,16 @@ class KafkaSpout(ConnectorSpout, Spout):
     # -- the tuple path ---------------------------------------------------------------------------
 
     def next_tuple(self) -> None:
+        self.countdown -= 1
+        if self.countdown <= 0 or not self.buffer:  # every CHECK_EVERY calls, or nothing to emit
+            self.countdown = CHECK_EVERY
+            if not self.buffer or time.monotonic() >= self.next_poll:
+                self._poll()
         if self.replays:
             self._replay()
             return
         if not self.buffer:
-            self._poll()
-            if not self.buffer:
-                return
+            return
         msg = self.buffer.popleft()
         topic, part, off = msg.topic(), msg.partition(), msg.offset()
         st = self.parts.get((topic, part))
@@ -297,14 +306,18 @@ class KafkaSpout(ConnectorSpout, Spout):
             self.emit(entry[0], tup_id=tup_id)
 
     def _poll(self) -> None:
+        """Commit when due, pause or resume partitions, and poll the consumer (which also runs the
+        rebalance callbacks: called at least every ``POLL_SECS`` while the buffer lasts, so a
+        rebalance never waits for a slow topology to work through it)."""
         now = time.monotonic()
+        self.next_poll = now + POLL_SECS
         if now >= self.next_commit:
             self._commit(sync=False)
             self.next_commit = now + self.commit_secs
         self._pace()
         if self.producer is not None:
             self.producer.poll(0)
-        msgs = self.consumer.consume(self.poll_records, 0)
+        msgs = self.consumer.consume(max(1, self.poll_records - len(self.buffer)), 0)
         if not msgs:
             return
         for m in msgs:

@@ -7,6 +7,7 @@ placeholders (so that they build), and each test's run config overrides them.
 from __future__ import annotations
 
 import os
+import time
 
 from harness import RecordingSink
 
@@ -137,3 +138,21 @@ class SinkTopo(Topology):
     config = {**PLACEHOLDERS, "topology.message.timeout.secs": 30}
     numbers = Numbers.spec()
     out = KafkaBolt.spec(inputs=[numbers], config={"kafka.header.fields": ["color"]})
+
+
+class SlowSink(RecordingSink):
+    """RecordingSink taking ``test.sleep`` seconds a tuple: tuples stay in flight for a while."""
+
+    def initialize(self, conf, context):
+        super().initialize(conf, context)
+        self.sleep = float(conf.get("test.sleep", 0.01))
+
+    def process(self, tup):
+        time.sleep(self.sleep)
+        super().process(tup)
+
+
+class RebalanceTopo(Topology):
+    config = {**PLACEHOLDERS, "topology.max.spout.pending": 100}
+    ids = IdSpout.spec()
+    sink = SlowSink.spec(inputs=[ids])

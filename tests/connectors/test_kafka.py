@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
+from typing import Any
 
 import kafka_topologies as K
 from harness import read_seen, run_killing
@@ -257,3 +259,67 @@ def test_the_kafka_word_count_example(kafka_broker, tmp_path, monkeypatch):  # n
     finally:
         c.close()
         print("latest counts", latest, kafka_broker.committed("wordcount", "words", 2))
+
+
+def test_a_revoked_partition_is_not_committed_by_its_old_owner(kafka_broker, tmp_path):  # noqa: F811
+    """A consumer joins the spout's group mid-stream and takes the partition it reads: the spout
+    commits what was acked at the revoke, and the acks of that partition's tuples still in flight
+    change nothing; once the consumer leaves, the spout takes the partition back and ends with
+    everything committed."""
+    from confluent_kafka import Consumer, Producer
+
+    topic = kafka_broker.create_topic("rebalance", 2)
+    n = 1000
+    p = Producer({"bootstrap.servers": kafka_broker.bootstrap, "linger.ms": 5})
+    for i in range(n):
+        p.produce(topic, str(i).encode(), partition=0)  # offset i; partition 1 stays empty
+    assert p.flush(30) == 0
+    conf = {
+        "topology.workers": 1,
+        "kafka.bootstrap.servers": kafka_broker.bootstrap,
+        "kafka.topic": topic,
+        "kafka.group.id": "rebalance",
+        "test.dir": str(tmp_path),
+        "test.sleep": 0.01,  # 100 trees in flight (topology.max.spout.pending) take ~1 s
+        **GROUP_TIMEOUTS,
+    }
+    # the range assignor gives partition 0 to the first member id in order: this one ("a-..." <
+    # the spout's "squall-...")
+    other = Consumer(
+        {
+            "bootstrap.servers": kafka_broker.bootstrap,
+            "group.id": "rebalance",
+            "client.id": "a-test",
+            "enable.auto.commit": False,
+            "session.timeout.ms": 4000,
+            "heartbeat.interval.ms": 500,
+        }
+    )
+    taken: list[int] = []
+    checks: dict[str, Any] = {}
+
+    def step():
+        seen = read_seen(str(tmp_path))
+        if "joined" not in checks and len(seen) > 50:
+            other.subscribe([topic], on_assign=lambda c, ps: taken.extend(tp.partition for tp in ps))
+            checks["joined"] = True
+        elif "joined" in checks and "left" not in checks:
+            other.poll(0.1)  # messages ignored: this member only holds its partition, commits nothing
+            if taken and "at_revoke" not in checks:
+                checks["at_revoke"] = kafka_broker.committed("rebalance", topic, 2)[0]
+                checks["until"] = time.monotonic() + 3
+            elif "until" in checks and time.monotonic() > checks["until"]:
+                checks["after"] = kafka_broker.committed("rebalance", topic, 2)[0]
+                checks["late"] = sorted(int(i) for i in set(seen) if int(i) >= checks["at_revoke"])
+                other.close()  # leaves the group: the spout takes the partition back
+                checks["left"] = True
+        return "left" in checks and len(set(seen)) == n and kafka_broker.committed("rebalance", topic, 2)[0] == n
+
+    run_killing(K.RebalanceTopo, conf, victim="ids", done=step, kills=0, timeout=90)
+    assert taken == [0], f"the test consumer was given {taken}, not the spout's partition"
+    assert checks["at_revoke"] > 0  # committed while the spout owned it
+    # tuples beyond that commit were processed and acked after the revoke (the sink records an id
+    # before its ack), yet the commit did not move: the old owner ignored their acks
+    assert checks["late"], checks
+    assert checks["after"] == checks["at_revoke"]
+    assert set(read_seen(str(tmp_path))) == {str(i) for i in range(n)}
