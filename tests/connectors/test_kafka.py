@@ -269,7 +269,7 @@ def test_a_revoked_partition_is_not_committed_by_its_old_owner(kafka_broker, tmp
     from confluent_kafka import Consumer, Producer
 
     topic = kafka_broker.create_topic("rebalance", 2)
-    n = 1000
+    n = 600
     p = Producer({"bootstrap.servers": kafka_broker.bootstrap, "linger.ms": 5})
     for i in range(n):
         p.produce(topic, str(i).encode(), partition=0)  # offset i; partition 1 stays empty
