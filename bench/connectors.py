@@ -188,10 +188,12 @@ def bench_kafka(args: argparse.Namespace) -> Result:
         for f in admin.create_topics([NewTopic(topic, args.par, 1)]).values():
             f.result(timeout=30)
         p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
-        for i, w in enumerate(words(args.messages)):
-            p.produce(topic, w)
-            if i % 10_000 == 0:
-                p.poll(0)
+        for w in words(args.messages):
+            try:
+                p.produce(topic, w)
+            except BufferError:  # librdkafka's queue is full: let it send
+                p.poll(0.5)
+                p.produce(topic, w)
         if p.flush(120):
             raise SystemExit("messages not delivered")
         ceiling = kafka_ceiling(bootstrap, topic, args.messages)
