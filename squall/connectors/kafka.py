@@ -15,6 +15,7 @@ on its delivery report, fails it on a failed one (the spout replays it).
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import time
@@ -98,6 +99,10 @@ class KafkaSpout(ConnectorSpout, Spout):
         "kafka.first.poll.offset.strategy": "UNCOMMITTED_EARLIEST",
         "kafka.offset.commit.period.ms": 30000,  # storm-kafka-client's default
         "kafka.max.retries": None,  # None: replay forever (Storm's default)
+        # storm-kafka-client's default backoff: retry 1 at once, retry k after 2 ms x 2^(k-1), <= 10 s
+        "kafka.retry.initial.delay.ms": 0,
+        "kafka.retry.delay.period.ms": 2,
+        "kafka.retry.delay.max.ms": 10000,
         "kafka.dead.letter.topic": None,
         "kafka.max.uncommitted.offsets": 10000,  # per partition: paused beyond this
         "kafka.max.poll.records": 500,
@@ -131,6 +136,10 @@ class KafkaSpout(ConnectorSpout, Spout):
                         f"remove it (default {cls.settings[key]}) or set e.g. {cls.settings[key]}",
                     )
                 )
+        for key in ("kafka.retry.initial.delay.ms", "kafka.retry.delay.period.ms", "kafka.retry.delay.max.ms"):
+            v = conf.get(key)
+            if v is not None and (not isinstance(v, int | float) or isinstance(v, bool) or v < 0):
+                out.append((f"{key}={v!r} must be a number of milliseconds >= 0", f"e.g. {cls.settings[key]}"))
         for key in ("kafka.consumer.config", "kafka.producer.config"):
             v = conf.get(key)
             if v is not None and not isinstance(v, dict):
@@ -186,7 +195,12 @@ class KafkaSpout(ConnectorSpout, Spout):
             self.producer = ck.Producer(pc, logger=log)
         self.parts: dict[tuple[str, int], PartitionState] = {}
         self.buffer: deque[Any] = deque()  # polled messages not yet emitted
-        self.replays: deque[tuple[str, int, int, int]] = deque()
+        #: failed tuples waiting for their retry: a heap of (due, sequence, tup_id)
+        self.replays: list[tuple[float, int, tuple[str, int, int, int]]] = []
+        self.replay_seq = 0
+        self.retry_initial = s(conf, "kafka.retry.initial.delay.ms") / 1000.0
+        self.retry_period = s(conf, "kafka.retry.delay.period.ms") / 1000.0
+        self.retry_max = s(conf, "kafka.retry.delay.max.ms") / 1000.0
         self.epoch = 0
         self.next_commit = time.monotonic() + self.commit_secs
         self.next_poll = 0.0
@@ -242,7 +256,8 @@ class KafkaSpout(ConnectorSpout, Spout):
             self.parts.pop(key, None)
         if gone:
             self.buffer = deque(m for m in self.buffer if (m.topic(), m.partition()) not in gone)
-            self.replays = deque(r for r in self.replays if (r[0], r[1]) not in gone)
+            self.replays = [r for r in self.replays if (r[2][0], r[2][1]) not in gone]
+            heapq.heapify(self.replays)
         log.info("%s: revoked %s", self.group, sorted(f"{t}/{p}" for t, p in gone))
 
     # -- the tuple path ---------------------------------------------------------------------------
@@ -253,7 +268,7 @@ class KafkaSpout(ConnectorSpout, Spout):
             self.countdown = CHECK_EVERY
             if not self.buffer or time.monotonic() >= self.next_poll:
                 self._poll()
-        if self.replays:
+        if self.replays and self.replays[0][0] <= time.monotonic():
             self._replay()
             return
         if not self.buffer:
@@ -292,18 +307,26 @@ class KafkaSpout(ConnectorSpout, Spout):
         if self.max_retries is not None and entry[1] > self.max_retries:
             self._give_up(tup_id, st, entry)
         else:
-            self.replays.append(tup_id)
+            self._retry_later(tup_id, entry[1])
 
     # -- helpers (not per tuple) -------------------------------------------------------------------
 
     def _replay(self) -> None:
-        tup_id = self.replays.popleft()
+        tup_id = heapq.heappop(self.replays)[2]
         st = self.parts.get((tup_id[0], tup_id[1]))
         if st is None or st.epoch != tup_id[3]:
             return
         entry = st.pending.get(tup_id[2])
         if entry is not None:
             self.emit(entry[0], tup_id=tup_id)
+
+    def _retry_later(self, tup_id: Any, fails: int) -> None:
+        """storm-kafka-client's KafkaSpoutRetryExponentialBackoff: the first retry after the initial
+        delay, the k-th after period x 2^(k-1), at most the maximum."""
+        backoff = min(self.retry_period * (1 << min(fails - 1, 40)), self.retry_max)
+        delay = self.retry_initial if fails == 1 else backoff
+        self.replay_seq += 1
+        heapq.heappush(self.replays, (time.monotonic() + delay, self.replay_seq, tup_id))
 
     def _poll(self) -> None:
         """Commit when due, pause or resume partitions, and poll the consumer (which also runs the

@@ -36,6 +36,7 @@ def build(**components):
         ({**OK, "kafka.consumer.config": "fetch.min.bytes=1"}, "must be a dict"),
         ({**OK, "kafka.topic": 3}, "neither a name nor a list"),
         ({**OK, "kafka.format": "xml"}, "is not a format"),
+        ({**OK, "kafka.retry.delay.max.ms": -1}, "milliseconds >= 0"),
     ],
 )
 def test_spout_config_mistakes_are_refused_at_build_time(config, message):
@@ -101,7 +102,7 @@ def test_a_revoked_partition_forgets_its_tuples_and_ignores_late_acks():
     spout = KafkaSpout()
     spout.parts = {("t", 0): PartitionState(1), ("t", 1): PartitionState(1)}
     spout.buffer = deque([FakeMessage("t", 0, 5), FakeMessage("t", 1, 7)])
-    spout.replays = deque([("t", 0, 3, 1), ("t", 1, 4, 1)])
+    spout.replays = [(0.0, 1, ("t", 0, 3, 1)), (0.0, 2, ("t", 1, 4, 1))]
     spout.group = "g"
     for key, off in ((("t", 0), 3), (("t", 1), 4)):
         spout.parts[key].emitted.append(off)
@@ -109,7 +110,7 @@ def test_a_revoked_partition_forgets_its_tuples_and_ignores_late_acks():
     spout._forget([TP("t", 0)])
     assert list(spout.parts) == [("t", 1)]
     assert [m.partition() for m in spout.buffer] == [1]
-    assert list(spout.replays) == [("t", 1, 4, 1)]
+    assert [r[2] for r in spout.replays] == [("t", 1, 4, 1)]
     spout.ack(("t", 0, 3, 1))  # late: ignored
     spout.fail(("t", 0, 3, 1))
     # the partition comes back (a new epoch): an ack of the old assignment's tuple is ignored too
@@ -137,3 +138,17 @@ def test_the_module_imports_without_confluent_kafka_and_the_build_names_the_extr
     assert out.returncode == 0, out.stderr
     assert "InvalidTopologyError" in out.stdout
     assert "pip install 'squall[kafka]'" in out.stdout
+
+
+def test_retries_back_off_as_storm_kafka_clients_default():
+    spout = KafkaSpout()
+    spout.replays, spout.replay_seq = [], 0
+    spout.retry_initial, spout.retry_period, spout.retry_max = 0.0, 0.002, 10.0
+    delays = []
+    for fails in (1, 2, 3, 4, 20):
+        spout.replays = []
+        spout._retry_later(("t", 0, 1, 1), fails)
+        delays.append(spout.replays[0][0])
+    first = delays[0]
+    assert [round(d - first, 3) for d in delays[1:4]] == [0.004, 0.008, 0.016]  # 2 ms x 2^(k-1)
+    assert delays[4] - first == pytest.approx(10.0, abs=0.01)  # capped
