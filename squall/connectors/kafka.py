@@ -60,14 +60,15 @@ class PartitionState:
     (compaction, transaction markers) are never waited for, since they were never emitted.
     """
 
-    __slots__ = ("commit_at", "committed", "done", "emitted", "epoch", "paused", "pending")
+    __slots__ = ("commit_at", "committed", "done", "emitted", "epoch", "fails", "paused", "pending")
 
     def __init__(self, epoch: int):
         self.epoch = epoch
         self.emitted: deque[int] = deque()
         self.done: set[int] = set()
-        #: offset -> [values, failures, message] of the messages emitted and not done (replayed from here).
-        self.pending: dict[int, list[Any]] = {}
+        #: offset -> message, of the messages emitted and not done (a replay decodes it again)
+        self.pending: dict[int, Any] = {}
+        self.fails: dict[int, int] = {}  # offset -> failures so far, of the pending that failed
         self.commit_at = -1  # next offset to commit (the first not done); -1: nothing emitted yet
         self.committed = -1  # what was last committed by this task
         self.paused = False
@@ -170,7 +171,8 @@ class KafkaSpout(ConnectorSpout, Spout):
         self.group = group
         self.strategy = conf.get("kafka.first.poll.offset.strategy") or "UNCOMMITTED_EARLIEST"
         self.commit_secs = s(conf, "kafka.offset.commit.period.ms") / 1000.0
-        self.max_retries: int | None = conf.get("kafka.max.retries")
+        retries = conf.get("kafka.max.retries")
+        self.max_retries: int | None = None if retries is None else int(retries)
         self.dead_letter: str | None = conf.get("kafka.dead.letter.topic")
         self.max_uncommitted = int(s(conf, "kafka.max.uncommitted.offsets"))
         self.poll_records = int(s(conf, "kafka.max.poll.records"))
@@ -285,7 +287,7 @@ class KafkaSpout(ConnectorSpout, Spout):
         except ValueError as e:
             self._undecodable(msg, st, off, str(e))
             return
-        st.pending[off] = [values, 0, msg]
+        st.pending[off] = msg
         self.emit(values, tup_id=(topic, part, off, st.epoch))
 
     def ack(self, tup_id: Any) -> None:
@@ -294,20 +296,22 @@ class KafkaSpout(ConnectorSpout, Spout):
             return  # a late ack of a revoked partition: its new owner replays the message
         off = tup_id[2]
         st.pending.pop(off, None)
+        if st.fails:
+            st.fails.pop(off, None)
         st.done.add(off)
 
     def fail(self, tup_id: Any) -> None:
         st = self.parts.get((tup_id[0], tup_id[1]))
         if st is None or st.epoch != tup_id[3]:
             return
-        entry = st.pending.get(tup_id[2])
-        if entry is None:
+        off = tup_id[2]
+        if off not in st.pending:
             return
-        entry[1] += 1
-        if self.max_retries is not None and entry[1] > self.max_retries:
-            self._give_up(tup_id, st, entry)
+        n = st.fails[off] = st.fails.get(off, 0) + 1
+        if self.max_retries is not None and n > self.max_retries:
+            self._give_up(tup_id, st, n)
         else:
-            self._retry_later(tup_id, entry[1])
+            self._retry_later(tup_id, n)
 
     # -- helpers (not per tuple) -------------------------------------------------------------------
 
@@ -316,9 +320,10 @@ class KafkaSpout(ConnectorSpout, Spout):
         st = self.parts.get((tup_id[0], tup_id[1]))
         if st is None or st.epoch != tup_id[3]:
             return
-        entry = st.pending.get(tup_id[2])
-        if entry is not None:
-            self.emit(entry[0], tup_id=tup_id)
+        msg = st.pending.get(tup_id[2])
+        if msg is not None:
+            payload = msg.value()
+            self.emit(self._decode(payload if payload is not None else b""), tup_id=tup_id)
 
     def _retry_later(self, tup_id: Any, fails: int) -> None:
         """storm-kafka-client's KafkaSpoutRetryExponentialBackoff: the first retry after the initial
@@ -381,11 +386,11 @@ class KafkaSpout(ConnectorSpout, Spout):
         st.done.add(off)
         self.given_up += 1
 
-    def _give_up(self, tup_id: Any, st: PartitionState, entry: list[Any]) -> None:
+    def _give_up(self, tup_id: Any, st: PartitionState, fails: int) -> None:
         topic, part, off, _ = tup_id
-        del st.pending[off]
-        reason = f"failed {entry[1]} times (kafka.max.retries={self.max_retries})"
-        msg = entry[2]
+        msg = st.pending.pop(off)
+        st.fails.pop(off, None)
+        reason = f"failed {fails} times (kafka.max.retries={self.max_retries})"
         payload = msg.value() or b""
         self.emit_error(f"{topic}/{part}@{off}", reason, payload)
         self._dead_letter(topic, part, off, payload, msg.key(), reason)

@@ -106,7 +106,7 @@ def test_a_revoked_partition_forgets_its_tuples_and_ignores_late_acks():
     spout.group = "g"
     for key, off in ((("t", 0), 3), (("t", 1), 4)):
         spout.parts[key].emitted.append(off)
-        spout.parts[key].pending[off] = [["x"], 1, None]
+        spout.parts[key].pending[off] = FakeMessage(*key, off)
     spout._forget([TP("t", 0)])
     assert list(spout.parts) == [("t", 1)]
     assert [m.partition() for m in spout.buffer] == [1]
