@@ -284,8 +284,8 @@ class KafkaSpout(ConnectorSpout, Spout):
         payload = msg.value()
         try:
             values = self._decode(payload if payload is not None else b"")
-        except ValueError as e:
-            self._undecodable(msg, st, off, str(e))
+        except Exception as e:  # a subclass's decode too: never stop the spout
+            self._undecodable(msg, st, off, _reason(e))
             return
         st.pending[off] = msg
         self.emit(values, tup_id=(topic, part, off, st.epoch))
@@ -320,10 +320,19 @@ class KafkaSpout(ConnectorSpout, Spout):
         st = self.parts.get((tup_id[0], tup_id[1]))
         if st is None or st.epoch != tup_id[3]:
             return
-        msg = st.pending.get(tup_id[2])
-        if msg is not None:
-            payload = msg.value()
-            self.emit(self._decode(payload if payload is not None else b""), tup_id=tup_id)
+        off = tup_id[2]
+        msg = st.pending.get(off)
+        if msg is None:
+            return
+        payload = msg.value()
+        try:
+            values = self._decode(payload if payload is not None else b"")
+        except Exception as e:  # a decode that is not deterministic
+            del st.pending[off]
+            st.fails.pop(off, None)
+            self._undecodable(msg, st, off, _reason(e))
+            return
+        self.emit(values, tup_id=tup_id)
 
     def _retry_later(self, tup_id: Any, fails: int) -> None:
         """storm-kafka-client's KafkaSpoutRetryExponentialBackoff: the first retry after the initial
@@ -431,6 +440,10 @@ class KafkaSpout(ConnectorSpout, Spout):
         if self.producer is not None:
             self.producer.flush(10)  # dead letters are stored before their offsets are committed
         self.consumer.commit(offsets=offsets, asynchronous=not sync)
+
+
+def _reason(e: Exception) -> str:
+    return str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
 
 
 def _encode(value: Any) -> bytes:
