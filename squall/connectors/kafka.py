@@ -460,6 +460,9 @@ def _encode(value: Any) -> bytes:
 class KafkaBolt(Connector, Bolt):
     """Produces each tuple to Kafka; acks it on its delivery report, fails it on a failed one.
 
+    Reports are read every 64 tuples and on every tick tuple (once a second), so a tuple is acked
+    within about a second of its delivery.
+
     By default (Storm's ``FieldNameBasedTupleToKafkaMapper``) the value is field
     ``kafka.value.field`` ("message"), the key field ``kafka.key.field`` ("key", None when the
     tuple has no such field), headers the fields listed in ``kafka.header.fields``; str is sent as
@@ -526,6 +529,7 @@ class KafkaBolt(Connector, Bolt):
         pc = {"bootstrap.servers": s(conf, "kafka.bootstrap.servers"), **(conf.get("kafka.producer.config") or {})}
         self.producer = ck.Producer(pc, logger=log)
         self.failed = 0
+        self.countdown = CHECK_EVERY
         self._report = self._delivered
 
     def to_record(self, tup: Tuple) -> tuple[str, Any, Any, Any]:
@@ -552,7 +556,10 @@ class KafkaBolt(Connector, Bolt):
         except Exception as e:  # e.g. a message larger than message.max.bytes: Storm's KafkaBolt fails it
             self._failed(tup, e)
             return
-        self.producer.poll(0)
+        self.countdown -= 1
+        if self.countdown <= 0:  # delivery reports: every CHECK_EVERY tuples and every tick
+            self.countdown = CHECK_EVERY
+            self.producer.poll(0)
 
     def process_tick(self, tup: Tuple) -> None:
         self.producer.poll(0)
