@@ -26,6 +26,11 @@ from squall.topology.spout import ReliableSpout as ReliableSpout
 from squall.topology.spout import Spout as Spout
 from squall.topology.stream import Stream as Stream
 from squall.topology.tuple import Tuple as Tuple
+from squall.topology.windowed_bolt import WindowedBolt as WindowedBolt
+from squall.topology.windows import Count as Count
+from squall.topology.windows import Sliding as Sliding
+from squall.topology.windows import Tumbling as Tumbling
+from squall.topology.windows import Window as Window
 
 __version__ = "0.1.0"
 
@@ -35,6 +40,7 @@ __all__ = [
     "Component",
     "ComponentSpec",
     "ConfigError",
+    "Count",
     "EmitError",
     "Grouping",
     "InvalidTopologyError",
@@ -42,6 +48,7 @@ __all__ = [
     "ReliableSpout",
     "ShellBolt",
     "ShellSpout",
+    "Sliding",
     "Spout",
     "SquallError",
     "Stream",
@@ -50,7 +57,10 @@ __all__ = [
     "TopologyContext",
     "TopologyError",
     "TopologyLoadError",
+    "Tumbling",
     "Tuple",
+    "Window",
+    "WindowedBolt",
     "WorkerError",
 ]
 

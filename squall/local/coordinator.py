@@ -61,6 +61,7 @@ from squall.transport.control import (
     BYE,
     DEACTIVATE,
     DRAIN,
+    END_INPUT,
     FATAL,
     HEARTBEAT_SECS,
     HELLO,
@@ -169,6 +170,7 @@ class Coordinator:
         self.restart_enabled = self.settings.worker_restart
         self.deactivated = False
         self.drain_sent = False
+        self.input_ended = False  # END_INPUT was sent (a finite run's windows release what they hold)
         self.drain_timed_out = False  # a stop gave up waiting for in-flight tuples
         #: the run's CURVE keys: only processes given them (in their spec) reach the run's sockets
         self.keys = RunKeys.generate(self.plan.num_workers)
@@ -763,14 +765,27 @@ class Coordinator:
                     continue
                 replies[index] = msg
                 if len(replies) - 1 == len(self.handles):
-                    snapshot = self._quiescent(replies)
-                    if snapshot is not None and snapshot == previous:
+                    complete, previous = self._conclude_probe(replies, previous)
+                    if complete:
                         return outcome
-                    previous = snapshot
                     replies = {}
                     probe_due = time.monotonic() + PROBE_EVERY
             else:
                 self._handle(index, msg)
+
+    def _conclude_probe(self, replies: dict[Any, Any], previous: Any) -> tuple[bool, Any]:
+        """A whole probe round: ``(complete, snapshot)``. Complete when two rounds in a row found
+        everything quiescent with the same counters; END_INPUT is sent when two rounds found every
+        spout exhausted and nothing on its way (windows still holding trees open)."""
+        snapshot = self._quiescent(replies)
+        if snapshot is not None and snapshot == previous:
+            return True, snapshot
+        if snapshot is None and not self.input_ended:
+            snapshot = self._input_over(replies)
+            if snapshot is not None and snapshot == previous:
+                self._broadcast({"t": END_INPUT})  # windows fire what they hold and release it
+                self.input_ended = True
+        return False, snapshot
 
     def _quiescent(self, replies: dict[Any, Any]) -> Any:
         """The counters if every worker is idle with its spouts done and nothing is in flight.
@@ -779,18 +794,27 @@ class Coordinator:
         restarted are not in flight, they are lost with it (and their trees replayed).
         """
         try:
-            return self._counts_agree(replies)
+            return self._counts_agree(replies, ("idle", "done"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed probe reply
             self.drops.drop("a malformed probe reply", exc)
             return None
 
-    def _counts_agree(self, replies: dict[Any, Any]) -> Any:
+    def _input_over(self, replies: dict[Any, Any]) -> Any:
+        """The counters if every spout is exhausted and no tuple is on its way, though trees may be
+        open: held in windows until the end of their input (then END_INPUT releases them)."""
+        try:
+            return self._counts_agree(replies, ("quiet", "ended"))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.drops.drop("a malformed probe reply", exc)
+            return None
+
+    def _counts_agree(self, replies: dict[Any, Any], flags: tuple[str, str]) -> Any:
         inc = self.incarnation
         sent: dict[tuple[int, int], int] = {}
         received: dict[tuple[int, int], int] = {}
         for i in self.handles:
             m = replies.get(i)
-            if m is None or m["inc"] != inc[i] or not (m["idle"] and m["done"]):
+            if m is None or m["inc"] != inc[i] or not (m.get(flags[0]) and m.get(flags[1])):
                 return None
             for peer, (peer_inc, n) in m["sent"].items():
                 if peer_inc == inc[int(peer)]:

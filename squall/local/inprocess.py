@@ -54,6 +54,10 @@ def run_in_process(
         if timeout is not None and now - start >= timeout:
             state, stop_reason = RunState.FAILED, "timeout"
             break
+        if worker.spouts_ended:
+            worker.draining = True
+            if not did and not worker.input_ended and worker.quiet():  # one process: nothing is on its way
+                worker.input_ended = True  # windows fire what they hold and release it
         if worker.spouts_done:
             worker.draining = True
             if not did and worker.idle():

@@ -104,6 +104,8 @@ class TaskStats:
     process_count: int = 0  # ... over this many tuples (every auto-acked one; sampled for explicit acks)
     complete_ms: float = 0.0  # spouts: sum of complete latencies (emit -> tree complete; 1 tree in 16)
     complete_count: int = 0  # ... over this many trees
+    metrics: Mapping[str, float] = field(default_factory=lambda: _EMPTY)  # the bolt's own counters (windows fired)
+    gauges: Mapping[str, float] = field(default_factory=lambda: _EMPTY)  # ... and current values (tuples held)
 
     @property
     def execute_latency_ms(self) -> float:
@@ -140,6 +142,11 @@ class TaskStats:
         def total_ms(key: str) -> float:
             return float(raw.get(key) or 0.0) + (getattr(base, key) if base is not None else 0.0)
 
+        metrics = _numbers(raw.get("metrics"))
+        if base is not None:
+            for k, v in base.metrics.items():
+                metrics[k] = metrics.get(k, 0) + v
+
         return cls(
             task=task,
             component=str(raw.get("component", "")),
@@ -166,6 +173,8 @@ class TaskStats:
             process_count=total("process_count"),
             complete_ms=total_ms("complete_ms"),
             complete_count=total("complete_count"),
+            metrics=MappingProxyType(metrics),
+            gauges=MappingProxyType(_numbers(raw.get("gauges"))),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,7 +203,18 @@ class TaskStats:
             "execute_latency_ms": self.execute_latency_ms,
             "process_latency_ms": self.process_latency_ms,
             "complete_latency_avg_ms": self.complete_latency_avg_ms,
+            "metrics": dict(self.metrics),
+            "gauges": dict(self.gauges),
         }
+
+
+def _numbers(raw: Any) -> dict[str, float]:
+    """A worker's metrics map, kept only where names are strings and values numbers (it crossed a socket)."""
+    if not isinstance(raw, Mapping):
+        return {}
+    return {
+        k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +239,8 @@ class ComponentStats:
     process_count: int = 0
     complete_ms: float = 0.0
     complete_count: int = 0
+    metrics: Mapping[str, float] = field(default_factory=lambda: _EMPTY)  # sums over the tasks
+    gauges: Mapping[str, float] = field(default_factory=lambda: _EMPTY)
 
     @property
     def execute_latency_ms(self) -> float:
@@ -252,6 +274,8 @@ class ComponentStats:
             "execute_latency_ms": self.execute_latency_ms,
             "process_latency_ms": self.process_latency_ms,
             "complete_latency_avg_ms": self.complete_latency_avg_ms,
+            "metrics": dict(self.metrics),
+            "gauges": dict(self.gauges),
         }
 
 
@@ -261,7 +285,7 @@ def aggregate(tasks: Iterable[TaskStats]) -> dict[str, ComponentStats]:
     for ts in sorted(tasks, key=lambda t: t.task):
         a = acc.get(ts.component)
         if a is None:
-            a = acc[ts.component] = {"kind": ts.kind, "tasks": [], "streams": {}, "lat": None}
+            a = acc[ts.component] = {"kind": ts.kind, "tasks": [], "streams": {}, "lat": None, "m": {}, "g": {}}
             for k in (*COUNTERS, "pending", "timed_out", *TIMINGS):
                 a[k] = 0
         a["tasks"].append(ts.task)
@@ -269,6 +293,9 @@ def aggregate(tasks: Iterable[TaskStats]) -> dict[str, ComponentStats]:
             a[k] += getattr(ts, k)
         for s, n in ts.emitted_by_stream.items():
             a["streams"][s] = a["streams"].get(s, 0) + n
+        for key, own in (("m", ts.metrics), ("g", ts.gauges)):
+            for k, v in own.items():
+                a[key][k] = a[key].get(k, 0) + v
         lat = ts.complete_latency_ms
         if lat is not None:
             worst = a["lat"]
@@ -285,6 +312,8 @@ def aggregate(tasks: Iterable[TaskStats]) -> dict[str, ComponentStats]:
             **{k: a[k] for k in (*COUNTERS, "pending", "timed_out", *TIMINGS)},
             emitted_by_stream=MappingProxyType(a["streams"]),
             complete_latency_ms=a["lat"],
+            metrics=MappingProxyType(a["m"]),
+            gauges=MappingProxyType(a["g"]),
         )
         for name, a in sorted(acc.items())
     }

@@ -60,6 +60,7 @@ from squall.transport.control import (
     BYE,
     DEACTIVATE,
     DRAIN,
+    END_INPUT,
     FATAL,
     HEARTBEAT,
     HEARTBEAT_SECS,
@@ -297,6 +298,8 @@ class WorkerProcess:
                     "n": msg["n"],
                     "idle": w.idle(),
                     "done": w.spouts_done,
+                    "quiet": w.quiet(),
+                    "ended": w.spouts_ended,
                     "inc": c["inc"],
                     "sent": c["sent"],
                     "received": c["received"],
@@ -311,6 +314,8 @@ class WorkerProcess:
             w.activate()
         elif kind == DRAIN:
             w.draining = True
+        elif kind == END_INPUT:
+            w.draining = w.input_ended = True
         elif kind == STATS:
             self.send(self.stats(int(msg.get("round", 0))))
         elif kind == STOP:
@@ -352,7 +357,7 @@ class WorkerProcess:
                     msg = self.decode(ctrl.recv())
                     if msg is not None:
                         self.handle(msg)
-                if not self.spouts_done_sent and w.spouts_exhausted:
+                if not self.spouts_done_sent and w.spouts_ended:  # the coordinator then drains and probes
                     self.spouts_done_sent = True
                     self.send({"t": SPOUTS_DONE})
                 if now >= next_parent:

@@ -178,6 +178,7 @@ class Worker:
         self.last_flush = time.monotonic()
         self.next_tick = float("inf")
         self.draining = False
+        self.input_ended = False  # every spout exhausted and nothing in flight: windows may release all
         self.turn = Turn()  # this turn's deadline and the executors with work left, shared with them
         self.local_left = False  # the last drain_local ran out of time with tuples still in channels
         #: tuples waiting in executors above which the worker stops reading its socket (one batch's worth)
@@ -434,6 +435,12 @@ class Worker:
         return all(s.done for s in self.spouts)
 
     @property
+    def spouts_ended(self) -> bool:
+        """Every local spout is exhausted, though trees may still be in flight: time to drain, so
+        that bolts holding tuples back (windows, batches) release them and the trees can complete."""
+        return all(s.exhausted for s in self.spouts)
+
+    @property
     def spouts_exhausted(self) -> bool:
         """Every local spout is exhausted and waits for no tree: not merely deactivated (it may resume)."""
         return all(s.exhausted and s.done for s in self.spouts)
@@ -469,9 +476,11 @@ class Worker:
             work += self.maybe_flush()
         self.timers(time.monotonic())
         if self.draining:
+            ended = self.input_ended
             for b in self.bolts.values():
-                if b.instance._pending():
-                    b.instance._flush_pending()
+                inst = b.instance
+                if inst._pending() and (ended or not inst._squall_holds_to_end):
+                    inst._flush_pending()
                     work += 1
         return work
 
@@ -947,6 +956,17 @@ class Worker:
             return False
         return not any(isinstance(b.instance, Bolt) and b.instance._pending() for b in self.bolts.values())
 
+    def quiet(self) -> bool:
+        """Idle but for what bolts hold back until the end of their input (windows): with every spout
+        exhausted and every worker quiet, no tuple is on its way any more."""
+        if self.turn.backlog or self.outbox.queue or any(ex.in_flight for ex in self.concurrent):
+            return False
+        if any(ch.buf for ch in self.local_channels):
+            return False
+        if self.remote_channels and self.buffered_remote():
+            return False
+        return self.transport is None or not (self.transport.n_overflow or self.credit_due)
+
     def queued(self) -> int:
         """Tuples waiting: in local and remote channels here, in executors' queues, in overflow, and
         sent to peers not yet processed there."""
@@ -975,6 +995,13 @@ class Worker:
             }
             if isinstance(ex, (BoltExecutor, AckerExecutor)):
                 st["executed"] = ex.executed
+                own = (
+                    ex.instance._squall_metrics()
+                    if isinstance(ex, BoltExecutor) and isinstance(ex.instance, Bolt)
+                    else None
+                )
+                if own:
+                    st["metrics"], st["gauges"] = own
             st.update(ex.stats())
             out[task] = st
         return out

@@ -27,6 +27,9 @@ class Bolt(Component):
     auto_ack: ClassVar[bool] = True
     auto_anchor: ClassVar[bool] = True
     auto_fail: ClassVar[bool] = True
+    #: What the bolt holds back (``_pending``) is released only at the end of its input, not as soon
+    #: as the run drains (a window must not fire early while tuples are still on their way).
+    _squall_holds_to_end: ClassVar[bool] = False
 
     def process(self, tup: Tuple) -> None:
         """Handle one tuple."""
@@ -87,6 +90,11 @@ class Bolt(Component):
     def _pending(self) -> int:
         """Tuples held back by the bolt itself (a batching bolt's open batches)."""
         return 0
+
+    def _squall_metrics(self) -> tuple[dict[str, float], dict[str, float]] | None:
+        """Figures of the bolt's own shown in the statistics and the UI (windows fired...): counters
+        (totals that only grow) and gauges (current values), or None. Read once per stats round."""
+        return None
 
     def _flush_pending(self) -> None:
         """Process whatever is held back; called when a finite run drains."""

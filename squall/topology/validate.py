@@ -109,6 +109,7 @@ def resolve(
             _check_ticks(d, config or {}, add)
             _check_config(d, config or {}, add)
             defs.append(d)
+    _check_windows(defs, config or {}, add)
     if named and n_spouts == 0:
         add(Problem(topology, "the topology has no spout", "add a Spout: word_spout = WordSpout.spec()"))
     if not named and not stray:
@@ -480,6 +481,42 @@ def _check_config(d: ComponentDef, topology_config: dict[str, Any], add: AddProb
         return
     for text, fix in check(component_conf(topology_config, d.config)):
         add(Problem(d.name, text, fix))
+
+
+def _check_windows(defs: list[ComponentDef], topology_config: dict[str, Any], add: AddProblem) -> None:
+    """Windowed bolts: a usable window, and (Storm's rule) trees that can wait in a window: the
+    message timeout above length + every, and a spout pending limit set for a window's worth."""
+    from squall.topology.windowed_bolt import WindowedBolt, window_problems
+
+    spouts = [d for d in defs if d.kind == "spout"]
+    by_name = {d.name: d for d in defs}
+    for d in defs:
+        if isinstance(d.cls, type) and issubclass(d.cls, WindowedBolt):
+            conf = component_conf(topology_config, d.config)
+            upstream = _upstream(d.name, by_name)
+            spout_confs = [
+                (s.name, s.par, component_conf(topology_config, s.config)) for s in spouts if s.name in upstream
+            ]
+            inputs = {
+                f"{i.component}:{i.stream}": by_name[i.component].outputs[i.stream].fields
+                for i in d.inputs
+                if i.component in by_name and i.stream in by_name[i.component].outputs
+            }
+            for text, fix in window_problems(d.cls, inputs, conf, spout_confs):
+                add(Problem(d.name, text, fix))
+
+
+def _upstream(name: str, by_name: dict[str, ComponentDef]) -> set[str]:
+    """Every component whose tuples can reach ``name``."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        d = by_name.get(todo.pop())
+        for i in d.inputs if d is not None else ():
+            if i.component not in seen:
+                seen.add(i.component)
+                todo.append(i.component)
+    return seen
 
 
 def _check_ticks(d: ComponentDef, topology_config: dict[str, Any], add: AddProblem) -> None:

@@ -5,7 +5,7 @@ is unchanged: the constants are the strings that were always sent). The TypedDic
 message's keys; a reader of the wire can check them with ``mypy``.
 
     worker -> coordinator: HELLO · READY · FATAL · SPOUTS_DONE · STATS (when asked) · PROBE · BYE · HEARTBEAT
-    coordinator -> worker: PEERS · PEER · ACTIVATE · DEACTIVATE · DRAIN · PROBE · STATS · STOP · SAMPLE
+    coordinator -> worker: PEERS · PEER · ACTIVATE · DEACTIVATE · DRAIN · END_INPUT · PROBE · STATS · STOP · SAMPLE
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ PEER: Final = "peer"  # one restarted peer: a new incarnation at a new address
 ACTIVATE: Final = "activate"  # call the spouts' activate(), then next_tuple
 DEACTIVATE: Final = "deactivate"  # call the spouts' deactivate(); no more next_tuple
 DRAIN: Final = "drain"  # the run is ending: batching bolts flush what they hold
+#: every spout is exhausted and nothing is in flight but what bolts hold: windowed bolts fire what
+#: they hold and release it (without it their trees, so the run, could never complete)
+END_INPUT: Final = "end_input"
 STOP: Final = "stop"  # flush, send BYE with the final counters, exit
 SAMPLE: Final = "sample"  # capture a component's emits for a while; they ride back with the STATS replies
 
@@ -31,12 +34,12 @@ STATS: Final = "stats"  # coordinator: a stats round; worker: its counters for t
 HELLO: Final = "hello"  # started: pid, host, data address, tasks, incarnation
 READY: Final = "ready"  # every local task ran initialize()
 FATAL: Final = "fatal"  # loading the topology or initialize() failed: the run cannot start
-SPOUTS_DONE: Final = "spouts_done"  # every local spout is exhausted and has no tree in flight
+SPOUTS_DONE: Final = "spouts_done"  # every local spout is exhausted (its trees may still be in flight)
 BYE: Final = "bye"  # the final counters (a STATS reply), captured tuples, then exit
 HEARTBEAT: Final = "heartbeat"  # every HEARTBEAT_SECS from the worker's loop: it is turning
 HEARTBEAT_SECS: Final = 1.0  # Storm's worker.heartbeat.frequency.secs
 
-TO_WORKER: Final = frozenset({PEERS, PEER, ACTIVATE, DEACTIVATE, DRAIN, STOP, PROBE, STATS, SAMPLE})
+TO_WORKER: Final = frozenset({PEERS, PEER, ACTIVATE, DEACTIVATE, DRAIN, END_INPUT, STOP, PROBE, STATS, SAMPLE})
 TO_COORDINATOR: Final = frozenset({HELLO, READY, FATAL, SPOUTS_DONE, PROBE, STATS, BYE, HEARTBEAT})
 
 

@@ -436,6 +436,9 @@ def component_page(view: RunView, component: str, secs: float | None) -> dict[st
         "inputStats": inputs,
         "componentErrors": [e for e in errors if e["component"] == c.name],
         "errorCount": c.errors,
+        # the bolt's own figures over the run (a windowed bolt: windows fired, late tuples) and now
+        "metrics": dict(c.metrics),
+        "gauges": dict(c.gauges),
     }
 
 

@@ -10,6 +10,7 @@ PUBLIC = [
     "Component",
     "ComponentSpec",
     "ConfigError",
+    "Count",
     "EmitError",
     "Grouping",
     "InvalidTopologyError",
@@ -17,6 +18,7 @@ PUBLIC = [
     "ReliableSpout",
     "ShellBolt",
     "ShellSpout",
+    "Sliding",
     "Spout",
     "SquallError",
     "Stream",
@@ -25,7 +27,10 @@ PUBLIC = [
     "TopologyContext",
     "TopologyError",
     "TopologyLoadError",
+    "Tumbling",
     "Tuple",
+    "Window",
+    "WindowedBolt",
     "WorkerError",
 ]
 

@@ -1076,6 +1076,7 @@ function renderComponent(c) {
         h("section", {}, h("h3", {}, "Inputs"), h("table", { class: "stats", id: "c-inputs" })),
         h("section", {}, h("h3", {}, "Output streams"), h("table", { class: "stats", id: "c-outputs" }))),
       h("section", {}, h("h3", {}, "Errors"), h("div", { id: "c-errors" })),
+      h("section", { id: "c-metrics-sec", hidden: true }, h("h3", {}, "The component's own figures"), h("table", { class: "stats", id: "c-metrics" })),
       h(
         "section",
         {},
@@ -1148,6 +1149,12 @@ function renderComponent(c) {
     if (!errs.length) box.append(h("p", { class: "empty" }, "No errors."));
     [...errs].reverse().forEach((e, i) => box.append(errorItem(e, `c:${c.id}:${e.errorTime}:${e.task}:${i}`)));
   }
+  const own = [
+    ...Object.entries(c.metrics || {}).map(([name, value]) => ({ name: name.replaceAll("_", " "), value, kind: "total over the run" })),
+    ...Object.entries(c.gauges || {}).map(([name, value]) => ({ name: name.replaceAll("_", " "), value, kind: "now" })),
+  ];
+  $("#c-metrics-sec").hidden = !own.length;
+  fillTable($("#c-metrics"), [{ key: "name", label: "figure" }, countCol("value", "value"), { key: "kind", label: "" }], own);
   renderSampleStreams(c.outputStats || []);
   if (state.series) drawer.plot.setData(seriesData(state.series, drawer.name, kind));
   for (const g of document.querySelectorAll("#graph g.node")) g.classList.toggle("selected", g.dataset.component === drawer.name);
