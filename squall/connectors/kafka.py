@@ -210,6 +210,7 @@ class KafkaSpout(ConnectorSpout, Spout):
         self.given_up = 0  # since the last commit (logged once per commit)
         self.given_up_total = 0
         self.errors = 0
+        self.dead_letter_failed = 0
         self.consumer.subscribe(
             self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
@@ -410,11 +411,12 @@ class KafkaSpout(ConnectorSpout, Spout):
         if self.producer is None or self.dead_letter is None:
             return
         headers = {"squall.source": f"{topic}/{part}@{off}", "squall.reason": reason}
+        report = self._dead_letter_report
         try:
-            self.producer.produce(self.dead_letter, payload, key=key, headers=headers)
+            self.producer.produce(self.dead_letter, payload, key=key, headers=headers, on_delivery=report)
         except BufferError:
             self.producer.flush(5)
-            self.producer.produce(self.dead_letter, payload, key=key, headers=headers)
+            self.producer.produce(self.dead_letter, payload, key=key, headers=headers, on_delivery=report)
 
     def _commit(self, sync: bool) -> None:
         """Commit each partition's done prefix (what moved since the last commit)."""
@@ -429,17 +431,33 @@ class KafkaSpout(ConnectorSpout, Spout):
             )
             self.given_up_total += self.given_up
             self.given_up = 0
-        offsets = []
+        offsets, moved = [], []
         for (topic, part), st in self.parts.items():
             at = st.advance()
             if at >= 0 and at != st.committed:
                 offsets.append(self._ck.TopicPartition(topic, part, at, metadata=self.run_id))
-                st.committed = at
+                moved.append((st, at))
         if not offsets:
             return
-        if self.producer is not None:
-            self.producer.flush(10)  # dead letters are stored before their offsets are committed
+        # dead letters are stored (or their failure counted and logged) before their offsets are committed
+        if self.producer is not None and self.producer.flush(10):
+            log.warning("%s: dead letters not delivered within 10 s: commit postponed", self.group)
+            return
         self.consumer.commit(offsets=offsets, asynchronous=not sync)
+        for st, at in moved:
+            st.committed = at
+
+    def _dead_letter_report(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.dead_letter_failed += 1
+            log.error(
+                "%s: a message given up could not be written to %s (%d so far; it was on the "
+                "connector_errors stream): %s",
+                self.group,
+                self.dead_letter,
+                self.dead_letter_failed,
+                err,
+            )
 
 
 def _reason(e: Exception) -> str:
