@@ -152,3 +152,35 @@ def test_retries_back_off_as_storm_kafka_clients_default():
     first = delays[0]
     assert [round(d - first, 3) for d in delays[1:4]] == [0.004, 0.008, 0.016]  # 2 ms x 2^(k-1)
     assert delays[4] - first == pytest.approx(10.0, abs=0.01)  # capped
+
+
+class PauseRecorder:
+    """Records the consumer's pause and resume calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def pause(self, tps):
+        self.calls.append(("pause", [tp.partition for tp in tps]))
+
+    def resume(self, tps):
+        self.calls.append(("resume", [tp.partition for tp in tps]))
+
+
+def test_a_partition_too_far_ahead_of_its_commit_point_is_paused_until_it_moves():
+    import confluent_kafka
+
+    spout = KafkaSpout()
+    spout._ck, spout.consumer, spout.max_uncommitted = confluent_kafka, PauseRecorder(), 3
+    a, b = PartitionState(1), PartitionState(1)
+    spout.parts = {("t", 0): a, ("t", 1): b}
+    a.emitted.extend([0, 1, 2])  # offset 0 fails forever: 3 offsets beyond the commit point
+    a.done.update({1, 2})
+    b.emitted.extend([0])
+    spout._pace()
+    assert spout.consumer.calls == [("pause", [0])]
+    spout._pace()  # no change, no call
+    assert len(spout.consumer.calls) == 1
+    a.done.add(0)  # given up or acked at last
+    spout._pace()
+    assert spout.consumer.calls[-1] == ("resume", [0])
