@@ -147,6 +147,9 @@ class Coordinator:
         #: names this run (the registry, the REST API), as Storm's ``name-N-timestamp`` does: the topology's
         #: name, when it was constructed, and a random suffix (two runs started in one second differ)
         self.topology_id = f"{self.conf['topology.name']}-{int(time.time())}-{secrets.token_hex(2)}"
+        # Storm's ``storm.id`` in every worker's config: what a task of this run shares with its restarted
+        # self (the Kafka spout's EARLIEST / LATEST apply once per run, as Storm's do per deployment)
+        self.conf.setdefault("storm.id", self.topology_id)
         self.worker_logs = WorkerLogs(self.settings.log_lines)  # the workers' output, captured (logs())
         self.sample_book = SampleBook()  # tuples sampled (sample(), samples())
         #: component -> (stream or None, until (monotonic), per task): sampling asked for, for restarted workers

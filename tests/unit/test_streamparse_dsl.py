@@ -340,7 +340,9 @@ def test_component_harness_takes_streamparse_classes(tmp_path):
 
     path = _file(
         tmp_path,
-        "harness",
+        # not "harness": the loader leaves the file's folder on sys.path, where it would shadow
+        # tests/connectors/harness.py for the worker processes of later tests in the session
+        "streamparse_component_harness",
         "word_spout = WordSpout.spec()\ncounter = MultiStreamWordCountBolt.spec(inputs=[word_spout])",
     )
     path.write_text(
