@@ -1,6 +1,6 @@
 """Connector benchmark (a benchmark, not a test): see bench/README.md.
 
-    python bench/connectors.py --broker kafka [--messages 200000] [--workers 2] [--par 2] [--repeat 1]
+    python bench/connectors.py --broker kafka|rabbitmq|redis|file [--messages 200000] [--workers 2] [--repeat 1]
 
 Per broker, in the same run: produce N one-word messages, then time (a) the broker's own consumer
 alone reading them with its client library (the ceiling: what no spout can beat) and (b) the word
@@ -229,9 +229,30 @@ def _given(bootstrap: str) -> Iterator[str]:
 BROKERS: dict[str, Callable[[argparse.Namespace], Result]] = {"kafka": bench_kafka}
 
 
+#: Brokers measured by a script of their own (written alongside, same method: the client library
+#: alone vs the word count fed from the spout, same run): ``--broker`` runs it with the same options.
+DELEGATED = {
+    "rabbitmq": "connectors_rabbitmq_redis.py",
+    "redis": "connectors_rabbitmq_redis.py",
+    "file": "connectors_file.py",
+}
+
+
+def delegate(args: argparse.Namespace) -> None:
+    """Run the broker's own script (``DELEGATED``) with ``--messages`` (lines: files), ``--workers``, ``--repeat``."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), DELEGATED[args.broker])
+    size = (
+        ["--lines", str(args.messages)]
+        if args.broker == "file"
+        else ["--broker", args.broker, "--messages", str(args.messages)]
+    )
+    cmd = [sys.executable, script, *size, "--workers", str(args.workers), "--repeat", str(args.repeat)]
+    sys.exit(subprocess.run(cmd, check=False).returncode)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--broker", required=True, choices=sorted(BROKERS))
+    ap.add_argument("--broker", required=True, choices=sorted([*BROKERS, *DELEGATED]))
     ap.add_argument("--messages", type=int, default=200_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--par", type=int, default=2, help="spout tasks (and Kafka partitions)")
@@ -239,6 +260,8 @@ def main() -> None:
     ap.add_argument("--bootstrap", help="Kafka: an existing broker instead of starting Tansu")
     ap.add_argument("--conf", action="append", default=[], help="key=value for the topology run (JSON values)")
     args = ap.parse_args()
+    if args.broker in DELEGATED:
+        delegate(args)
     for _ in range(args.repeat):
         print(BROKERS[args.broker](args).line(), flush=True)
 
