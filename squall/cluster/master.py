@@ -218,6 +218,7 @@ class TopologyMaster:
             topology_id=sub.topology_id,
         )
         self.ui.view.started = sub.submitted
+        self.ui.view.rebalancer = self._rebalance  # POST /api/v1/topology/:id/rebalance/:wait (Storm's)
         self.ui.start()
         log.info("topology %s (id %s): UI at %s", sub.name, sub.topology_id, self.ui.url)
 
