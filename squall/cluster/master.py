@@ -248,6 +248,7 @@ class TopologyMaster:
         if snap.state.value not in ("active", "inactive") or self.killed.is_set() or self.ui.view.kill_requested:
             raise api.Conflict(f"cannot rebalance topology {self.sub.name}: it is {snap.state.value}")
         workers = min(workers, len(coord.plan.task_component) - len(coord.plan.acker_tasks))  # as make_plan does
+        self._check_cpus(coord, workers)
         log.info("rebalancing topology %s to %d worker(s) in %gs", self.sub.name, workers, float(wait))
         self.rebalance_to, self.rebalance_active = workers, snap.state.value == "active"
         self.rebalance_began = time.monotonic()
@@ -262,6 +263,23 @@ class TopologyMaster:
             "numWorkers": workers,
             "waitSecs": float(wait),
         }
+
+    def _check_cpus(self, coord: Any, workers: int) -> None:
+        """Refuse a rebalance whose workers would not fit in the cluster's CPUs (free ones and those of the
+        workers it stops), rather than stopping the topology for workers Ray can never start."""
+        import ray
+
+        from squall.ui import api
+
+        each = float(worker_options(coord.conf)["num_cpus"])
+        available = ray.available_resources()  # type: ignore[no-untyped-call]  # untyped in Ray
+        free = float(available.get("CPU", 0.0)) + each * len(coord.handles)
+        if each * workers > free + 1e-9:
+            raise api.Conflict(
+                f"cannot rebalance topology {self.sub.name} to {workers} workers: they need {each * workers:g} CPUs "
+                f"(squall.cluster.worker.cpus={each:g} each) and the cluster has {free:g} for them (`ray status`): "
+                "add nodes or ask for fewer workers"
+            )
 
     def _rebalanced(self, coord: Any, active: bool) -> None:
         """Once the rebalance's coordinator runs: write the record (a restarted master keeps N), done."""

@@ -54,7 +54,7 @@ def test_rebalance_2_3_2_keeps_fields_grouping_and_loses_nothing(ray_cluster, tm
     done = squall(
         "submit", f"{PROJECTS / 'numbered' / 'numbered.py'}:Keyed", "--name", "rebal", "--conf", MASTER_ON_HEAD,
         "--conf", f"test.ids={ids}", "--conf", f"test.acked={acked}", "--conf", f"test.sink={sink}",
-        "--conf", "test.rate=1500", "--ui-port", "0", env=env,
+        "--conf", "test.rate=1500", "--conf", "squall.cluster.worker.cpus=1.5", "--ui-port", "0", env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     ns = "squall.rebal"
@@ -68,6 +68,10 @@ def test_rebalance_2_3_2_keeps_fields_grouping_and_loses_nothing(ray_cluster, tm
         return sorted(n for n in ray_cluster.actors(ns) if n.startswith("worker-"))
 
     assert len(workers()) == 2
+    # 5 workers of 1.5 CPUs do not fit in the 2 nodes' 6: refused before anything stops
+    refused = squall("rebalance", "rebal", "--workers", "5", env=env)
+    assert refused.returncode == 1 and "CPUs" in refused.stderr, refused.stderr
+    assert live_workers() == ["worker-0.0", "worker-1.0"]
     took = {}
     until(lambda: len(ids_in([acked])) >= N * 0.2, timeout=120, message="a fifth of the ids acked")
     began = time.monotonic()
