@@ -117,6 +117,7 @@ class TopologyMaster:
         self.rebalance_to: int | None = None  # a rebalance under way: to this many workers
         self.rebalance_active = True  # whether the topology was active when its rebalance began
         self.rebalance_began = 0.0
+        self.rebalance_stopped = 0.0
         self.last_rebalance: dict[str, Any] = {}
         setup_logging()
         self.thread = threading.Thread(target=self._main, name="squall-master", daemon=True)
@@ -161,6 +162,7 @@ class TopologyMaster:
             if self.rebalance_to is not None:  # a rebalance's coordinator: record it once it runs
                 threading.Thread(target=self._rebalanced, args=(coord, active), daemon=True).start()
             coord.run()
+            self.rebalance_stopped = time.monotonic() - self.rebalance_began  # a rebalance: drained and stopped
             self._note_incarnations(coord)
             if self.rebalance_to is None or self.killed.is_set():
                 return
@@ -290,7 +292,12 @@ class TopologyMaster:
         if not snap.state.final:
             self._write_record(active)
             log.info("rebalanced to %d worker(s) in %.1fs", coord.plan.num_workers, took)
-        self.last_rebalance = {"workers": coord.plan.num_workers, "secs": round(took, 2), "state": snap.state.value}
+        self.last_rebalance = {
+            "workers": coord.plan.num_workers,
+            "secs": round(took, 2),  # from the request to the new workers running
+            "stopped_secs": round(self.rebalance_stopped, 2),  # from the request to the old workers stopped
+            "state": snap.state.value,
+        }
         self.rebalance_to = None
 
     def _worker_actors(self) -> dict[int, tuple[int, str]]:

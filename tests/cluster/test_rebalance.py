@@ -107,7 +107,8 @@ def test_rebalance_2_3_2_keeps_fields_grouping_and_loses_nothing(ray_cluster, tm
     assert inside["workers"] == 2 and inside["state"] == "active", inside
     print(
         f"rebalance 2->3: {took[3]:.1f} s (the CLI command), 3->2: {took[2]:.1f} s (REST, to stats showing 2), "
-        f"in the master (request to the new workers active): {first['secs']:.1f} s and {inside['secs']:.1f} s"
+        f"in the master (request to the new workers active): {first['secs']:.1f} s and {inside['secs']:.1f} s, "
+        f"of which drained and stopped {first['stopped_secs']:.1f} s and {inside['stopped_secs']:.1f} s"
     )
 
     # the record: a restarted master keeps 2 workers and re-attaches to them
