@@ -610,16 +610,16 @@ def kill(view: RunView, wait: float) -> dict[str, Any]:
 
 def rebalance(view: RunView, wait: float, body: bytes) -> dict[str, Any]:
     """Storm's rebalance (``{"rebalanceOptions": {"numWorkers": N}}``): only a cluster run has one."""
-    try:
-        options = json.loads(body or b"{}").get("rebalanceOptions") or {}
-        workers = options["numWorkers"]
-    except (ValueError, AttributeError, KeyError):
-        raise ValueError('rebalance: expected the body {"rebalanceOptions": {"numWorkers": N}}') from None
     if view.rebalancer is None:
         raise Conflict(
             f"topology {view.topology_id!r} runs on one machine (squall run): only a topology submitted to a Ray "
             "cluster (squall submit) can be rebalanced"
         )
+    try:
+        options = json.loads(body or b"{}").get("rebalanceOptions") or {}
+        workers = options["numWorkers"]
+    except (ValueError, AttributeError, KeyError):
+        raise ValueError('rebalance: expected the body {"rebalanceOptions": {"numWorkers": N}}') from None
     return view.rebalancer(workers, wait)
 
 

@@ -3,7 +3,7 @@ ids, keyed and counted by a fields-grouped bolt that records which task saw whic
 workers to 3 and back to 2 while ids flow. Every id is acked and reaches the sink; every key was seen by
 exactly one task through both rebalances (same task ids, fields grouping kept); ``squall stats`` shows
 3, then 2 workers; the second rebalance goes through the REST API (Storm's route, the token required);
-the record (2 workers) survives a master restart."""
+the record (2 workers) survives a master restart; an inactive topology is rebalanced inactive."""
 
 from __future__ import annotations
 
@@ -126,6 +126,12 @@ def test_rebalance_2_3_2_keeps_fields_grouping_and_loses_nothing(ray_cluster, tm
     info = until(back, timeout=90, every=0.2, message="the master restarted")
     assert info["workers"] == 2 and info["restarted"]
     assert live_workers() == ["worker-0.2", "worker-1.2"], "re-attached, not restarted"
+
+    # an inactive topology comes back inactive, on the same count (Storm restores the activation)
+    assert squall("deactivate", "rebal", env=env).returncode == 0
+    got = squall("rebalance", "rebal", "--workers", "2", env=env)
+    assert got.returncode == 0 and "2 worker(s), inactive" in got.stdout, (got.stdout, got.stderr)
+    assert live_workers() == ["worker-0.3", "worker-1.3"]
 
     bad = squall("rebalance", "rebal", "--workers", "0", env=env)
     assert bad.returncode == 2 and "--workers" in bad.stderr
