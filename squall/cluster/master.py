@@ -154,7 +154,9 @@ class TopologyMaster:
         storm_id: str | None = None
         while True:
             coord = self._coordinator(attach, storm_id)
-            if not active:
+            if not active and attach is None:  # a rebalance of an inactive topology: its spouts never start
+                coord.deactivated = True
+            elif not active:  # re-attached to running workers: tell them again
                 coord.deactivate()
             self._serve(coord)
             if self.killed.is_set():  # killed while it was being rebalanced
