@@ -3,7 +3,8 @@ ids, keyed and counted by a fields-grouped bolt that records which task saw whic
 workers to 3 and back to 2 while ids flow. Every id is acked and reaches the sink; every key was seen by
 exactly one task through both rebalances (same task ids, fields grouping kept); ``squall stats`` shows
 3, then 2 workers; the second rebalance goes through the REST API (Storm's route, the token required);
-the record (2 workers) survives a master restart; an inactive topology is rebalanced inactive."""
+the record (2 workers) survives a master restart; an inactive topology is rebalanced inactive; a kill
+during a rebalance's wait ends the run."""
 
 from __future__ import annotations
 
@@ -135,6 +136,12 @@ def test_rebalance_2_3_2_keeps_fields_grouping_and_loses_nothing(ray_cluster, tm
 
     bad = squall("rebalance", "rebal", "--workers", "0", env=env)
     assert bad.returncode == 2 and "--workers" in bad.stderr
+    # killed while a rebalance waits (Storm's -w): the run ends, nothing is left
+    info = ray.get(ray.get_actor("master", namespace=ns).info.remote())
+    assert post(f"{info['url']}/api/v1/topology/nope/rebalance/0", body, info["token"])[0] == 404
+    route = f"{info['url']}/api/v1/topology/{info['id']}/rebalance/30"
+    assert post(route, body, info["token"])[0] == 200
+    assert post(route, body, info["token"])[0] == 409, "one rebalance at a time"
     killed = squall("kill", "rebal", env=env)
     assert killed.returncode == 0, killed.stderr
     assert ray_cluster.actors(ns) == []
