@@ -117,6 +117,7 @@ class TopologyMaster:
         self.rebalance_to: int | None = None  # a rebalance under way: to this many workers
         self.rebalance_active = True  # whether the topology was active when its rebalance began
         self.rebalance_began = 0.0
+        self.rebalances = 0  # rebalances asked so far
         self.rebalance_stopped = 0.0
         self.last_rebalance: dict[str, Any] = {}
         setup_logging()
@@ -158,6 +159,7 @@ class TopologyMaster:
                 coord.deactivated = True
             elif not active:  # re-attached to running workers: tell them again
                 coord.deactivate()
+            asked = self.rebalances  # a rebalance asked of this coordinator makes this loop go on
             self._serve(coord)
             if self.killed.is_set():  # killed while it was being rebalanced
                 coord.kill(0.0)
@@ -166,7 +168,7 @@ class TopologyMaster:
             coord.run()
             self.rebalance_stopped = time.monotonic() - self.rebalance_began  # a rebalance: drained and stopped
             self._note_incarnations(coord)
-            if self.rebalance_to is None or self.killed.is_set():
+            if self.rebalances == asked or self.killed.is_set():  # it ended by itself, or was killed
                 return
             attach, storm_id, self.workers = None, str(coord.conf["storm.id"]), self.rebalance_to
             active = self.rebalance_active
@@ -246,6 +248,8 @@ class TopologyMaster:
         if not float(wait) >= 0.0:
             raise ValueError(f"rebalance: the wait must be a number of seconds >= 0, not {wait!r}")
         coord = self.coord
+        if coord is None:
+            raise api.Conflict(f"topology {self.sub.name} is starting: try again in a moment")
         snap = coord.statistics()
         if self.rebalance_to is not None:
             raise api.Conflict(f"topology {self.sub.name} is already being rebalanced (to {self.rebalance_to})")
@@ -256,6 +260,7 @@ class TopologyMaster:
         log.info("rebalancing topology %s to %d worker(s) in %gs", self.sub.name, workers, float(wait))
         self.rebalance_to, self.rebalance_active = workers, snap.state.value == "active"
         self.rebalance_began = time.monotonic()
+        self.rebalances += 1
         coord.deactivate()
         timer = threading.Timer(float(wait), coord.request_stop, ("rebalance",))
         timer.daemon = True
