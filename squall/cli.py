@@ -847,6 +847,57 @@ def kill(name: str | None, name_opt: str | None, address: str | None, wait: floa
 kill.help = (kill.help or "") + "\n" + CONTROL_EXIT
 
 
+@main.command(short_help="Run a cluster topology on another number of workers (storm rebalance).")
+@_name_args(required=True)
+@click.option(
+    "--workers", "workers", type=click.IntRange(min=1), required=True, help="The number of worker actors to run."
+)
+@click.option(
+    "--wait",
+    "-w",
+    "wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Seconds between deactivating the spouts and stopping the workers (Storm's rebalance -w).",
+)
+@click.option("--timeout", type=click.FloatRange(min=0), default=None, help="Seconds to wait for it to run again.")
+def rebalance(
+    name: str | None, name_opt: str | None, address: str | None, workers: int, wait: float, timeout: float | None
+) -> None:
+    """Rebalance topology NAME on a Ray cluster to --workers N (Storm's rebalance, docs/cluster.md): its
+    spouts are deactivated, in-flight tuples drain (up to squall.drain.timeout.secs), every worker stops,
+    then N workers run the same tasks (fields grouping keeps each key's task) and the topology is as
+    active as it was. Bolts' in-memory state and the counters start over. Waits until it runs again."""
+    try:
+        entry, client, on_cluster = _open(_target(name, name_opt), address)
+        if on_cluster is None:
+            raise SquallError(
+                f"topology {entry.name} runs on this machine (squall run): rebalance applies to a topology "
+                "submitted to a Ray cluster (squall submit); restart the run with --workers instead"
+            )
+        if timeout is None:
+            try:
+                configuration = client.topology(entry.id).get("configuration") or {}
+            except SquallError:
+                configuration = {}
+            timeout = wait + _end_timeout(configuration) + 120.0  # and the new workers' start
+        began = time.monotonic()
+        workers = int(on_cluster.rebalance(workers, wait).get("numWorkers", workers))  # at most one per task
+        click.echo(f"rebalancing topology {entry.name} (id {entry.id}) to {workers} worker(s)", err=True)
+        info = on_cluster.wait_rebalanced(workers, timeout)
+    except SquallError as exc:
+        _fail(exc)
+    if info.get("ended"):
+        click.echo(f"error: topology {entry.name} ended during its rebalance: {info.get('message')}", err=True)
+        sys.exit(1)
+    took = time.monotonic() - began
+    click.echo(f"topology {entry.name} (id {entry.id}): {info['workers']} worker(s), {info['state']} ({took:.1f} s)")
+
+
+rebalance.help = (rebalance.help or "") + "\n" + CONTROL_EXIT
+
+
 def _log_pages(client: Client, topology_id: str, worker: int | None, after: int) -> tuple[list[dict[str, Any]], int]:
     """Every log line after ``after`` (paged by the API's limit) and the next ``after``."""
     lines: list[dict[str, Any]] = []

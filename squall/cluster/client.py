@@ -248,6 +248,29 @@ class RayClient:
     def kill(self, topology_id: str, wait: float) -> dict[str, Any]:
         return self.call("kill", wait)
 
+    def rebalance(self, workers: int, wait: float = 0.0) -> dict[str, Any]:
+        """Storm's rebalance to ``workers`` workers (returns once it began: ``wait_rebalanced``)."""
+        return self.call("rebalance", workers, wait)
+
+    def wait_rebalanced(self, workers: int, timeout: float) -> dict[str, Any]:
+        """Wait until the rebalance is over (the master's ``info()`` says ``rebalancing`` false and the
+        run is on ``workers`` workers, or ended); that ``info()``. ``UnreachableError`` after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        info: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            try:
+                info = info_of(self.ray, self.handle, timeout=10.0)
+            except UnreachableError:  # restarting: ask again
+                time.sleep(0.5)
+                continue
+            if not info.get("rebalancing") and (info.get("workers") == workers or info.get("ended")):
+                return info
+            time.sleep(0.2)
+        raise UnreachableError(
+            f"topology {self.info.get('name')} was not rebalanced within {timeout:g}s (state {info.get('state')}, "
+            f"{info.get('workers')} worker(s)): `squall stats {self.info.get('name')} --address ...` shows it"
+        )
+
     def wait_gone(self, timeout: float) -> bool:
         """Wait until the topology's master and workers are all gone (at most ``timeout`` s)."""
         namespace = str(self.info["namespace"])

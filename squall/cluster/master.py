@@ -18,6 +18,13 @@ finds each index's newest worker actor by name, reads the record the workers hol
 of them on every change: active or not), binds a new control socket and tells each worker to connect
 there (``reconnect``); the workers never stopped, so tuples kept flowing meanwhile. A worker that died
 meanwhile is restarted as usual. Counters of incarnations that ended before the restart are not kept.
+
+A rebalance (``rebalance(n, wait)``, Storm's) stops the run as a kill does (spouts deactivated, in-flight
+trees drained, every worker actor stopped) and runs the same topology on ``n`` workers under a new
+coordinator: the same task ids (``make_plan``), so fields grouping sends each key to the same task; keys
+for new indices derived from the run's (``RunKeys.extended``); the record then says ``n`` (a restarted
+master keeps it). Bolts' in-memory state and the counters so far start over, as in Storm when an
+executor moves.
 """
 
 from __future__ import annotations
@@ -105,6 +112,14 @@ class TopologyMaster:
         self.restarted = False
         self.attached: dict[int, Any] = {}  # a restarted master: the worker actors it re-attached to
         self.record_version = 0.0
+        self.workers: int | None = None  # the workers asked for after a rebalance (None: the submitted count)
+        self.incarnations: dict[int, int] = {}  # each index's newest incarnation (a new coordinator goes on)
+        self.rebalance_to: int | None = None  # a rebalance under way: to this many workers
+        self.rebalance_active = True  # whether the topology was active when its rebalance began
+        self.rebalance_began = 0.0
+        self.rebalances = 0  # rebalances asked so far
+        self.rebalance_stopped = 0.0
+        self.last_rebalance: dict[str, Any] = {}
         setup_logging()
         self.thread = threading.Thread(target=self._main, name="squall-master", daemon=True)
         self.thread.start()
@@ -120,39 +135,85 @@ class TopologyMaster:
             self._end()
 
     def _run(self) -> None:
+        """Run the topology: one coordinator, then a new one after each rebalance (``rebalance``)."""
         import ray
-
-        from squall.local.coordinator import Coordinator
-        from squall.ui.server import DEFAULT_PORT, UiServer
 
         sub = self.sub
         for entry in reversed(sub.sys_path):
             path = os.path.join(os.getcwd(), entry)
             if path not in sys.path:
                 sys.path.insert(0, path)
-        ip, _node = node_address()
-        overrides = dict(sub.overrides, **{"squall.bind.host": ip, "squall.advertise.host": ip})
-        launcher = RayLauncher(sub.namespace, None, sub.sys_path)  # the master's runtime_env is inherited
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
         attach, record = self._find_workers() if self.restarted else (None, {})
+        self.record_version = float(record.get("version", 0.0))
+        self.workers = int(record.get("workers") or 0) or None
+        active = record.get("active") is not False
+        if self.restarted:
+            log.warning("the master was restarted: re-attaching to its running workers (record %s)", record)
+            if attach is not None and self.workers:  # a rebalance's record: other indices are not the plan's
+                attach = {i: v for i, v in attach.items() if i < self.workers}
+        storm_id: str | None = None
+        while True:
+            coord = self._coordinator(attach, storm_id)
+            if not active and attach is None:  # a rebalance of an inactive topology: its spouts never start
+                coord.deactivated = True
+            elif not active:  # re-attached to running workers: tell them again
+                coord.deactivate()
+            asked = self.rebalances  # a rebalance asked of this coordinator makes this loop go on
+            self._serve(coord)
+            if self.killed.is_set():  # killed while it was being rebalanced
+                coord.kill(0.0)
+            if self.rebalance_to is not None:  # a rebalance's coordinator: record it once it runs
+                threading.Thread(target=self._rebalanced, args=(coord, active), daemon=True).start()
+            coord.run()
+            self.rebalance_stopped = time.monotonic() - self.rebalance_began  # a rebalance: drained and stopped
+            self._note_incarnations(coord)
+            if self.rebalances == asked or self.killed.is_set():  # it ended by itself, or was killed
+                return
+            attach, storm_id, self.workers = None, str(coord.conf["storm.id"]), self.rebalance_to
+            active = self.rebalance_active
+
+    def _coordinator(self, attach: dict[int, tuple[Any, int]] | None, storm_id: str | None) -> Any:
+        """A coordinator for ``self.workers`` workers (None: the submitted count), its launcher's
+        incarnations continuing from the previous coordinator's (new actor names, nothing waits)."""
+        from squall.local.coordinator import Coordinator
+
+        sub = self.sub
+        ip, _node = node_address()
+        overrides = dict(sub.overrides, **{"squall.bind.host": ip, "squall.advertise.host": ip})
+        if self.workers:
+            overrides["topology.workers"] = self.workers
+        if storm_id:
+            overrides["storm.id"] = storm_id  # Storm's storm.id stays the topology's through a rebalance
+        launcher = RayLauncher(sub.namespace, None, sub.sys_path)  # the master's runtime_env is inherited
         coord = Coordinator(
             sub.ref,
             overrides,
             launcher=launcher,
             log_level=sub.log_level,
             handle_signals=False,
-            keys=keys_from_dict(sub.keys),
+            keys=keys_from_dict(sub.keys).extended(self.workers or 0),
             attach=attach,
             on_bound=self._reconnect_workers,
         )
         coord.topology_id = sub.topology_id
-        if self.restarted:
-            log.warning("the master was restarted: re-attaching to its running workers (record %s)", record)
-            if record.get("active") is False:
-                coord.deactivate()
-        self.record_version = float(record.get("version", 0.0))
+        if attach is None:
+            coord.incarnation.update({i: n for i, n in self.incarnations.items() if i < coord.plan.num_workers})
         launcher.options.update(worker_options(coord.conf))
+        return coord
+
+    def _serve(self, coord: Any) -> None:
+        """Make ``coord`` the one the control surface and the UI show (the UI starts with the first)."""
+        from squall.ui.history import History
+        from squall.ui.server import DEFAULT_PORT, UiServer
+
+        sub = self.sub
         self.coord = coord
+        if self.ui is not None:  # after a rebalance: the same UI and token, the new run's counters
+            self.ui.coordinator = coord
+            self.ui.view.coordinator = coord
+            self.ui.view.history = History()
+            return
         port = sub.ui_port if sub.ui_port is not None else coord.conf.get("squall.ui.port")
         self.ui = UiServer(
             coord,
@@ -163,9 +224,88 @@ class TopologyMaster:
             topology_id=sub.topology_id,
         )
         self.ui.view.started = sub.submitted
+        self.ui.view.rebalancer = self._rebalance  # POST /api/v1/topology/:id/rebalance/:wait (Storm's)
         self.ui.start()
         log.info("topology %s (id %s): UI at %s", sub.name, sub.topology_id, self.ui.url)
-        coord.run()
+
+    def _note_incarnations(self, coord: Any) -> None:
+        for index, inc in coord.incarnation.items():
+            self.incarnations[index] = max(inc, self.incarnations.get(index, -1))
+
+    # -- rebalance -------------------------------------------------------------------------------
+    def rebalance(self, workers: int, wait: float = 0.0) -> dict[str, Any]:
+        """Storm's rebalance: deactivate the spouts now; after ``wait`` s stop the run (in-flight trees
+        drained within squall.drain.timeout.secs, every worker actor stopped), then run the same topology
+        on ``workers`` workers (same task ids: fields grouping keeps each key's task) and restore its
+        activation. Returns at once; ``info()["rebalancing"]`` is false again once it runs."""
+        return self.api("rebalance", workers, wait)
+
+    def _rebalance(self, workers: Any, wait: Any) -> dict[str, Any]:
+        from squall.ui import api
+
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"rebalance: numWorkers must be a whole number >= 1, not {workers!r}")
+        if not float(wait) >= 0.0:
+            raise ValueError(f"rebalance: the wait must be a number of seconds >= 0, not {wait!r}")
+        coord = self.coord
+        if coord is None:
+            raise api.Conflict(f"topology {self.sub.name} is starting: try again in a moment")
+        snap = coord.statistics()
+        if self.rebalance_to is not None:
+            raise api.Conflict(f"topology {self.sub.name} is already being rebalanced (to {self.rebalance_to})")
+        if snap.state.value not in ("active", "inactive") or self.killed.is_set() or self.ui.view.kill_requested:
+            raise api.Conflict(f"cannot rebalance topology {self.sub.name}: it is {snap.state.value}")
+        workers = min(workers, len(coord.plan.task_component) - len(coord.plan.acker_tasks))  # as make_plan does
+        self._check_cpus(coord, workers)
+        log.info("rebalancing topology %s to %d worker(s) in %gs", self.sub.name, workers, float(wait))
+        self.rebalance_to, self.rebalance_active = workers, snap.state.value == "active"
+        self.rebalance_began = time.monotonic()
+        self.rebalances += 1
+        coord.deactivate()
+        timer = threading.Timer(float(wait), coord.request_stop, ("rebalance",))
+        timer.daemon = True
+        timer.start()
+        return {
+            "topologyOperation": "rebalance",
+            "topologyId": self.sub.topology_id,
+            "status": "success",
+            "numWorkers": workers,
+            "waitSecs": float(wait),
+        }
+
+    def _check_cpus(self, coord: Any, workers: int) -> None:
+        """Refuse a rebalance whose workers would not fit in the cluster's CPUs (free ones and those of the
+        workers it stops), rather than stopping the topology for workers Ray can never start."""
+        import ray
+
+        from squall.ui import api
+
+        each = float(worker_options(coord.conf)["num_cpus"])
+        available = ray.available_resources()  # type: ignore[no-untyped-call]  # untyped in Ray
+        free = float(available.get("CPU", 0.0)) + each * len(coord.handles)
+        if each * workers > free + 1e-9:
+            raise api.Conflict(
+                f"cannot rebalance topology {self.sub.name} to {workers} workers: they need {each * workers:g} CPUs "
+                f"(squall.cluster.worker.cpus={each:g} each) and the cluster has {free:g} for them (`ray status`): "
+                "add nodes or ask for fewer workers"
+            )
+
+    def _rebalanced(self, coord: Any, active: bool) -> None:
+        """Once the rebalance's coordinator runs: write the record (a restarted master keeps N), done."""
+        snap = coord.statistics()
+        while snap.state.value == "starting":
+            snap = coord.wait_statistics(snap, timeout=1.0)
+        took = time.monotonic() - self.rebalance_began
+        if not snap.state.final:
+            self._write_record(active)
+            log.info("rebalanced to %d worker(s) in %.1fs", coord.plan.num_workers, took)
+        self.last_rebalance = {
+            "workers": coord.plan.num_workers,
+            "secs": round(took, 2),  # from the request to the new workers running
+            "stopped_secs": round(self.rebalance_stopped, 2),  # from the request to the old workers stopped
+            "state": snap.state.value,
+        }
+        self.rebalance_to = None
 
     def _worker_actors(self) -> dict[int, tuple[int, str]]:
         """The newest worker actor of each index in this namespace: index -> (incarnation, name)."""
@@ -213,7 +353,12 @@ class TopologyMaster:
         import ray
 
         self.record_version = max(time.time(), self.record_version + 1e-6)
-        record = {"version": self.record_version, "active": active, "topology_id": self.sub.topology_id}
+        record = {
+            "version": self.record_version,
+            "active": active,
+            "topology_id": self.sub.topology_id,
+            "workers": self.workers,
+        }
         for _inc, name in self._worker_actors().values():
             with contextlib.suppress(ValueError, ray.exceptions.RayError):
                 ray.get_actor(name, namespace=self.sub.namespace).set_record.remote(record)
@@ -271,6 +416,9 @@ class TopologyMaster:
             "pid": os.getpid(),
             "restarted": self.restarted,
             "ended": self.ended.is_set(),
+            "workers": coord.plan.num_workers if coord is not None else 0,
+            "rebalancing": self.rebalance_to is not None,
+            "last_rebalance": self.last_rebalance,
         }
 
     def ui_url(self) -> str:
@@ -306,6 +454,7 @@ class TopologyMaster:
             "activate": lambda: api.activate(view),
             "deactivate": lambda: api.deactivate(view),
             "kill": self._kill,
+            "rebalance": self._rebalance,
         }
         if what not in calls:
             return {"__error__": 400, "message": f"no API call {what!r}"}
@@ -324,6 +473,11 @@ class TopologyMaster:
     def _kill(self, wait: float) -> dict[str, Any]:
         from squall.ui import api
 
+        if self.rebalance_to is not None:  # between two coordinators: the loop ends the run (_run)
+            self.ui.view.kill_requested = True
+            self.killed.set()
+            self.coord.kill(float(wait))
+            return {"topologyOperation": "kill", "topologyId": self.sub.topology_id, "status": "success"}
         answer = api.kill(self.ui.view, float(wait))
         self.killed.set()
         return answer

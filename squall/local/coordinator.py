@@ -657,8 +657,8 @@ class Coordinator:
                 self._attach_workers(self.attach)
             else:
                 self._start_workers()
-            self._set_state(RunState.ACTIVE)
-            log.info("topology %s is active", self.conf["topology.name"])
+            self._set_state(RunState.INACTIVE if self.deactivated else RunState.ACTIVE)
+            log.info("topology %s is %s", self.conf["topology.name"], self.state.value)
             final = self._supervise(start)
         except WorkerError as exc:
             self.message = str(exc)
@@ -694,7 +694,8 @@ class Coordinator:
             self.book.worker_hello(i, m.get("host", ""))
         self._broadcast({"t": PEERS, "peers": self._peers()})
         self._wait_all(READY, START_TIMEOUT)
-        self._broadcast({"t": ACTIVATE})
+        if not self.deactivated:  # set before run(): start inactive (a cluster topology rebalanced while inactive)
+            self._broadcast({"t": ACTIVATE})
 
     def _attach_workers(self, attach: dict[int, tuple[WorkerHandle | None, int]]) -> None:
         """Take over running workers (a restarted cluster master): they keep their tasks, peers and

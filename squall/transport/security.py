@@ -22,6 +22,8 @@ client keypair and the run's client public keys (see ``docs/architecture.md``, t
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import threading
 import time
@@ -57,6 +59,22 @@ class RunKeys:
             tuple(p.decode() for p, _ in pairs),
             tuple(s.decode() for _, s in pairs),
         )
+
+    def extended(self, n_workers: int) -> RunKeys:
+        """These keys for ``n_workers`` workers (a rebalance to more workers): the indices beyond the
+        generated ones get keypairs derived from the server secret (HMAC-SHA256 of the index: a valid
+        X25519 secret), so whoever holds the run's keys (a restarted cluster master) derives the same
+        ones without storing them. Fewer workers than keys: the keys unchanged."""
+        if n_workers <= len(self.worker_public):
+            return self
+        public, secret = list(self.worker_public), list(self.worker_secret)
+        seed = self.server_secret.encode()
+        for index in range(len(public), n_workers):
+            raw = hmac.new(seed, f"squall worker key {index}".encode(), hashlib.sha256).digest()
+            own = z85.encode(raw)
+            public.append(zmq.curve_public(own).decode())
+            secret.append(own.decode())
+        return RunKeys(self.server_public, self.server_secret, tuple(public), tuple(secret))
 
     def for_worker(self, index: int) -> dict[str, Any]:
         """What worker ``index`` gets in its spec (JSON): the server keypair, its own keypair, every public key."""

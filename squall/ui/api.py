@@ -22,11 +22,12 @@ failed                             FAILED      a worker could not start or died 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +104,8 @@ class RunView:
     history: History = field(default_factory=History)
     started: float = field(default_factory=time.time)  # wall clock, epoch seconds
     kill_requested: bool = False
+    #: ``rebalance(workers, wait)`` of a run that can be rebalanced (a cluster master's), else None
+    rebalancer: Callable[[int, float], dict[str, Any]] | None = None
     _described: dict[str, Any] | None = field(default=None, repr=False)
 
     # -- the run -----------------------------------------------------------------------------
@@ -603,6 +606,21 @@ def kill(view: RunView, wait: float) -> dict[str, Any]:
     else:  # a coordinator without kill(): stop now, as --duration does
         view.coordinator.request_stop("kill")
     return {"topologyOperation": "kill", "topologyId": view.topology_id, "status": "success", "waitSecs": wait}
+
+
+def rebalance(view: RunView, wait: float, body: bytes) -> dict[str, Any]:
+    """Storm's rebalance (``{"rebalanceOptions": {"numWorkers": N}}``): only a cluster run has one."""
+    if view.rebalancer is None:
+        raise Conflict(
+            f"topology {view.topology_id!r} runs on one machine (squall run): only a topology submitted to a Ray "
+            "cluster (squall submit) can be rebalanced"
+        )
+    try:
+        options = json.loads(body or b"{}").get("rebalanceOptions") or {}
+        workers = options["numWorkers"]
+    except (ValueError, AttributeError, KeyError):
+        raise ValueError('rebalance: expected the body {"rebalanceOptions": {"numWorkers": N}}') from None
+    return view.rebalancer(workers, wait)
 
 
 def debug_enable(view: RunView, component: str, secs: float, stream: str | None) -> dict[str, Any]:

@@ -107,6 +107,7 @@ def _endpoint(view: RunView, fn: Handler, post: bool) -> Callable[[Request], Awa
             refused = authorize(view, request)
             if refused is not None:
                 return refused
+            request.state.body = await request.body()  # for a handler that reads it (rebalance's options)
         topology_id = request.path_params.get("id")
         try:
             if topology_id is not None:
@@ -161,6 +162,10 @@ def build(view: RunView, *, host: str = "127.0.0.1") -> ASGIApp:
         post(t + "/activate", lambda v, r: api.activate(v)),
         post(t + "/deactivate", lambda v, r: api.deactivate(v)),
         post(t + "/kill/{wait}", lambda v, r: api.kill(v, _number(r.path_params["wait"], "wait"))),
+        post(
+            t + "/rebalance/{wait}",
+            lambda v, r: api.rebalance(v, _number(r.path_params["wait"], "wait"), r.state.body),
+        ),
         post(
             t + "/component/{component}/debug/enable/{secs}",
             lambda v, r: api.debug_enable(

@@ -436,6 +436,26 @@ def document() -> dict[str, Any]:
             _ref("Operation"),
             [_ID, {"name": "wait", "in": "path", "required": True, "schema": _NUM}],
         ),
+        t + "/rebalance/{wait}": {
+            "post": {
+                **_post(
+                    "Rebalance (a topology on a Ray cluster): deactivate now, after wait seconds drain and stop the "
+                    "workers, run numWorkers workers with the same tasks",
+                    _ref("Operation"),
+                    [_ID, {"name": "wait", "in": "path", "required": True, "schema": _NUM}],
+                )["post"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": _obj(
+                                {"rebalanceOptions": _obj({"numWorkers": {"type": "integer", "minimum": 1}})}
+                            )
+                        }
+                    },
+                },
+            }
+        },
         tc + "/debug/enable/{secs}": _post(
             "Sample the component's emitted tuples for secs seconds (Storm's debug, with seconds for the percentage)",
             _ref("Operation"),

@@ -140,10 +140,9 @@ class UiServer:
     def _follow(self) -> None:
         """Add each new snapshot to the history (one wake-up per stats round)."""
         snap = None
-        wait = self.coordinator.wait_statistics
         while not self._stop.is_set():
-            try:
-                new = wait(snap, timeout=1.0)
+            try:  # the coordinator read each time: a cluster master replaces it on a rebalance
+                new = self.coordinator.wait_statistics(snap, timeout=1.0)
             except Exception:  # never let the UI's thread die silently
                 log.exception("the UI stopped following the run's statistics")
                 return

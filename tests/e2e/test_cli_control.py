@@ -121,6 +121,11 @@ def test_deactivate_activate_and_a_wrong_token(squall_cli, runtime_dir):
     until(lambda: listed()[0]["status"] == "ACTIVE", what="ACTIVE again")
     assert p.proc.poll() is None
 
+    # rebalance is for a topology on a Ray cluster: a clear refusal here, and the run goes on
+    code, _, err = squall("rebalance", "ControlTopo", "--workers", "3")
+    assert code == 1 and "submitted to a Ray cluster" in err, err
+    assert p.proc.poll() is None and listed()[0]["status"] == "ACTIVE"
+
 
 def test_two_runs_of_one_topology_are_named_by_id(squall_cli):
     p1, r1 = start(squall_cli)

@@ -179,6 +179,8 @@ def test_a_running_topology_through_the_api(squall_cli, registry_dir):
     assert api.post(f"/api/v1/topology/{tid}/deactivate", token=None)[0] == 401
     assert api.post(f"/api/v1/topology/{tid}/deactivate", token="wrong")[0] == 403
     assert api.post(f"/api/v1/topology/{tid}/kill/0", token="wrong", header="x-squall-token")[0] == 403
+    status, body = api.post(f"/api/v1/topology/{tid}/rebalance/0")  # a squall run: on one machine
+    assert status == 409 and "Ray cluster" in body["errorMessage"], body
     before = spout(api.get(f"/api/v1/topology/{tid}"))["emitted"]
     after = rounds_pass(api, tid, 2)
     assert after["status"] == "ACTIVE" and spout(after)["emitted"] > before

@@ -33,6 +33,21 @@ def test_keys_survive_the_trip_through_ray():
     assert back.for_worker(2) == keys.for_worker(2)
 
 
+def test_keys_for_more_workers_are_derived_the_same_way_each_time():
+    """A rebalance to more workers: a restarted master derives the same keys for the new indices."""
+    import zmq
+
+    keys = RunKeys.generate(2)
+    more = keys_from_dict(keys_to_dict(keys)).extended(4)
+    assert more == keys.extended(4) and keys.extended(2) is keys
+    assert more.worker_public[:2] == keys.worker_public and more.server_secret == keys.server_secret
+    assert len(set(more.worker_public)) == 4
+    for i in (2, 3):
+        assert zmq.curve_public(more.worker_secret[i].encode()).decode() == more.worker_public[i]
+        assert RunKeys.from_spec(more.for_worker(i), i).worker_public == more.worker_public
+    assert RunKeys.generate(2).extended(3).worker_public[2] != more.worker_public[2], "per run"
+
+
 def test_submission_namespace_and_worker_options():
     sub = Submission(ref="wc.py:WordCount", name="wc", topology_id="wc-1", overrides={}, keys={}, token="t")
     assert sub.namespace == namespace_of("wc") == "squall.wc"
