@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -158,6 +159,8 @@ def run_cluster(ray: Any, address: str, workers: int, warmup: float, secs: float
         if proc.returncode != 0:
             raise RuntimeError(f"squall submit exited {proc.returncode}: {ended.get('err', '')[-2000:]}")
         result["submit_returned_s"] = ended["s"]
+        took = re.search(r"worker\(s\), ([0-9.]+) s\)", ended.get("err", ""))  # the CLI's connect + submit
+        result["connect_and_submit_s"] = float(took.group(1)) if took else None
     finally:
         if master:
             ray.get(master[0].kill.remote(0), timeout=60)
@@ -216,7 +219,12 @@ def main() -> int:
                 print(
                     f"round {r + 1} {mode:7s}: {got['words_per_s']:>10,.0f} words/s, first tuple after "
                     f"{got['first_tuple_s']:.2f} s"
-                    + (f" (squall submit returned after {got['submit_returned_s']:.2f} s)" if mode == "cluster" else "")
+                    + (
+                        f" (squall submit returned after {got['submit_returned_s']:.2f} s, its connect + submit "
+                        f"{got['connect_and_submit_s']} s)"
+                        if mode == "cluster"
+                        else ""
+                    )
                     + f", workers PSS/RSS MiB {mem}",
                     file=sys.stderr,
                 )

@@ -135,7 +135,7 @@ def master_class() -> Any:
 def master_options(submission: Submission, resources: dict[str, Any] | None, near: str | None = None) -> dict[str, Any]:
     """The master actor's options. ``near``: the submitting driver's node, where the master is put (soft:
     elsewhere if that node cannot take it), so that its UI is on the node that submitted (the head, in
-    ``deploy/``); by default Ray put 4-5 of 8 such actors there (docs/cluster.md, section 7)."""
+    ``deploy/``); by default Ray put 1-5 of 8 such actors there (docs/cluster.md, "What slice 5 built")."""
     options: dict[str, Any] = {
         "name": MASTER_NAME,
         "namespace": submission.namespace,
@@ -151,6 +151,10 @@ def master_options(submission: Submission, resources: dict[str, Any] | None, nea
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=near, soft=True)
+        # Ray 2.60 honoured soft affinity only for an actor that requests some resource: with nothing
+        # requested, 1-5 of 8 masters landed on the driver's node; with 1 byte of memory (logical, nothing
+        # is reserved in fact), 8 of 8 (bench/ray/master_affinity.py, docs/cluster.md "What slice 5 built")
+        options["memory"] = 1
     return options
 
 

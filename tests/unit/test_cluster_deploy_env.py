@@ -41,4 +41,5 @@ def test_the_master_is_asked_for_on_the_drivers_node_softly():
     assert isinstance(strategy, NodeAffinitySchedulingStrategy)
     assert strategy.node_id == "ab" * 28 and strategy.soft is True
     assert options["resources"] == {"head": 0.01} and options["num_cpus"] == 0 and options["lifetime"] == "detached"
+    assert options["memory"] == 1  # a request of some resource: Ray ignores soft affinity for an empty one
     assert "scheduling_strategy" not in master_options(sub, None, None)  # no node known: where Ray puts it
