@@ -16,7 +16,10 @@ par 2 each, no acking. words/s = the count bolt's ``executed`` growth over ``--m
 ``--warmup`` s. "To first tuple": from the start (the ``squall submit`` subprocess, or the Coordinator's
 construction) to the first statistics showing the count bolt executed a tuple (polled every 0.1 s,
 stats rounds every 0.25 s: about 0.3 s of resolution). Memory: PSS and RSS of each worker
-process (its pid from the worker's hello), read with psutil after the warm-up.
+process (a local worker's pid from its hello, a worker actor's from its ``where()``), read with psutil
+after the warm-up. CPU: cores used over the measured seconds by the workers and by everything else of
+the run (this process, where the local Coordinator runs; the master actor, Ray's raylets, GCS and
+agents, all descendants of this process).
 """
 
 from __future__ import annotations
@@ -74,8 +77,29 @@ def actor_pids(ray: Any, namespace: str) -> list[int]:
     return pids
 
 
+def cpu_seconds(workers: list[int]) -> tuple[float, float]:
+    """CPU seconds so far of (the worker processes, every other process below this one and this one:
+    the coordinator, the master actor, Ray's raylets, GCS and agents)."""
+    import psutil
+
+    me = psutil.Process()
+    work = other = 0.0
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        used = t.user + t.system
+        if proc.pid in workers:
+            work += used
+        else:
+            other += used
+    return work, other
+
+
 def measure(poll: Any, pids: Any, t0: float, warmup: float, secs: float) -> dict[str, Any]:
-    """From ``t0``: the first tuple counted, then words/s over ``secs`` after ``warmup``."""
+    """From ``t0``: the first tuple counted, then words/s over ``secs`` after ``warmup``, and the CPU used
+    meanwhile (in cores) by the workers and by everything else of the run."""
     first = None
     while first is None:
         stats = poll()
@@ -86,11 +110,20 @@ def measure(poll: Any, pids: Any, t0: float, warmup: float, secs: float) -> dict
         else:
             time.sleep(0.1)
     time.sleep(warmup)
+    workers = pids(poll())
+    w1, o1 = cpu_seconds(workers)
     s1, c1 = time.perf_counter(), count_executed(poll())
     time.sleep(secs)
     stats = poll()
     s2, c2 = time.perf_counter(), count_executed(stats)
-    return {"first_tuple_s": first, "words_per_s": (c2 - c1) / (s2 - s1), "memory": memory(pids(stats))}
+    w2, o2 = cpu_seconds(workers)
+    return {
+        "first_tuple_s": first,
+        "words_per_s": (c2 - c1) / (s2 - s1),
+        "memory": memory(workers),
+        "cpu_workers": (w2 - w1) / (s2 - s1),
+        "cpu_other": (o2 - o1) / (s2 - s1),
+    }
 
 
 def run_local(workers: int, warmup: float, secs: float) -> dict[str, Any]:
@@ -183,6 +216,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         **({"submit_returned_s_median": med("submit_returned_s")} if "submit_returned_s" in rows[0] else {}),
         "pss_mib_median": statistics.median(m["pss_mib"] for m in mem) if mem else None,
         "rss_mib_median": statistics.median(m["rss_mib"] for m in mem) if mem else None,
+        "cpu_workers_median": med("cpu_workers"),
+        "cpu_other_median": med("cpu_other"),
     }
 
 
@@ -225,7 +260,8 @@ def main() -> int:
                         if mode == "cluster"
                         else ""
                     )
-                    + f", workers PSS/RSS MiB {mem}",
+                    + f", workers PSS/RSS MiB {mem}, CPU cores workers {got['cpu_workers']:.2f}"
+                    + f" other {got['cpu_other']:.2f}",
                     file=sys.stderr,
                 )
             ratio = rows["cluster"][-1]["words_per_s"] / rows["local"][-1]["words_per_s"]
