@@ -152,7 +152,7 @@ def run_local(workers: int, warmup: float, secs: float) -> dict[str, Any]:
 
 def run_cluster(ray: Any, address: str, workers: int, warmup: float, secs: float) -> dict[str, Any]:
     ns = f"squall.{NAME}"
-    conf = [a for k, v in STATS.items() for a in ("--conf", f"{k}={v}")]
+    conf = [a for k, v in STATS.items() for a in ("--conf", f"{k}={json.dumps(v)}")]
     t0 = time.perf_counter()
     cmd = [sys.executable, "-m", "squall.cli", "submit", TOPOLOGY, "--name", NAME, "--workers", str(workers)]
     proc = subprocess.Popen(
@@ -228,7 +228,11 @@ def main() -> int:
     p.add_argument("--measure", type=float, default=10.0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--json", default=None)
+    p.add_argument("--conf", action="append", default=[], help="key=value (JSON value) for both runs' topology")
     args = p.parse_args()
+    for pair in args.conf:
+        key, _, value = pair.partition("=")
+        STATS[key] = json.loads(value)
 
     import secrets
 

@@ -2,10 +2,13 @@
 
 The spout cycles over a fixed list of sentences (no data to ship: the folder Ray uploads is this one),
 emitting ``bench.batch`` sentences per ``next_tuple`` call, unanchored (acking is not what is measured).
+``bench.gc.freeze``: the spouts' processes call ``gc.freeze()`` once initialized (an experiment on why
+a worker actor does less per CPU second).
 """
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from typing import Any
 
@@ -28,6 +31,8 @@ class SentenceSpout(Spout):
 
     def initialize(self, conf: dict[str, Any], context: Any) -> None:
         self.batch = int(conf.get("bench.batch", 50))
+        if conf.get("bench.gc.freeze"):  # the objects loaded so far (Ray's modules in an actor) out of GC's walks
+            gc.freeze()
         self.i = 0
 
     def next_tuple(self) -> None:
