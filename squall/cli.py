@@ -394,12 +394,26 @@ def _runtime_env(working_dir: str, pip: tuple[str, ...], env_vars: tuple[str, ..
     return runtime_env
 
 
+def _nimbus(project: Any, env: str | None) -> str | None:
+    """The Ray address the streamparse environment names (config.json's ``envs.<env>.nimbus``), if any."""
+    if project is None or env is None:
+        return None
+    from squall.cluster.client import nimbus_address
+
+    return nimbus_address(env, project.env(env)[1], project.config_file)
+
+
 ADDRESS_HELP = "The Ray cluster's address (its head's host:port, as `ray status` takes it); default $RAY_ADDRESS."
 
 
 @main.command(short_help="Run a topology on a Ray cluster (storm jar / sparse submit).")
 @_topology_args
-@click.option("--address", default=None, help=ADDRESS_HELP)
+@click.option(
+    "--address",
+    default=None,
+    help="The Ray cluster's address (its head's host:port); default: the -e environment's nimbus in config.json, "
+    "else $RAY_ADDRESS.",
+)
 @click.option("--local-ray", is_flag=True, help="Start (or reuse) a Ray head on 127.0.0.1; it runs until `ray stop`.")
 @click.option("--workers", "-w", type=click.IntRange(min=1), default=None, help="Worker actors (topology.workers).")
 @click.option("--conf", "-c", "conf", multiple=True, help="Config override key=value (Storm names), repeatable.")
@@ -440,6 +454,11 @@ def submit(
     id and its UI's address (on the master's node) with the token POST actions need. With TOPOLOGY as
     a file, --name NAME names the topology (topology.name).
 
+    In a streamparse project, `squall submit -e prod -n wordcount -w 4` (sparse submit's command) reads
+    config.json's env prod: its "nimbus" is the Ray head's host:port (port 6379 if none), its "options"
+    are Storm config (as for `squall run -e`). The master, and so the UI, runs on this command's Ray
+    node when it can (the head, when submitted there); a squall.ui.port given is used exactly.
+
     Exit status: 0 running; 1 the cluster refused it or it failed to start; 2 refused here (invalid
     topology, config or option)."""
     from squall.cluster import client as cluster
@@ -459,12 +478,15 @@ def submit(
         local = Coordinator(resolved.ref, overrides, log_level=log_level)  # validates and plans; starts nothing
         working_dir, ref, paths = _project_folder(resolved, project)
         runtime_env = _runtime_env(working_dir, pip, env_vars, env)
-        target = cluster.start_local_ray() if local_ray else cluster.address_of(address)
+        target = cluster.start_local_ray() if local_ray else cluster.address_of(address or _nimbus(project, env))
     except SquallError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     if not target:
-        raise click.UsageError(f"where is the Ray cluster? give --address, set ${cluster.ADDRESS_ENV}, or --local-ray")
+        raise click.UsageError(
+            f"where is the Ray cluster? give --address, set ${cluster.ADDRESS_ENV}, --local-ray, or the "
+            'environment\'s "nimbus" in config.json (-e NAME)'
+        )
     overrides["topology.workers"] = local.plan.num_workers
     name = str(local.conf["topology.name"])
     submission = Submission(
@@ -497,6 +519,9 @@ def submit(
         click.echo(
             f"[squall] UI (on the master's node {info.get('ip')}): {info['url']}  (token: {info['token']})", err=True
         )
+    here = "this command's node" if info.get("node") == info.get("driver_node") else "another node than this command's"
+    where = f"node {info.get('node')}; asked for {info.get('driver_node')}"
+    click.echo(f"[squall] the master runs on {here} ({where})", err=True)
     click.echo(f"[squall] stop it with: squall kill {name} --address {target}", err=True)
     click.echo(info["id"])
 

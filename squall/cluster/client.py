@@ -47,6 +47,34 @@ def address_of(address: str | None) -> str | None:
     return address or os.environ.get(ADDRESS_ENV) or None
 
 
+RAY_DEFAULT_PORT = 6379
+
+
+def nimbus_address(env_name: str | None, settings: dict[str, Any], config_file: str) -> str | None:
+    """The Ray address a streamparse environment names (its ``nimbus``, as ``sparse submit -e`` reads
+    it): ``host:port``, or ``host`` alone on Ray's default port; None when it names none (empty)."""
+    nimbus = settings.get("nimbus")
+    if nimbus is None or nimbus == "":
+        return None
+    if not isinstance(nimbus, str) or not nimbus.strip():
+        raise ConfigError(
+            f'{config_file}: envs.{env_name}.nimbus must be the Ray head\'s "host:port" (e.g. "head:6379"), '
+            f"not {nimbus!r}"
+        )
+    nimbus = nimbus.strip()
+    host = nimbus.split("://", 1)[-1]
+    has_port = "]:" in host if host.startswith("[") else ":" in host
+    return nimbus if has_port else f"{nimbus}:{RAY_DEFAULT_PORT}"
+
+
+def driver_node(ray: Any) -> str | None:
+    """The Ray node this driver (``squall submit``) is attached to (the head, when it runs there)."""
+    try:
+        return str(ray.get_runtime_context().get_node_id())
+    except Exception:  # an old or Ray Client driver: no node of its own, the master goes where Ray puts it
+        return None
+
+
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
@@ -104,7 +132,10 @@ def master_class() -> Any:
     return ray_module().remote(TopologyMaster)
 
 
-def master_options(submission: Submission, resources: dict[str, Any] | None) -> dict[str, Any]:
+def master_options(submission: Submission, resources: dict[str, Any] | None, near: str | None = None) -> dict[str, Any]:
+    """The master actor's options. ``near``: the submitting driver's node, where the master is put (soft:
+    elsewhere if that node cannot take it), so that its UI is on the node that submitted (the head, in
+    ``deploy/``); by default Ray put 1-5 of 8 such actors there (docs/cluster.md, "What slice 5 built")."""
     options: dict[str, Any] = {
         "name": MASTER_NAME,
         "namespace": submission.namespace,
@@ -116,6 +147,14 @@ def master_options(submission: Submission, resources: dict[str, Any] | None) -> 
     }
     if resources:
         options["resources"] = dict(resources)
+    if near:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=near, soft=True)
+        # Ray 2.60 honoured soft affinity only for an actor that requests some resource: with nothing
+        # requested, 1-5 of 8 masters landed on the driver's node; with 1 byte of memory (logical, nothing
+        # is reserved in fact), 8 of 8 (bench/ray/master_affinity.py, docs/cluster.md "What slice 5 built")
+        options["memory"] = 1
     return options
 
 
@@ -310,7 +349,9 @@ def submit(
     leftovers = [n for n in namespace_actors(ray, ns) if parse_worker_name(n) is not None]
     if leftovers:  # workers of an earlier run whose master is gone
         remove(ray, ns)
-    handle = master_class().options(**master_options(submission, master_resources)).remote(asdict(submission))
+    near = driver_node(ray)
+    options = master_options(submission, master_resources, near)
+    handle = master_class().options(**options).remote(asdict(submission))
     deadline = time.monotonic() + timeout
     info: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -320,7 +361,7 @@ def submit(
             remove(ray, ns)
             raise ClusterError(f"the topology master could not start: {type(exc).__name__}: {exc}") from None
         if info["state"] in ("active", "inactive"):
-            return info
+            return dict(info, driver_node=near)
         if info["state"] in ("failed", "completed", "stopped", "killed") or info.get("ended"):
             remove(ray, ns)
             raise ClusterError(f"topology {submission.name} did not start: {info.get('message') or info['state']}")
