@@ -223,7 +223,12 @@ class ShellProcess:
     def describe_death(self, why: str) -> str:
         """``why`` with the exit status and the last lines of stderr."""
         proc = self.proc
-        code = proc.poll() if proc is not None else None
+        code = None
+        if proc is not None:
+            # Its stdout ended: it is exiting. Reap it (once per death, not per tuple) so that the
+            # status is known: poll() alone ran before the kernel had reaped a killed process.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = proc.wait(timeout=1.0)
         text = f"{self.where} {why}"
         if code is not None:
             text += f" (exit status {code})" if code >= 0 else f" (killed by signal {-code})"
