@@ -114,6 +114,16 @@ class Connector:
         return value
 
 
+def count_failure(fails: dict[Any, int], key: Any, max_retries: int | None) -> int | None:
+    """Count one more failure of ``key`` in ``fails``: None while it may be replayed (``max_retries``
+    None: forever), else its number of failures, the count forgotten: the caller gives it up."""
+    n = fails[key] = fails.get(key, 0) + 1
+    if max_retries is None or n <= max_retries:
+        return None
+    del fails[key]
+    return n
+
+
 class MessageDecoder:
     """Turns a message's bytes into a tuple's values for the spout's default stream.
 

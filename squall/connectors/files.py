@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from squall.connectors.base import REQUIRED, ConnectorSpout, MessageDecoder
+from squall.connectors.base import REQUIRED, ConnectorSpout, MessageDecoder, count_failure
 from squall.errors import ConfigError
 from squall.topology.spout import Spout
 
@@ -333,10 +333,9 @@ class FileSpout(ConnectorSpout, Spout):
         if f is None or tup_id[1] not in f.inflight:
             return
         offset = tup_id[1]
-        n = f.fails[offset] = f.fails.get(offset, 0) + 1
-        if self.max_retries is not None and n > self.max_retries:
+        n = count_failure(f.fails, offset, self.max_retries)
+        if n is not None:
             line = f.inflight.pop(offset)
-            del f.fails[offset]
             self.n_inflight -= 1
             self.given_up += 1
             self.logger.error("%s@%d failed %d times: given up (on %s)", f.path, offset, n, "connector_errors")

@@ -25,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from squall.connectors.base import REQUIRED, ConnectorSpout, MessageDecoder
+from squall.connectors.base import REQUIRED, ConnectorSpout, MessageDecoder, count_failure
 from squall.errors import ConfigError
 from squall.topology.spout import Spout
 
@@ -296,11 +296,10 @@ class HttpIngestSpout(ConnectorSpout, Spout):
         entry = self.inflight.get(tup_id)
         if entry is None:
             return
-        n = self.fails[tup_id] = self.fails.get(tup_id, 0) + 1
-        if self.max_retries is None or n <= self.max_retries:
+        n = count_failure(self.fails, tup_id, self.max_retries)
+        if n is None:
             self.replays.append(tup_id)
             return
-        del self.fails[tup_id]
         self.given_up += 1
         entry[1].failed += 1
         self.logger.error("an HTTP message failed %d times: given up (on connector_errors)", n)

@@ -21,7 +21,7 @@ import urllib.parse
 from collections import deque
 from typing import Any, ClassVar
 
-from squall.connectors.base import REQUIRED, ConnectorSpout
+from squall.connectors.base import REQUIRED, ConnectorSpout, count_failure
 from squall.topology.spout import Spout
 
 PROTOCOLS = ("auto", "sse", "lines")
@@ -246,11 +246,11 @@ class HttpStreamSpout(ConnectorSpout, Spout):
         entry = self.inflight.get(tup_id)
         if entry is None:
             return
-        n = self.fails[tup_id] = self.fails.get(tup_id, 0) + 1
-        if self.max_retries is None or n <= self.max_retries:
+        n = count_failure(self.fails, tup_id, self.max_retries)
+        if n is None:
             self.replays.append(tup_id)
             return
-        del self.fails[tup_id], self.inflight[tup_id]
+        del self.inflight[tup_id]
         self.given_up += 1
         self.logger.error("stream event %s failed %d times: given up (on connector_errors)", entry[0], n)
         reason = f"failed {n} times (http.stream.max.retries={self.max_retries})"

@@ -849,18 +849,17 @@ class Coordinator:
         Counts are per incarnation: batches sent to or from a worker that has since been
         restarted are not in flight, they are lost with it (and their trees replayed).
         """
-        try:
-            return self._counts_agree(replies, ("idle", "done"))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed probe reply
-            self.drops.drop("a malformed probe reply", exc)
-            return None
+        return self._agreed(replies, ("idle", "done"))
 
     def _input_over(self, replies: dict[Any, Any]) -> Any:
         """The counters if every spout is exhausted and no tuple is on its way, though trees may be
         open: held in windows until the end of their input (then END_INPUT releases them)."""
+        return self._agreed(replies, ("quiet", "ended"))
+
+    def _agreed(self, replies: dict[Any, Any], flags: tuple[str, str]) -> Any:
         try:
-            return self._counts_agree(replies, ("quiet", "ended"))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            return self._counts_agree(replies, flags)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a malformed probe reply
             self.drops.drop("a malformed probe reply", exc)
             return None
 
