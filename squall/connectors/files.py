@@ -176,7 +176,7 @@ class FileSpout(ConnectorSpout, Spout):
         os.replace(tmp, path)
         f.saved = f.committed = offset
 
-    def commit(self) -> None:
+    def save_offsets(self) -> None:
         for f in list(self.files.values()):
             if not f.retired:
                 self.save(f)
@@ -281,7 +281,7 @@ class FileSpout(ConnectorSpout, Spout):
             self.scan()
         if now >= self.next_commit:
             self.next_commit = now + self.commit_secs
-            self.commit()
+            self.save_offsets()
         budget = min(BURST, self.max_inflight - self.n_inflight)
         while self.replays and budget > 0:
             f, offset = self.replays.popleft()
@@ -344,10 +344,10 @@ class FileSpout(ConnectorSpout, Spout):
         self.replays.append((f, offset))
 
     def deactivate(self) -> None:
-        self.commit()
+        self.save_offsets()
 
     def close(self) -> None:
-        self.commit()
+        self.save_offsets()
         for f in list(self.files.values()):
             os.close(f.fd)
         self.files.clear()

@@ -70,6 +70,13 @@ DEFAULTS: dict[str, Any] = {
     # Check that every emitted tuple could cross to another worker (msgpack), naming the component,
     # stream and value at the emit; squall.testing turns it on (Storm's key and meaning).
     "topology.testing.always.try.serialize": False,
+    # Checkpointed state (StatefulBolt, docs/state.md): Storm's interval key (its default, 1 s);
+    # where checkpoints live: "sqlite" (a file per topology under squall.state.dir) or "redis"
+    # (topology.state.redis.url: cluster mode, where workers do not share a disk)
+    "topology.state.checkpoint.interval.ms": 1000,
+    "topology.state.provider": "sqlite",
+    "squall.state.dir": None,  # None: ~/.squall/state
+    "topology.state.redis.url": "redis://127.0.0.1:6379/0",
     # a worker whose loop sent nothing (heartbeats every second, stats answers) for this long is
     # killed and restarted (Storm's supervisor.worker.timeout.secs, and the ShellBolt heartbeat
     # timeout streamparse users know, both 30); a single user call longer than this counts as hung.
@@ -233,6 +240,7 @@ NUMBER_KEYS = {
     "topology.message.timeout.secs",
     "topology.tick.tuple.freq.secs",
     "topology.batch.flush.interval.millis",
+    "topology.state.checkpoint.interval.ms",
     "squall.drain.timeout.secs",
     "squall.shutdown.timeout.secs",
     "squall.stats.interval.secs",

@@ -22,9 +22,31 @@ class Spout(Component):
     exhausted and every tuple processed, ``squall run`` drains and exits 0.
     """
 
+    #: True when the topology checkpoints state (it has a ``StatefulBolt``); set before ``initialize``.
+    #: A rewindable spout (below) then replays nothing in ``fail`` and acknowledges nothing at its
+    #: source in ``ack``: checkpoints do that (``commit``), and a crash rewinds it (``seek``).
+    checkpointed: bool = False
+
     def next_tuple(self) -> None:
         """Emit the next tuple(s). Raise StopIteration when there will never be more."""
         raise StopIteration
+
+    # -- the rewind contract (docs/state.md, section 4): a spout that can go back overrides all three --
+    def position(self) -> Any:
+        """Where the spout is now, between two ``next_tuple`` calls: a msgpack-encodable value from
+        which ``seek`` resumes with the next tuple not yet emitted (e.g. an offset per partition).
+        Called at each checkpoint, on the worker's thread."""
+        raise NotImplementedError(f"{type(self).__name__} cannot rewind: it has no position()")
+
+    def seek(self, position: Any) -> None:
+        """Resume from ``position`` (what ``position()`` returned at the last committed checkpoint):
+        the next ``next_tuple`` emits what came right after it. Called after ``initialize`` and
+        before ``activate`` when the topology restarts from a checkpoint."""
+        raise NotImplementedError(f"{type(self).__name__} cannot rewind: it has no seek()")
+
+    def commit(self, position: Any) -> None:
+        """The checkpoint taken at ``position`` is complete: the source may forget what came
+        before it (commit a Kafka offset, XACK, write an offsets file). Never rewound past again."""
 
     def emit(
         self,
@@ -70,6 +92,11 @@ class Spout(Component):
     def close(self) -> None:
         """The worker is stopping gracefully (Storm's ``close``): release resources. Not called
         when the process is killed."""
+
+
+def rewindable(cls: type) -> bool:
+    """Whether a spout class keeps the rewind contract (overrides ``position`` and ``seek``)."""
+    return getattr(cls, "position", None) is not Spout.position and getattr(cls, "seek", None) is not Spout.seek
 
 
 class ReliableSpout(Spout):

@@ -55,10 +55,10 @@ def test_the_acked_prefix_is_persisted_and_a_restart_resumes_there(tmp_path):
     assert [v for v, _ in emitted] == ["one", "two", "three"]
     spout.ack(emitted[0][1])
     spout.ack(emitted[2][1])  # "two" is not acked: the prefix ends before it
-    spout.commit()
+    spout.save_offsets()
     assert read_offsets(str(tmp_path / "off")) == {str(tmp_path / "a.log"): 4}
     spout.ack(emitted[1][1])
-    spout.commit()
+    spout.save_offsets()
     assert read_offsets(str(tmp_path / "off")) == {str(tmp_path / "a.log"): len("one\ntwo\nthree\n")}
     with open(tmp_path / "a.log", "a") as f:
         f.write("\nfive\n")
@@ -79,7 +79,7 @@ def test_failed_lines_are_replayed_then_given_up_on_the_error_stream(tmp_path):
     spout.fail(tup_id)
     errors = [v for s, v, _ in out if s == ERROR_STREAM]
     assert len(errors) == 1 and "failed 3 times" in errors[0][2] and errors[0][3] == b"x"
-    spout.commit()
+    spout.save_offsets()
     assert read_offsets(str(tmp_path / "o")) == {str(tmp_path / "a.log"): 2}  # given up: acknowledged
 
 
@@ -107,7 +107,7 @@ def test_a_truncated_file_is_read_again_from_its_start(tmp_path):
     assert [v for v, _ in emitted] == ["first", "second", "new"]
     for _, tup_id in emitted:
         spout.ack(tup_id)
-    spout.commit()
+    spout.save_offsets()
     assert read_offsets(str(tmp_path / "o")) == {str(log): 4}
     assert first
 

@@ -18,6 +18,8 @@ ROOT = Path(squall.__file__).parent
 #: layer -> packages (under squall.) it must never import
 FORBIDDEN = {
     "errors": {"topology", "runtime", "transport", "local", "ui", "cluster", "compat", "connectors", "cli", "testing"},
+    # checkpointed state (KeyValueState, backends): below the declarations, needs only errors
+    "state": {"topology", "runtime", "transport", "local", "ui", "cluster", "compat", "connectors", "cli", "testing"},
     "topology": {"runtime", "transport", "local", "ui", "cluster", "compat", "connectors", "cli", "testing"},
     "transport": {"runtime", "local", "ui", "cluster", "compat", "connectors", "cli", "testing"},
     "runtime": {"local", "ui", "cluster", "compat", "connectors", "cli", "testing"},
