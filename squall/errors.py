@@ -7,6 +7,7 @@
     ├── TopologyLoadError         a topology file / reference cannot be loaded
     ├── EmitError                 an emit() at run time does not match the declared outputs
     ├── WorkerError               a worker process failed (crashed, could not start)
+    ├── StateError                a state backend cannot store or read checkpoints (file, server)
     └── UserCodeError             user code raised during a run (``squall.testing``, ``strict=True``)
 
 A user's exception inside ``process()`` is *not* turned into a SquallError: it fails that
@@ -76,6 +77,11 @@ class EmitError(SquallError, ValueError):
 
 class WorkerError(SquallError):
     """A worker process failed: it crashed or could not start."""
+
+
+class StateError(SquallError):
+    """A state backend cannot store or read checkpoints: its database file cannot be opened or
+    written, or its server cannot be reached. The message names the file or URL and the fix."""
 
 
 class DeliveryError(SquallError):

@@ -48,7 +48,9 @@ class StateBackend(ABC):
     def write(self, task: int, checkpoint: int, changes: Mapping[bytes, bytes | None]) -> int:
         """Stage ``task``'s ``changes`` (key -> value, None: deleted) under ``checkpoint``; invisible
         to ``load`` until that checkpoint is committed. Returns the bytes written. Writing the same
-        (task, checkpoint) again replaces what was staged."""
+        (task, checkpoint) again replaces what was staged. A ``checkpoint`` not above ``committed()``
+        is refused (ValueError): a later commit would apply it out of order (a late writer from
+        before a restart, or checkpoint ids started again at 1 over an older run's state)."""
 
     @abstractmethod
     def commit(self, checkpoint: int) -> None:

@@ -1,0 +1,193 @@
+"""The SQLite state backend (``topology.state.provider = sqlite``, the default): one file per
+topology, ``<squall.state.dir>/<topology>.sqlite3`` (``~/.squall/state`` by default).
+
+Why SQLite: it is in the standard library, a checkpoint is one transaction, and in WAL mode the
+workers' writers and the coordinator's commits do not block readers (``load``); writers queue on
+the busy timeout instead of failing with "database is locked". Local disk only: cluster mode,
+where workers do not share a disk, needs the Redis backend.
+
+Tables: ``meta(committed)`` (one row), ``pending(task, checkpoint, key, value)`` (what ``write``
+staged; a NULL value deletes the key) and ``state(task, key, value)`` (what is committed). ``commit``
+is one transaction: for each (task, key) the change of the highest checkpoint ``<= n`` wins (the
+same as applying them in checkpoint order), then those pending rows go and ``committed = n``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from squall.errors import ConfigError, StateError
+from squall.state.backend import StateBackend
+
+#: how long a write waits for another process's transaction (they last milliseconds) before failing
+BUSY_TIMEOUT_SECS = 30.0
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 0), committed INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO meta (id, committed) VALUES (0, 0)",
+    "CREATE TABLE IF NOT EXISTS pending (task INTEGER NOT NULL, checkpoint INTEGER NOT NULL, key BLOB NOT NULL,"
+    " value BLOB, PRIMARY KEY (task, checkpoint, key)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS state (task INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,"
+    " PRIMARY KEY (task, key)) WITHOUT ROWID",
+)
+
+#: per (task, key), the pending change of the highest checkpoint <= ?: SQLite takes the bare
+#: columns of a max() aggregate from the row holding the maximum
+_LATEST = "SELECT task, key, value, max(checkpoint) FROM pending WHERE checkpoint <= ? GROUP BY task, key"
+_UPSERT = (
+    f"INSERT INTO state (task, key, value) SELECT task, key, value FROM ({_LATEST}) WHERE value IS NOT NULL"
+    " ON CONFLICT (task, key) DO UPDATE SET value = excluded.value"
+)
+_DELETE = f"DELETE FROM state WHERE (task, key) IN (SELECT task, key FROM ({_LATEST}) WHERE value IS NULL)"
+
+
+def default_dir() -> Path:
+    return Path.home() / ".squall" / "state"
+
+
+def file_name(topology: str) -> str:
+    """``topology`` as a file name: ASCII letters, digits, ``-``, ``_`` and inner dots kept, any
+    other character %-escaped (so two names never share a file), long names shortened with a hash."""
+    if not topology:
+        raise ConfigError("a state backend needs the topology's name: name the topology")
+    out = []
+    for i, c in enumerate(topology):
+        if c.isascii() and (c.isalnum() or c in "-_" or (c == "." and i > 0)):
+            out.append(c)
+        else:
+            out.append("".join(f"%{b:02X}" for b in c.encode()))
+    name = "".join(out)
+    if len(name) > 200:  # file systems stop at 255 bytes
+        name = name[:180] + "-" + hashlib.sha256(topology.encode()).hexdigest()[:16]
+    return name + ".sqlite3"
+
+
+def state_file(topology: str, conf: Mapping[str, Any]) -> Path:
+    """Where ``topology``'s checkpoints live (``squall.state.dir``, None: ``~/.squall/state``)."""
+    folder = conf.get("squall.state.dir")
+    base = Path(folder).expanduser() if folder else default_dir()
+    return base / file_name(topology)
+
+
+class SqliteBackend(StateBackend):
+    """Checkpoints of one topology in one SQLite file, shared by the processes of a machine."""
+
+    def __init__(self, topology: str, conf: Mapping[str, Any]):
+        super().__init__(topology, conf)
+        self.path = state_file(topology, conf)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(
+                f"squall.state.dir: cannot create {self.path.parent} for the state of topology {topology!r} ({e})"
+                " -> set squall.state.dir to a writable folder on a local disk"
+            ) from e
+        with self._errors():
+            self._db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_SECS, isolation_level=None, check_same_thread=False
+            )
+            # WAL: readers never wait and writers queue; persistent in the file, so set it only once
+            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if mode != "wal":
+                    raise StateError(
+                        f"{self.path}: SQLite cannot use WAL mode there (got {mode!r})"
+                        " -> set squall.state.dir to a folder on a local disk (not a network file system)"
+                    )
+            self._db.execute("PRAGMA synchronous=FULL")  # a committed checkpoint survives a power loss
+            with self._transaction():
+                for statement in SCHEMA:
+                    self._db.execute(statement)
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """SQLite's errors as a StateError naming the file and the fix."""
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise StateError(
+                f"the sqlite state backend cannot use {self.path} ({type(e).__name__}: {e})"
+                " -> check that squall.state.dir is a writable folder on a local disk with free space"
+                f" ('database is locked': another process held the file for over {BUSY_TIMEOUT_SECS:.0f} s)"
+            ) from e
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taking the write lock at its start (BEGIN IMMEDIATE): a deferred
+        transaction that starts reading and then writes can fail with "database is locked" without
+        waiting; an immediate one waits on the busy timeout."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def _committed(self, db: sqlite3.Connection) -> int:
+        return int(db.execute("SELECT committed FROM meta").fetchone()[0])
+
+    def _above_committed(self, db: sqlite3.Connection, checkpoint: int, what: str) -> None:
+        committed = self._committed(db)
+        if checkpoint <= committed:
+            raise ValueError(
+                f"cannot {what} checkpoint {checkpoint} of topology {self.topology!r}: checkpoint {committed} is"
+                " committed already (checkpoint ids only grow)"
+            )
+
+    def committed(self) -> int:
+        with self._errors():
+            return self._committed(self._db)
+
+    def write(self, task: int, checkpoint: int, changes: Mapping[bytes, bytes | None]) -> int:
+        rows = [(task, checkpoint, k, v) for k, v in changes.items()]
+        with self._errors(), self._transaction() as db:
+            self._above_committed(db, checkpoint, "write")
+            db.execute("DELETE FROM pending WHERE task = ? AND checkpoint = ?", (task, checkpoint))
+            db.executemany("INSERT INTO pending (task, checkpoint, key, value) VALUES (?, ?, ?, ?)", rows)
+        return sum(len(k) + (0 if v is None else len(v)) for k, v in changes.items())
+
+    def commit(self, checkpoint: int) -> None:
+        with self._errors(), self._transaction() as db:
+            self._above_committed(db, checkpoint, "commit")
+            db.execute(_DELETE, (checkpoint,))
+            db.execute(_UPSERT, (checkpoint,))
+            db.execute("DELETE FROM pending WHERE checkpoint <= ?", (checkpoint,))
+            db.execute("UPDATE meta SET committed = ?", (checkpoint,))
+
+    def load(self, task: int) -> dict[bytes, bytes]:
+        with self._errors():
+            return dict(self._db.execute("SELECT key, value FROM state WHERE task = ?", (task,)))
+
+    def discard_pending(self) -> None:
+        # every pending row is above `committed`: commit deletes those it applies, write refuses the others
+        with self._errors(), self._transaction() as db:
+            db.execute("DELETE FROM pending")
+
+    def size(self, task: int) -> int:
+        with self._errors():
+            row = self._db.execute(
+                "SELECT coalesce(sum(length(key) + length(value)), 0) FROM state WHERE task = ?", (task,)
+            ).fetchone()
+            return int(row[0])
+
+    def tasks(self) -> list[int]:
+        with self._errors():
+            return [int(t) for (t,) in self._db.execute("SELECT DISTINCT task FROM state ORDER BY task")]
+
+    def reset(self) -> None:
+        with self._errors(), self._transaction() as db:
+            db.execute("DELETE FROM pending")
+            db.execute("DELETE FROM state")
+            db.execute("UPDATE meta SET committed = 0")
+
+    def close(self) -> None:
+        with self._errors():
+            self._db.close()
