@@ -130,7 +130,7 @@ class WorkerCheckpoints:
             t0 = time.monotonic()
             written = self.backend.write(sp.task, n, {POSITION_KEY: encode(pos)})
             self.positions.setdefault(n, {})[sp.task] = pos
-            self._staged(n, sp.task, 1, written, time.monotonic() - t0)
+            self._staged(n, sp.task, 0, written, time.monotonic() - t0)
             self.send_barrier(sp.task, n)
 
     def on_barrier(self, dest: int, src: int, n: int) -> None:
@@ -172,7 +172,7 @@ class WorkerCheckpoints:
             t0 = time.monotonic()
             changes = inst.state.take_changes()
             written = self.backend.write(gate.task, n, changes)
-            self._staged(n, gate.task, len(inst.state), written, time.monotonic() - t0, gate.since)
+            self._staged(n, gate.task, len(inst.state), written, time.monotonic() - t0, gate.since or t0)
         self.send_barrier(gate.task, n)
         held, gate.held = gate.held, []
         gate.blocked = set()
@@ -205,13 +205,12 @@ class WorkerCheckpoints:
             self.reports.append({"t": "checkpointed", "n": n, "tasks": {}})
         self.reports[-1]["tasks"][str(task)] = [keys, written]
         align = time.monotonic() - since - secs if since else 0.0
-        self.stats[task] = {
-            "checkpoint": float(n),
-            "state_keys": float(keys),
-            "checkpoint_bytes": float(written),
-            "checkpoint_write_ms": 1000.0 * secs,
-            "checkpoint_align_ms": 1000.0 * max(0.0, align),
-        }
+        if since:  # a stateful bolt task (a spout's position is not state worth a figure)
+            self.stats[task] = {
+                "state_keys": float(keys),
+                "last_checkpoint_bytes": float(written),
+                "last_checkpoint_align_ms": 1000.0 * max(0.0, align),
+            }
 
     def take_reports(self) -> list[dict[str, Any]]:
         out, self.reports = self.reports, []

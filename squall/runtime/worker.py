@@ -1049,6 +1049,9 @@ class Worker:
                 )
                 if own:
                     st["metrics"], st["gauges"] = own
+                ckpt = self.checkpoints.stats.get(task) if self.checkpoints is not None else None
+                if ckpt:  # a stateful task: its state's size at its last checkpoint
+                    st["gauges"] = {**st.get("gauges", {}), **ckpt}
             st.update(ex.stats())
             out[task] = st
         return out
