@@ -186,6 +186,18 @@ class IdempotentSink(BatchingBolt):
         conf.setdefault(TICK_KEY, cls.flush_interval)
         cls.config = conf
 
+    @classmethod
+    def spec(
+        cls,
+        name: str | None = None,
+        inputs: Any = None,
+        par: int | None = None,
+        config: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """``Bolt.spec``; ``config`` adds to the class's (its flush ticks stay) instead of replacing it."""
+        return super().spec(name, inputs, par, {**(cls.config or {}), **(config or {})}, **kwargs)
+
     def key_value(self, tup: Tuple) -> tuple[Any, Any]:
         """The key ``tup`` is written under and its value (the key must be hashable)."""
         raise NotImplementedError(f"{type(self).__name__} must implement key_value(tup) -> (key, value)")
