@@ -5,6 +5,7 @@ one run with kill -9 shows the difference (tests/connectors/test_exactly_once_si
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections import Counter
 from typing import Any
@@ -95,6 +96,23 @@ class AppendSink(Bolt):
         os.write(self.fd, f"{tup.values[0]} {tup.values[1]}\n".encode())
 
 
+class CrashingSqliteSink(SqliteTransactionalSink):
+    """Kills its own worker (SIGKILL) in ``write`` the first time a batch of checkpoint 3 or later is
+    to be written, before writing it: that batch is committed but not written, so the restart must
+    write it from the restored state (the window a random kill rarely hits)."""
+
+    def initialize(self, conf: dict[str, Any], context: Any) -> None:
+        super().initialize(conf, context)
+        self.marker = os.path.join(conf["test.dir"], "crashed-in-write")
+
+    def write(self, checkpoint_id: int, records: list[Any]) -> None:
+        if checkpoint_id >= 3 and not os.path.exists(self.marker):
+            with open(self.marker, "w") as f:
+                f.write(f"{checkpoint_id} {self.task_id}\n")
+            os.kill(os.getpid(), signal.SIGKILL)
+        super().write(checkpoint_id, records)
+
+
 COLUMNS = {"sqlite.columns": ["word", "count"]}
 
 
@@ -105,6 +123,7 @@ class SinkWordCount(Topology):
     lower = Lower.spec(inputs=[words], par=2)
     count = StatefulCount.spec(inputs={lower: Grouping.fields("word")}, par=2)
     sqlite_batches = SqliteTransactionalSink.spec(inputs=[count], par=2, config={"sqlite.table": "batches", **COLUMNS})
+    crashing = CrashingSqliteSink.spec(inputs=[count], par=2, config={"sqlite.table": "crashing", **COLUMNS})
     redis_batches = RedisTransactionalSink.spec(
         inputs=[count], par=2, config={"redis.key.prefix": REDIS_PREFIX, "redis.fields": ["word", "count"]}
     )

@@ -1,7 +1,8 @@
 """Exactly-once output through kill -9: a checkpointed word count (rewindable spout, StatefulBolt)
 writes its running counts (word, count so far) through the transactional and idempotent sinks into
 a real SQLite file and a real Redis (the ``redis_server`` fixture) while workers are killed three
-times mid-run (each kill rolls every worker back to the last committed checkpoint). Every pair
+times mid-run (each kill rolls every worker back to the last committed checkpoint), and one sink
+kills its own worker inside ``write``, between a checkpoint's commit and its batch's write. Every pair
 (word, n) for n = 1..count(word) must be in each transactional sink exactly once, the idempotent
 sinks must hold the final counts, and the plain at-least-once appender of the same run must show
 duplicates (the replays): the checks can fail."""
@@ -47,11 +48,11 @@ def exactly_once(pairs: Counter[tuple[str, int]], counts: Counter[str]) -> list[
     return out
 
 
-def sqlite_batches(db: sqlite3.Connection) -> Counter[tuple[str, int]]:
-    rows = db.execute("SELECT checkpoint, task, count(*), min(seq), max(seq) FROM batches GROUP BY checkpoint, task")
+def sqlite_batches(db: sqlite3.Connection, table: str) -> Counter[tuple[str, int]]:
+    rows = db.execute(f"SELECT checkpoint, task, count(*), min(seq), max(seq) FROM {table} GROUP BY checkpoint, task")
     for cp, task, n, lo, hi in rows:
         assert (lo, hi) == (0, n - 1), f"batch of checkpoint {cp}, task {task}: seq {lo}..{hi} for {n} rows"
-    return Counter(db.execute("SELECT word, count FROM batches").fetchall())
+    return Counter(db.execute(f"SELECT word, count FROM {table}").fetchall())
 
 
 def redis_batches(r) -> tuple[Counter[tuple[str, int]], int]:
@@ -138,17 +139,29 @@ def test_exactly_once_sinks_through_three_kills(redis_server, tmp_path):
     result = out["result"]
     assert len(killed) == KILLS, f"the run ended after {len(killed)} kills"
     assert result.reason == "completed", result.message
-    assert sum(w.restarts for w in result.statistics.workers) >= KILLS
+    # the three kills and the sink that kills itself (each restarted every worker)
+    assert sum("died: killed by SIGKILL" in e["error"] for e in result.errors) == KILLS + 1, result.errors
     counts = T.expected(N)
 
     db = sqlite3.connect(db_path)
-    sqlite_pairs = sqlite_batches(db)
+    sqlite_pairs = sqlite_batches(db, "batches")
     assert exactly_once(sqlite_pairs, counts) == []
     assert Counter(w for w, _n in sqlite_pairs.elements()) == counts  # the sum over batches
     redis_pairs, redis_keys = redis_batches(r)
     assert exactly_once(redis_pairs, counts) == []
     cps = db.execute("SELECT count(DISTINCT checkpoint) FROM batches").fetchone()[0]
     assert cps > 5 and redis_keys > 5  # the output went out in many checkpoints' batches
+
+    # the sink that killed its worker in write(): the batch committed and not written came from the restored state
+    crashed_at, crashed_task = map(int, (tmp_path / "crashed-in-write").read_text().split())
+    crashing = sqlite_batches(db, "crashing")
+    assert exactly_once(crashing, counts) == []
+    assert (
+        db.execute(
+            "SELECT count(*) FROM crashing WHERE checkpoint = ? AND task = ?", (crashed_at, crashed_task)
+        ).fetchone()[0]
+        > 0
+    )
 
     assert dict(db.execute("SELECT word, count FROM last").fetchall()) == counts  # idempotent: last wins
     assert {k.decode(): int(v) for k, v in r.hgetall(f"{T.REDIS_PREFIX}:last").items()} == counts
