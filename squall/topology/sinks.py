@@ -59,6 +59,19 @@ class TransactionalSink(StatefulBolt):
     _batch_ids: list[int]
     _sink_counts: list[int]
 
+    @classmethod
+    def config_problems(cls, conf: dict[str, Any]) -> list[tuple[str, str]]:
+        out = super().config_problems(conf)
+        if cls.write is TransactionalSink.write:
+            out.append(
+                (
+                    f"{cls.__name__} is a TransactionalSink without write(checkpoint_id, records)",
+                    "implement write() to put a committed checkpoint's records in the external system, keyed "
+                    "by (checkpoint_id, self.task_id) (docs/connectors.md, 'Exactly-once output')",
+                )
+            )
+        return out
+
     def record(self, tup: Tuple) -> Any:
         """What ``process`` buffers for ``tup`` (default: its values, as a list)."""
         return list(tup.values)
@@ -197,6 +210,20 @@ class IdempotentSink(BatchingBolt):
     ) -> Any:
         """``Bolt.spec``; ``config`` adds to the class's (its flush ticks stay) instead of replacing it."""
         return super().spec(name, inputs, par, {**(cls.config or {}), **(config or {})}, **kwargs)
+
+    @classmethod
+    def config_problems(cls, conf: dict[str, Any]) -> list[tuple[str, str]]:
+        out = super().config_problems(conf)
+        missing = [m for m in ("key_value", "upsert") if getattr(cls, m) is getattr(IdempotentSink, m)]
+        if missing:
+            out.append(
+                (
+                    f"{cls.__name__} is an IdempotentSink without {' and '.join(f'{m}()' for m in missing)}",
+                    "implement key_value(tup) -> (key, value) and upsert(items) (an insert-or-overwrite of "
+                    "each key; docs/connectors.md, 'Exactly-once output')",
+                )
+            )
+        return out
 
     def key_value(self, tup: Tuple) -> tuple[Any, Any]:
         """The key ``tup`` is written under and its value (the key must be hashable)."""

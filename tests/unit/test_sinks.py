@@ -215,6 +215,38 @@ def test_sqlite_sink_that_cannot_open_its_file_names_it_and_the_fix(tmp_path: An
         s.initialize(sqlite_conf(tmp_path / "missing" / "out.db"), None)
 
 
+def test_sinks_without_their_write_methods_are_refused_when_the_topology_is_built() -> None:
+    from squall import Grouping, InvalidTopologyError, Spout, Topology
+
+    class Words(Spout):
+        outputs = ["word", "count"]
+
+        def position(self) -> int:
+            return 0
+
+        def seek(self, position: Any) -> None:
+            pass
+
+    class NoWrite(TransactionalSink):
+        pass
+
+    class NoUpsert(IdempotentSink):
+        def key_value(self, tup: Tuple) -> tuple[Any, Any]:
+            return tup.values[0], tup.values[1]
+
+    with pytest.raises(InvalidTopologyError) as err:
+
+        class Broken(Topology):
+            words = Words.spec()
+            tx = NoWrite.spec(inputs=[words])
+            last = NoUpsert.spec(inputs={words: Grouping.fields("word")})
+
+    text = str(err.value)
+    assert "component 'tx': NoWrite is a TransactionalSink without write(checkpoint_id, records)" in text
+    assert "component 'last': NoUpsert is an IdempotentSink without upsert()" in text
+    assert ListSink.config_problems({}) == [] and DictSink.config_problems({}) == []
+
+
 @pytest.mark.parametrize(
     ("cls", "conf", "expected"),
     [
