@@ -1,11 +1,11 @@
 """Exactly-once sinks into Redis hashes (redis-py, ``pip install 'squall[redis]'``): see
 docs/connectors.md, "Exactly-once output".
 
-* ``RedisTransactionalSink``: each committed checkpoint's batch of a task is one hash,
-  ``<redis.key.prefix>:<checkpoint>:<task>`` (field: the record's position in the batch, value: the
-  record as a JSON object of ``redis.fields``), written in one ``MULTI``/``EXEC`` with its entry in
-  the index ``<redis.key.prefix>:batches`` (a sorted set, scored by checkpoint): writing it again after
-  a crash sets the same fields to the same values, and a reader sees a batch whole or not at all.
+* ``RedisTransactionalSink``: each committed checkpoint's batch of a task is one field (the task id)
+  of the hash ``<redis.key.prefix>:<checkpoint>``, a JSON array of records (one ``json.dumps`` per
+  batch, not per record), written in one ``MULTI``/``EXEC`` with the hash's entry in the index
+  ``<redis.key.prefix>:batches`` (a sorted set, scored by checkpoint): writing it again after a crash
+  sets the same field to the same value, and a reader sees a batch whole or not at all.
 * ``RedisIdempotentSink``: ``HSET <redis.hash> <key> <value>`` every ``flush_interval``: the last
   value of each key wins.
 """
@@ -13,6 +13,7 @@ docs/connectors.md, "Exactly-once output".
 from __future__ import annotations
 
 import json
+import operator
 from typing import Any, ClassVar
 
 from squall.connectors.base import REQUIRED, Connector, require
@@ -21,7 +22,7 @@ from squall.topology.sinks import IdempotentSink, TransactionalSink
 from squall.topology.tuple import Tuple
 
 CLIENT = ("redis", "redis", "redis")
-CHUNK = 1000  # fields per HSET command
+CHUNK = 1000  # fields per HSET command (RedisIdempotentSink)
 
 
 def _json_default(value: Any) -> Any:
@@ -71,14 +72,15 @@ def _fields_problems(cls: type, conf: dict[str, Any], key: str, example: str) ->
 
 
 class RedisTransactionalSink(_RedisSink, TransactionalSink):
-    """Exactly once: the records of each committed checkpoint in the hash
-    ``<redis.key.prefix>:<checkpoint>:<task>`` (field: the position in the batch, value: a JSON object
-    of ``redis.fields``), indexed in the sorted set ``<redis.key.prefix>:batches``, in one MULTI/EXEC."""
+    """Exactly once: the records of each committed checkpoint as one field per task of the hash
+    ``<redis.key.prefix>:<checkpoint>`` (value: a JSON array of records, each an array of the tuple's
+    ``redis.fields`` in that order), indexed in the sorted set ``<redis.key.prefix>:batches`` (scored
+    by checkpoint), in one MULTI/EXEC: writing a batch again sets the same field to the same value."""
 
     settings: ClassVar[dict[str, Any]] = {
         **_RedisSink.settings,
         "redis.key.prefix": REQUIRED,
-        "redis.fields": REQUIRED,  # the tuple fields written (the JSON object's keys)
+        "redis.fields": REQUIRED,  # the tuple fields written, in this order
     }
 
     @classmethod
@@ -88,27 +90,20 @@ class RedisTransactionalSink(_RedisSink, TransactionalSink):
     def initialize(self, conf: dict[str, Any], context: Any) -> None:
         self._connect(conf)
         self.key_prefix = str(self.setting(conf, "redis.key.prefix"))
-        self.fields: list[str] = list(self.setting(conf, "redis.fields"))
+        fields = list(self.setting(conf, "redis.fields"))
+        get = operator.attrgetter(*fields)
+        self.get = (lambda values: (get(values),)) if len(fields) == 1 else get
 
     def record(self, tup: Tuple) -> Any:
-        values = tup.values
-        return [getattr(values, f) for f in self.fields]
+        return self.get(tup.values)
 
     def write(self, checkpoint_id: int, records: list[Any]) -> None:
-        key = f"{self.key_prefix}:{checkpoint_id}:{self.task_id}"
-        fields = self.fields
+        key = f"{self.key_prefix}:{checkpoint_id}"
+        value = json.dumps(records, separators=(",", ":"), default=_json_default)
         pipe = self.r.pipeline(transaction=True)
-        for start in range(0, len(records), CHUNK):
-            chunk = records[start : start + CHUNK]
-            mapping = {
-                start + i: json.dumps(
-                    dict(zip(fields, rec, strict=False)), separators=(",", ":"), default=_json_default
-                )
-                for i, rec in enumerate(chunk)
-            }
-            pipe.hset(key, mapping=mapping)
+        pipe.hset(key, str(self.task_id), value)
         pipe.zadd(f"{self.key_prefix}:batches", {key: checkpoint_id})
-        self._execute(pipe, f"writing the batch {key}")
+        self._execute(pipe, f"writing the batch of checkpoint {checkpoint_id}, task {self.task_id} to {key}")
 
 
 class RedisIdempotentSink(_RedisSink, IdempotentSink):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import operator
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from squall.connectors.base import REQUIRED, Connector
@@ -120,8 +120,16 @@ class _SqliteSink(Connector):
                 " with the sink's columns (or a new name)"
             ) from None
 
-    def _transaction(self, sql: str, rows: Iterable[Any]) -> None:
-        """``sql`` over ``rows`` in one write transaction (BEGIN IMMEDIATE: waits on the busy timeout)."""
+    def _transaction(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """``sql`` over ``rows`` in one write transaction (BEGIN IMMEDIATE: waits on the busy timeout).
+        Values go to SQLite as they are; only when one cannot (a list, a dict) are the rows converted
+        (``_column``: JSON) and written again, so the common case costs no Python call per value."""
+        try:
+            self._execute(sql, rows, first=True)
+        except sqlite3.ProgrammingError:  # "Error binding parameter": a value SQLite has no type for
+            self._execute(sql, [tuple(map(_column, row)) for row in rows], first=False)
+
+    def _execute(self, sql: str, rows: list[tuple[Any, ...]], first: bool) -> None:
         db = self.db
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -130,6 +138,8 @@ class _SqliteSink(Connector):
         except sqlite3.Error as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
+            if first and isinstance(exc, sqlite3.ProgrammingError):
+                raise
             raise DeliveryError(
                 f"{type(self).__name__}: writing to {self.table} in {self.path} failed: {exc}"
             ) from None
@@ -164,8 +174,7 @@ class SqliteTransactionalSink(_SqliteSink, TransactionalSink):
 
     def write(self, checkpoint_id: int, records: list[Any]) -> None:
         task = self.task_id
-        rows = ((checkpoint_id, task, seq, *map(_column, rec)) for seq, rec in enumerate(records))
-        self._transaction(self.insert, rows)
+        self._transaction(self.insert, [(checkpoint_id, task, seq, *rec) for seq, rec in enumerate(records)])
 
 
 class SqliteIdempotentSink(_SqliteSink, IdempotentSink):
@@ -206,4 +215,4 @@ class SqliteIdempotentSink(_SqliteSink, IdempotentSink):
         return self.key_of(values), self.get(values)
 
     def upsert(self, items: dict[Any, Any]) -> None:
-        self._transaction(self.upsert_sql, (tuple(map(_column, row)) for row in items.values()))
+        self._transaction(self.upsert_sql, list(items.values()))

@@ -56,15 +56,14 @@ def sqlite_batches(db: sqlite3.Connection, table: str) -> Counter[tuple[str, int
 
 
 def redis_batches(r) -> tuple[Counter[tuple[str, int]], int]:
+    """The pairs in the Redis sink's batches (hash per checkpoint, a JSON array per task), and how many batches."""
     pairs: Counter[tuple[str, int]] = Counter()
-    keys = r.zrange(f"{T.REDIS_PREFIX}:batches", 0, -1)
-    for key in keys:
-        values = r.hgetall(key)
-        assert sorted(int(f) for f in values) == list(range(len(values))), key
-        for v in values.values():
-            rec = json.loads(v)
-            pairs[(rec["word"], rec["count"])] += 1
-    return pairs, len(keys)
+    batches = 0
+    for key in r.zrange(f"{T.REDIS_PREFIX}:batches", 0, -1):
+        for value in r.hgetall(key).values():
+            batches += 1
+            pairs.update((w, n) for w, n in json.loads(value))
+    return pairs, batches
 
 
 def appended(folder) -> Counter[tuple[str, int]]:
