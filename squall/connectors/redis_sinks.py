@@ -62,6 +62,7 @@ class _RedisSink(Connector):
         r = self.__dict__.get("r")
         if r is not None:
             r.close()
+        super().cleanup()  # type: ignore[misc]
 
 
 def _fields_problems(cls: type, conf: dict[str, Any], key: str, example: str) -> list[tuple[str, str]]:

@@ -148,6 +148,7 @@ class _SqliteSink(Connector):
         db = self.__dict__.get("db")
         if db is not None:
             db.close()
+        super().cleanup()  # type: ignore[misc]
 
 
 class SqliteTransactionalSink(_SqliteSink, TransactionalSink):

@@ -269,3 +269,14 @@ def test_config_problems(cls: Any, conf: dict[str, Any], expected: str | None) -
         assert texts == []
     else:
         assert any(expected in t for t in texts), texts
+
+
+def test_a_sink_stopping_with_records_it_did_not_write_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    s = ListSink()
+    s.cleanup()
+    assert caplog.records == []
+    s.buffer("a")
+    s.pre_commit(1)
+    s.buffer("b")
+    s.cleanup()
+    assert "1 record(s) buffered after the last committed checkpoint and 1 committed batch(es)" in caplog.text
