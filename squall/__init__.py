@@ -20,6 +20,8 @@ from squall.topology.dsl import Topology as Topology
 from squall.topology.grouping import Grouping as Grouping
 from squall.topology.shell import ShellBolt as ShellBolt
 from squall.topology.shell import ShellSpout as ShellSpout
+from squall.topology.sinks import IdempotentSink as IdempotentSink
+from squall.topology.sinks import TransactionalSink as TransactionalSink
 from squall.topology.spec import ComponentSpec as ComponentSpec
 from squall.topology.spec import StreamId as StreamId
 from squall.topology.spout import ReliableSpout as ReliableSpout
@@ -44,6 +46,7 @@ __all__ = [
     "Count",
     "EmitError",
     "Grouping",
+    "IdempotentSink",
     "InvalidTopologyError",
     "Problem",
     "ReliableSpout",
@@ -59,6 +62,7 @@ __all__ = [
     "TopologyContext",
     "TopologyError",
     "TopologyLoadError",
+    "TransactionalSink",
     "Tumbling",
     "Tuple",
     "Window",
