@@ -70,19 +70,19 @@ def to_redis(url: str, stream: str, maxlen: int | None, batches: Iterable[list[b
     import redis
 
     r = redis.Redis.from_url(url)
-    n = 0
+    progress = Progress(f"Redis stream '{stream}'")
     try:
         for batch in batches:
             pipe = r.pipeline(transaction=False)
             for m in batch:
                 pipe.xadd(stream, {"message": m}, maxlen=maxlen, approximate=True)
             pipe.execute()
-            n += report(n, len(batch), f"Redis stream '{stream}'")
+            progress.add(len(batch))
     except redis.ConnectionError as e:
         sys.exit(f"feed: cannot reach Redis at {url} ({e}); start it first: redis-server --port PORT")
     finally:
         r.close()
-    return n
+    return progress.sent
 
 
 def to_kafka(bootstrap: str, topic: str, batches: Iterable[list[bytes]]) -> int:
@@ -98,28 +98,42 @@ def to_kafka(bootstrap: str, topic: str, batches: Iterable[list[bytes]]) -> int:
                 print(f"feed: {topic}: {e}", file=sys.stderr)
     failed: list[object] = []
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
-    n = 0
+    progress = Progress(f"Kafka topic '{topic}'")
+
+    def delivered(err: object, _msg: object) -> None:
+        if err is not None:
+            failed.append(err)
+
     for batch in batches:
         for m in batch:
-            p.produce(topic, m, on_delivery=lambda err, _msg: failed.append(err) if err else None)
+            while True:
+                try:
+                    p.produce(topic, m, on_delivery=delivered)
+                    break
+                except BufferError:  # the producer's local queue is full: let it send
+                    p.poll(0.1)
         p.poll(0)
-        n += report(n, len(batch), f"Kafka topic '{topic}'")
+        progress.add(len(batch))
     left = p.flush(60)
     if left or failed:
         print(f"feed: {left + len(failed):,} message(s) not delivered ({failed[:1]})", file=sys.stderr)
-    return n - left - len(failed)
+    return progress.sent - left - len(failed)
 
 
-_next_report = [0.0]
+class Progress:
+    """How many were sent, printed every REPORT_SECS."""
 
+    def __init__(self, where: str):
+        self.where = where
+        self.sent = 0
+        self.next = 0.0
 
-def report(before: int, added: int, where: str) -> int:
-    """Print how many were sent, every REPORT_SECS; returns ``added``."""
-    now = time.monotonic()
-    if now >= _next_report[0]:
-        _next_report[0] = now + REPORT_SECS
-        print(f"feed: {before + added:,} hashtags to {where}", file=sys.stderr, flush=True)
-    return added
+    def add(self, n: int) -> None:
+        self.sent += n
+        now = time.monotonic()
+        if now >= self.next:
+            self.next = now + REPORT_SECS
+            print(f"feed: {self.sent:,} hashtags to {self.where}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
