@@ -48,17 +48,20 @@ class HashtagSpout(ReliableSpout):
         now = time.time()
         due = int((now - self.started) * self.rate) - self.sent
         for _ in range(min(due, 100)):
-            self._send(self._generated(now), now)
+            self._send(generated(self.rng, now), now)
             self.sent += 1
 
     def _send(self, tag, ts):
         self.n += 1
         self.emit([tag, ts], tup_id=self.n)
 
-    def _generated(self, now):
-        shift = int(now // 60)  # the favourites change every minute
-        rank = min(int(self.rng.paretovariate(1.2)) - 1, len(TOPICS) - 1)
-        return TOPICS[(rank + shift) % len(TOPICS)]
+
+def generated(rng, now):
+    """One hashtag drawn from a Zipf-like mix whose favourites change every minute (also what
+    feed.py writes to a broker)."""
+    shift = int(now // 60)
+    rank = min(int(rng.paretovariate(1.2)) - 1, len(TOPICS) - 1)
+    return TOPICS[(rank + shift) % len(TOPICS)]
 
 
 def ranked(counts, n=TOP_N):
