@@ -263,8 +263,8 @@ class KafkaSpout(ConnectorSpout, Spout):
     # -- the rewind contract (checkpointed topologies: docs/state.md, section 4) --------------------
 
     def position(self) -> list[list[Any]]:
-        """``[[topic, partition, next offset to emit], ...]`` of this task's partitions (those it
-        emitted nothing from yet and was not sought to are left out: they start as usual)."""
+        """``[[topic, partition, next offset to emit], ...]`` of this task's partitions ([] before
+        they are assigned, at the first poll: they then start as usual)."""
         if not self.assigned and self.seek_to is not None:
             return [[t, p, o] for (t, p), o in self.seek_to.items()]
         return [[t, p, st.next] for (t, p), st in self.parts.items() if st.next >= 0]
@@ -288,6 +288,20 @@ class KafkaSpout(ConnectorSpout, Spout):
             return
         self.consumer.commit(offsets=offsets, asynchronous=True)
 
+    def _start_offsets(self, partitions: list[Any]) -> None:
+        """Checkpointed, no seek: the offset each partition starts at by the strategy, made concrete
+        (the group's commit, else the beginning or the end), so that every position names it."""
+        if not partitions:
+            return
+        committed = self.consumer.committed(partitions, timeout=10)
+        fresh = self.strategy in ("EARLIEST", "LATEST")  # commits of other runs do not count
+        for tp, c in zip(partitions, committed, strict=True):
+            if c.offset >= 0 and not (fresh and c.metadata != self.run_id):
+                tp.offset = c.offset
+                continue
+            low, high = self.consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+            tp.offset = low if self.strategy.endswith("EARLIEST") else high
+
     def _assign_own(self) -> None:
         """Checkpointed: assign task i of n the partitions p with p % n == i of every topic, at
         the sought offsets, else where the strategy starts. Retried every second until every
@@ -309,14 +323,19 @@ class KafkaSpout(ConnectorSpout, Spout):
             mine += [
                 self._ck.TopicPartition(topic, p) for p in sorted(meta.partitions) if p % self.n_tasks == self.index
             ]
+        sought = self.seek_to or {}
+        try:
+            self._start_offsets([tp for tp in mine if (tp.topic, tp.partition) not in sought])
+        except self._ck.KafkaException as e:
+            log.warning("%s: where to start is not known yet (%s): retrying", self.group, e)
+            return
         self.epoch += 1
         self.parts = {(tp.topic, tp.partition): PartitionState(self.epoch) for tp in mine}
-        sought = self.seek_to or {}
         for tp in mine:
             off = sought.get((tp.topic, tp.partition))
             if off is not None:
-                tp.offset = self.parts[(tp.topic, tp.partition)].next = off
-        self._first_offsets([tp for tp in mine if (tp.topic, tp.partition) not in sought])
+                tp.offset = off
+            self.parts[(tp.topic, tp.partition)].next = tp.offset
         self.consumer.assign(mine)
         self.assigned = True
         self.buffer.clear()

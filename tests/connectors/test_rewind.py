@@ -204,6 +204,11 @@ def test_kafka_spout_seeks_back_to_its_offsets_and_commits_them_to_the_group(kaf
     assert [v for v, _ in again.emitted] == [str(i) for i in range(AT, N)]
     again.spout.commit(pos)
     wait_for(lambda: kafka_broker.committed("rewind-one", topic, 1) == {0: AT}, 30, "the commit at the broker")
+    fresh = Driven(KafkaSpout, conf)  # no checkpoint to go back to: starts at the committed offsets
+    fresh.pump(3)
+    assert [v for v, _ in fresh.emitted] == [str(AT), str(AT + 1), str(AT + 2)]
+    assert fresh.spout.position() == [[topic, 0, AT + 3]]
+    fresh.spout.close()
     again.spout.commit(again.spout.position())
     wait_for(lambda: kafka_broker.committed("rewind-one", topic, 1) == {0: N}, 30, "the last commit")
     again.spout.close()
