@@ -69,6 +69,21 @@ class RedisStreamSpout(ConnectorSpout, Spout):
         limits = {"redis.batch.size": 1, "redis.max.retries": 0, "redis.claim.idle.ms": 0}
         return super().config_problems(conf) + int_problems(cls, conf, limits)
 
+    @classmethod
+    def checkpoint_problems(cls, conf: dict[str, Any], par: int) -> list[tuple[str, str]]:
+        """What cannot work in a checkpointed topology (for validation): a stream has one position,
+        so one task reads it; more would idle."""
+        if par <= 1:
+            return []
+        stream = conf.get("redis.stream")
+        return [
+            (
+                f"{cls.__name__} has par={par}, and a stream has one position: one task reads "
+                f"{stream!r}, the other {par - 1} would idle",
+                "set par=1, or give each stream a spout of its own",
+            )
+        ]
+
     def initialize(self, conf: dict[str, Any], context: Any) -> None:
         redis = require(*CLIENT)
 
