@@ -163,3 +163,57 @@ def test_redis_spout_state_is_exactly_once_through_kills(redis_server, tmp_path)
 
     run_with_kills(S.RedisCount, conf, paced(write), at_end)
     assert committed_counts(S.RedisCount, conf) == EXPECTED
+
+
+def run_until(topology: type, conf: dict[str, Any], at_end: Callable[[], bool]) -> None:
+    """Run ``topology`` until ``at_end()``, then stop it."""
+    conf = {"topology.workers": 2, "squall.stats.interval.secs": 0.5, **conf}
+    coord = Coordinator(topology, conf, timeout=120, status_out=io.StringIO(), handle_signals=False)
+    runner = threading.Thread(target=coord.run, daemon=True)
+    runner.start()
+    try:
+        wait_for(at_end, 90, "the commit of the whole input at the source")
+    finally:
+        coord.request_stop("test done")
+        runner.join(timeout=60)
+
+
+@pytest.mark.timeout(240)
+def test_a_new_run_starts_from_the_checkpoint_not_from_the_brokers_commits(kafka_broker, redis_server, tmp_path):  # noqa: F811
+    """The second run of each topology reads through another group (nothing committed there): its
+    spouts start where the last checkpoint of the first run left them, not at the group's start."""
+    first, more = 6_000, 3_000
+    expected = dict(Counter(S.word(i) for i in range(first + more)))
+
+    topic = kafka_broker.create_topic("resumed", 2)
+    ends = kafka_broker.produce(topic, (S.word(i).encode() for i in range(first)))
+    conf: dict[str, Any] = {
+        "kafka.bootstrap.servers": kafka_broker.bootstrap,
+        "kafka.topic": topic,
+        "squall.state.dir": str(tmp_path / "kafka"),
+    }
+    run_until(S.KafkaCount, {**conf, "kafka.group.id": "one"}, lambda: kafka_broker.committed("one", topic, 2) == ends)
+    more_ends = kafka_broker.produce(topic, (S.word(i).encode() for i in range(first, first + more)))
+    ends = {p: max(ends.get(p, 0), more_ends.get(p, 0)) for p in set(ends) | set(more_ends)}
+    run_until(S.KafkaCount, {**conf, "kafka.group.id": "two"}, lambda: kafka_broker.committed("two", topic, 2) == ends)
+    assert committed_counts(S.KafkaCount, conf) == expected
+
+    stream, r = "resumed", redis_server.client()
+
+    def add(numbers: range) -> bytes:
+        pipe = r.pipeline(transaction=False)
+        for i in numbers:
+            pipe.xadd(stream, {"message": S.word(i)})
+        return pipe.execute()[-1]
+
+    def delivered(group: str, last: bytes) -> Callable[[], bool]:
+        return lambda: any(
+            g["name"] == group.encode() and g["last-delivered-id"] == last for g in r.xinfo_groups(stream)
+        )
+
+    conf = {"redis.url": redis_server.url, "redis.stream": stream, "squall.state.dir": str(tmp_path / "redis")}
+    last = add(range(first))
+    run_until(S.RedisCount, {**conf, "redis.group": "one"}, delivered("one", last))
+    last = add(range(first, first + more))
+    run_until(S.RedisCount, {**conf, "redis.group": "two"}, delivered("two", last))
+    assert committed_counts(S.RedisCount, conf) == expected
