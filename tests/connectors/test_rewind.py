@@ -42,16 +42,17 @@ class Driven:
         spout.logger = logging.getLogger("test_rewind")
         spout.component_name = "source"
         spout.checkpointed = checkpointed  # set by the runtime before initialize
-        self.out: list[tuple[str, Any, Any]] = []
-        spout.emit = lambda values, tup_id=None, stream=None, **kw: self.out.append(
-            (stream or "default", values[0], tup_id)
-        )
+        self.out: list[tuple[str, Any, Any]] = []  # every emit
+        self.emitted: list[tuple[Any, Any]] = []  # (value, tup_id) of the default stream's
+
+        def emit(values: Any, tup_id: Any = None, stream: str | None = None, **kw: Any) -> None:
+            self.out.append((stream or "default", values[0], tup_id))
+            if stream in (None, "default"):
+                self.emitted.append((values[0], tup_id))
+
+        spout.emit = emit
         spout.initialize({"topology.name": "rewind", **conf}, Context(index, n))
         self.spout = spout
-
-    @property
-    def emitted(self) -> list[tuple[Any, Any]]:
-        return [(v, t) for s, v, t in self.out if s == "default"]
 
     def pump(self, count: int, timeout: float = 60.0) -> list[tuple[Any, Any]]:
         """Call next_tuple until ``count`` tuples were emitted (at most: the spouts emit one per
