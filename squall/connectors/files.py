@@ -90,6 +90,23 @@ def fingerprint(fd: int, length: int) -> str:
     return hashlib.sha1(os.pread(fd, length, 0)).hexdigest()
 
 
+def find_inode(path: str, dev: int, ino: int) -> str | None:
+    """The name file (dev, ino) has now: ``path``, else a name in the same folder (a rotation)."""
+    folder = os.path.dirname(path) or "."
+    try:
+        names = [path] + [os.path.join(folder, n) for n in sorted(os.listdir(folder))]
+    except OSError:
+        names = [path]
+    for name in names:
+        try:
+            st = os.stat(name)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (dev, ino) and os.path.isfile(name):
+            return name
+    return None
+
+
 def update_head(f: TailedFile, offset: int) -> None:
     """Fingerprint ``f``'s first min(offset, HEAD) bytes, once they are all there."""
     if f.head_len < HEAD and offset > f.head_len:
@@ -279,19 +296,16 @@ class FileSpout(ConnectorSpout, Spout):
             f.listed = key in listed
 
     def reopen_sought(self, listed: set[tuple[int, int]]) -> None:
-        """After a seek: open the files of the position that ``file.path`` no longer lists
-        (renamed out of it before the checkpoint) by the name they had then, once."""
+        """After a seek: open the files of the position that ``file.path`` no longer lists (renamed
+        out of it, e.g. rotated: looked for by inode in the folder they were in), once."""
         assert self.seek_to is not None
         for key, entry in self.seek_to.items():
             dev, ino = (int(x) for x in key.split(":"))
             if (dev, ino) in self.by_inode or (dev, ino) in listed:
                 continue
-            try:
-                st = os.stat(entry[3])
-            except OSError:
-                continue  # gone: what was not read of it is lost with it
-            if (st.st_dev, st.st_ino) == (dev, ino):
-                self.open(entry[3], dev, ino)
+            path = find_inode(str(entry[3]), dev, ino)
+            if path is not None:  # else gone: what was not read of it is lost with it
+                self.open(path, dev, ino)
         self.seek_to = {k: v for k, v in self.seek_to.items() if k in {f"{d}:{i}" for d, i in listed}}
 
     def open(self, path: str, dev: int, ino: int) -> None:

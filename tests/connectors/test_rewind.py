@@ -345,3 +345,24 @@ def test_at_least_once_is_unchanged_when_not_checkpointed(redis_server, tmp_path
     d.spout.ack(d.emitted[0][1])
     d.spout.close()
     assert redis_group(redis_server, "plain", "source")["pending"] == 0
+
+
+def test_file_spout_finds_a_file_rotated_after_the_checkpoint_by_its_inode(tmp_path):
+    (tmp_path / "in").mkdir()
+    log = tmp_path / "in" / "app.log"
+    log.write_text("".join(f"old-{i}\n" for i in range(1000)))
+    conf = {**file_conf(tmp_path), "file.path": str(tmp_path / "in" / "*.log")}
+    first = Driven(Lines, conf)
+    at = len(first.pump(400))
+    pos = first.spout.position()
+    first.spout.close()
+    log.rename(tmp_path / "in" / "app.log.1")  # logrotate: no longer matched by *.log
+    log.write_text("new-0\nnew-1\n")
+    again = Driven(Lines, conf)  # after the crash
+    again.spout.seek(pos)
+    again.pump(1000 - at + 2)
+    again.idle(0.2)
+    got = [v for v, _ in again.emitted]
+    assert sorted(got) == sorted([f"old-{i}" for i in range(at, 1000)] + ["new-0", "new-1"])
+    assert [v for v in got if v.startswith("old")] == [f"old-{i}" for i in range(at, 1000)]
+    again.spout.close()
