@@ -8,7 +8,9 @@ end of the acked prefix: every line before it was fully processed), the value pe
 ``file.offsets.commit.period.ms`` in ``file.offsets.dir`` (one small JSON record per file, written
 to a temporary file then renamed: a killed process leaves the old record or the new one, never half
 of one).
-Issue 13's rewind will set ``position``.
+In a checkpointed topology (``Spout.checkpointed``, docs/state.md) the spout keeps the rewind
+contract instead: ``position()`` is the emitted position of each file, ``seek`` reads on from there,
+``commit`` writes it as the record, and acks and fails touch neither the records nor the files.
 """
 
 from __future__ import annotations
@@ -54,6 +56,12 @@ class TailedFile:
     listed: bool = True  # matched by file.path at the last scan
     retired: bool = False  # truncated: a new TailedFile reads the new content
 
+    def emitted_to(self) -> int:
+        """Where the lines not emitted yet start: the rewind contract's position in this file."""
+        if self.lines:
+            return self.lines[0][0]
+        return self.position - len(self.tail)
+
     def acked_prefix(self) -> int:
         """The end of the acked prefix: the first line in flight, else what was read so far."""
         for offset in self.inflight:
@@ -80,6 +88,30 @@ def default_offsets_dir(pattern: str, component: str) -> str:
 
 def fingerprint(fd: int, length: int) -> str:
     return hashlib.sha1(os.pread(fd, length, 0)).hexdigest()
+
+
+def find_inode(path: str, dev: int, ino: int) -> str | None:
+    """The name file (dev, ino) has now: ``path``, else a name in the same folder (a rotation)."""
+    folder = os.path.dirname(path) or "."
+    try:
+        names = [path] + [os.path.join(folder, n) for n in sorted(os.listdir(folder))]
+    except OSError:
+        names = [path]
+    for name in names:
+        try:
+            st = os.stat(name)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (dev, ino) and os.path.isfile(name):
+            return name
+    return None
+
+
+def update_head(f: TailedFile, offset: int) -> None:
+    """Fingerprint ``f``'s first min(offset, HEAD) bytes, once they are all there."""
+    if f.head_len < HEAD and offset > f.head_len:
+        f.head_len = min(offset, HEAD)
+        f.head = fingerprint(f.fd, f.head_len)
 
 
 class FileSpout(ConnectorSpout, Spout):
@@ -139,6 +171,8 @@ class FileSpout(ConnectorSpout, Spout):
         self.given_up = 0
         self.next_scan = self.next_commit = self.next_poll = 0.0
         self.rotation: deque[TailedFile] = deque()
+        #: "dev:ino" -> [offset, head, head_len, path]: where seek() resumes each file it names
+        self.seek_to: dict[str, list[Any]] | None = None
 
     # --- positions ---------------------------------------------------------------------------
 
@@ -165,27 +199,66 @@ class FileSpout(ConnectorSpout, Spout):
         offset = f.acked_prefix()
         if offset == f.saved:
             return
-        if f.head_len < HEAD and offset > f.head_len:
-            f.head_len = min(offset, HEAD)
-            f.head = fingerprint(f.fd, f.head_len)
-        rec = {"path": f.path, "dev": f.dev, "ino": f.ino, "offset": offset, "head": f.head, "head_len": f.head_len}
-        path = self.record_path(f)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as w:
-            json.dump(rec, w)
-        os.replace(tmp, path)
+        update_head(f, offset)
+        self.write_record(f.path, f.dev, f.ino, offset, f.head, f.head_len)
         f.saved = f.committed = offset
 
+    def write_record(self, path: str, dev: int, ino: int, offset: int, head: str, head_len: int) -> None:
+        rec = {"path": path, "dev": dev, "ino": ino, "offset": offset, "head": head, "head_len": head_len}
+        target = os.path.join(self.offsets_dir, f"{dev}-{ino}.json")
+        tmp = f"{target}.{os.getpid()}.tmp"
+        with open(tmp, "w") as w:
+            json.dump(rec, w)
+        os.replace(tmp, target)
+
     def save_offsets(self) -> None:
+        """Persist the acked prefixes (checkpointed: only ``commit`` writes records) and close the
+        files that are done."""
         for f in list(self.files.values()):
-            if not f.retired:
+            if not f.retired and not self.checkpointed:
                 self.save(f)
             self.maybe_close(f)
+
+    # --- the rewind contract (checkpointed topologies: docs/state.md, section 4) ---------------
+
+    def position(self) -> dict[str, list[Any]]:
+        """Per file this task reads, ``"dev:ino" -> [offset, head, head_len, path]``: the offset
+        where the lines not emitted yet start, and the fingerprint that tells the file again."""
+        out: dict[str, list[Any]] = {}
+        for f in self.by_inode.values():
+            offset = f.emitted_to()
+            update_head(f, offset)
+            out[f"{f.dev}:{f.ino}"] = [offset, f.head, f.head_len, f.path]
+        return out
+
+    def seek(self, position: Any) -> None:
+        """Read each file of ``position`` on from its offset (a file changed since, by its
+        fingerprint, from its start); files it does not name start as usual (their record)."""
+        for f in list(self.files.values()):
+            os.close(f.fd)
+        self.files.clear()
+        self.by_inode.clear()
+        self.rotation.clear()
+        self.replays.clear()
+        self.n_inflight = 0
+        self.seek_to = {str(k): list(v) for k, v in (position or {}).items()}
+        self.next_scan = 0.0
+
+    def commit(self, position: Any) -> None:
+        """Write ``position``'s offsets as the files' records: a run started afresh resumes there."""
+        for key, (offset, head, head_len, path) in (position or {}).items():
+            dev, ino = (int(x) for x in str(key).split(":"))
+            self.write_record(str(path), dev, ino, int(offset), str(head), int(head_len))
+            f = self.by_inode.get((dev, ino))
+            if f is not None and f.emitted_to() >= offset:
+                f.saved = f.committed = int(offset)
 
     def maybe_close(self, f: TailedFile) -> None:
         """Forget a file that is retired, or no longer listed and read to its end, once drained."""
         if f.inflight or f.lines or not (f.retired or not f.listed):
             return
+        if self.checkpointed and not f.retired and f.committed < f.emitted_to():
+            return  # a rollback may read it again: kept until a checkpoint covers its end
         if not f.retired and os.fstat(f.fd).st_size > f.position:
             return
         os.close(f.fd)
@@ -217,8 +290,23 @@ class FileSpout(ConnectorSpout, Spout):
                 known.path = path  # renamed (rotated): same file, new name
             elif self.owns(*key):
                 self.open(path, st.st_dev, st.st_ino)
+        if self.seek_to:
+            self.reopen_sought(listed)
         for key, f in self.by_inode.items():
             f.listed = key in listed
+
+    def reopen_sought(self, listed: set[tuple[int, int]]) -> None:
+        """After a seek: open the files of the position that ``file.path`` no longer lists (renamed
+        out of it, e.g. rotated: looked for by inode in the folder they were in), once."""
+        assert self.seek_to is not None
+        for key, entry in self.seek_to.items():
+            dev, ino = (int(x) for x in key.split(":"))
+            if (dev, ino) in self.by_inode or (dev, ino) in listed:
+                continue
+            path = find_inode(str(entry[3]), dev, ino)
+            if path is not None:  # else gone: what was not read of it is lost with it
+                self.open(path, dev, ino)
+        self.seek_to = {k: v for k, v in self.seek_to.items() if k in {f"{d}:{i}" for d, i in listed}}
 
     def open(self, path: str, dev: int, ino: int) -> None:
         try:
@@ -229,7 +317,13 @@ class FileSpout(ConnectorSpout, Spout):
         if (st.st_dev, st.st_ino) != (dev, ino):
             os.close(fd)
             return
-        offset, head, head_len = self.load_offset(fd, dev, ino, st.st_size)
+        sought = self.seek_to.get(f"{dev}:{ino}") if self.seek_to is not None else None
+        if sought is None:
+            offset, head, head_len = self.load_offset(fd, dev, ino, st.st_size)
+        else:
+            offset, head, head_len = int(sought[0]), str(sought[1]), int(sought[2])
+            if offset > st.st_size or head_len > st.st_size or fingerprint(fd, head_len) != head:
+                offset, head, head_len = 0, "", 0  # not the file of the checkpoint any more
         f = TailedFile(self.next_fid, path, dev, ino, fd, offset, offset, saved=offset, head=head, head_len=head_len)
         self.next_fid += 1
         self.files[f.fid] = f
@@ -252,7 +346,8 @@ class FileSpout(ConnectorSpout, Spout):
         self.files[g.fid] = g
         self.by_inode[(g.dev, g.ino)] = g
         self.rotation.append(g)
-        self.save(g)
+        if not self.checkpointed:
+            self.save(g)
 
     def fill(self, f: TailedFile) -> bool:
         """Read the next chunk of ``f`` into its ``lines``; False at its end."""
@@ -333,6 +428,10 @@ class FileSpout(ConnectorSpout, Spout):
         if f is None or tup_id[1] not in f.inflight:
             return
         offset = tup_id[1]
+        if self.checkpointed:  # the rollback replays: forget the line
+            del f.inflight[offset]
+            self.n_inflight -= 1
+            return
         n = count_failure(f.fails, offset, self.max_retries)
         if n is not None:
             line = f.inflight.pop(offset)

@@ -9,6 +9,12 @@ therefore replays from the last commit: at-least-once, never a gap. The consumer
 zero timeout on the worker's thread (``next_tuple``, ``ack`` and ``fail`` all run there): nothing
 blocks and no lock is needed.
 
+In a checkpointed topology (``Spout.checkpointed``, docs/state.md) the spout keeps the rewind
+contract instead: no group membership (task i of n is assigned the partitions p with p % n == i, as
+Flink's source does, so a restarted task reads the same ones), ``position()`` is the next offset to
+emit per partition, ``seek`` assigns there, ``commit`` commits it to the group; acks and fails do
+nothing (the rollback replays).
+
 ``KafkaBolt`` produces each tuple (key, value and headers from fields, or ``to_record``) and acks it
 on its delivery report, fails it on a failed one (the spout replays it).
 """
@@ -60,7 +66,7 @@ class PartitionState:
     (compaction, transaction markers) are never waited for, since they were never emitted.
     """
 
-    __slots__ = ("commit_at", "committed", "done", "emitted", "epoch", "fails", "paused", "pending")
+    __slots__ = ("commit_at", "committed", "done", "emitted", "epoch", "fails", "next", "paused", "pending")
 
     def __init__(self, epoch: int):
         self.epoch = epoch
@@ -72,6 +78,7 @@ class PartitionState:
         self.commit_at = -1  # next offset to commit (the first not done); -1: nothing emitted yet
         self.committed = -1  # what was last committed by this task
         self.paused = False
+        self.next = -1  # checkpointed: the next offset to emit (-1: not known yet)
 
     def advance(self) -> int:
         emitted, done = self.emitted, self.done
@@ -211,9 +218,15 @@ class KafkaSpout(ConnectorSpout, Spout):
         self.given_up_total = 0
         self.errors = 0
         self.dead_letter_failed = 0
-        self.consumer.subscribe(
-            self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
-        )
+        tasks = context.component_tasks(context.component_id)
+        self.n_tasks, self.index = len(tasks), tasks.index(context.task_id)
+        self.seek_to: dict[tuple[str, int], int] | None = None
+        self.assigned = False  # checkpointed: partitions assigned (on the first poll, after any seek)
+        self.next_assign = 0.0
+        if not self.checkpointed:
+            self.consumer.subscribe(
+                self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+            )
 
     def close(self) -> None:
         try:
@@ -233,13 +246,106 @@ class KafkaSpout(ConnectorSpout, Spout):
         for tp in partitions:
             self.parts[(tp.topic, tp.partition)] = PartitionState(self.epoch)
         if self.strategy in ("EARLIEST", "LATEST") and partitions:
-            committed = consumer.committed(partitions, timeout=10)
-            where = self._ck.OFFSET_BEGINNING if self.strategy == "EARLIEST" else self._ck.OFFSET_END
-            for tp, c in zip(partitions, committed, strict=True):
-                if c.offset < 0 or c.metadata != self.run_id:  # not committed by this run
-                    tp.offset = where
+            self._first_offsets(partitions)
             consumer.assign(partitions)
         log.info("%s: assigned %s", self.group, [f"{tp.topic}/{tp.partition}" for tp in partitions])
+
+    def _first_offsets(self, partitions: list[Any]) -> None:
+        """EARLIEST / LATEST: a partition this run did not commit starts at its beginning / end."""
+        if self.strategy not in ("EARLIEST", "LATEST") or not partitions:
+            return  # UNCOMMITTED_*: the group's committed offset, else auto.offset.reset
+        committed = self.consumer.committed(partitions, timeout=10)
+        where = self._ck.OFFSET_BEGINNING if self.strategy == "EARLIEST" else self._ck.OFFSET_END
+        for tp, c in zip(partitions, committed, strict=True):
+            if c.offset < 0 or c.metadata != self.run_id:  # not committed by this run
+                tp.offset = where
+
+    # -- the rewind contract (checkpointed topologies: docs/state.md, section 4) --------------------
+
+    def position(self) -> list[list[Any]]:
+        """``[[topic, partition, next offset to emit], ...]`` of this task's partitions ([] before
+        they are assigned, at the first poll: they then start as usual)."""
+        if not self.assigned and self.seek_to is not None:
+            return [[t, p, o] for (t, p), o in self.seek_to.items()]
+        return [[t, p, st.next] for (t, p), st in self.parts.items() if st.next >= 0]
+
+    def seek(self, position: Any) -> None:
+        """Emit from ``position``'s offsets on (assigned at the next poll)."""
+        self.seek_to = {(str(t), int(p)): int(o) for t, p, o in position or []}
+        self.assigned = False
+        self.next_assign = 0.0
+        self.parts = {}
+        self.buffer.clear()
+
+    def commit(self, position: Any) -> None:
+        """Commit ``position``'s offsets to the group (asynchronously: lag tools see them, and a
+        run started afresh resumes there)."""
+        offsets = [self._ck.TopicPartition(str(t), int(p), int(o), metadata=self.run_id) for t, p, o in position or []]
+        if not offsets:
+            return
+        if self.producer is not None and self.producer.flush(10):
+            log.warning("%s: dead letters not delivered within 10 s: commit postponed", self.group)
+            return
+        self.consumer.commit(offsets=offsets, asynchronous=True)
+
+    def _start_offsets(self, partitions: list[Any]) -> None:
+        """Checkpointed, no seek: the offset each partition starts at by the strategy, made concrete
+        (the group's commit, else the beginning or the end), so that every position names it."""
+        if not partitions:
+            return
+        committed = self.consumer.committed(partitions, timeout=10)
+        fresh = self.strategy in ("EARLIEST", "LATEST")  # commits of other runs do not count
+        for tp, c in zip(partitions, committed, strict=True):
+            if c.offset >= 0 and not (fresh and c.metadata != self.run_id):
+                tp.offset = c.offset
+                continue
+            low, high = self.consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+            tp.offset = low if self.strategy.endswith("EARLIEST") else high
+
+    def _assign_own(self) -> None:
+        """Checkpointed: assign task i of n the partitions p with p % n == i of every topic, at
+        the sought offsets, else where the strategy starts. Retried every second until every
+        topic has partitions."""
+        now = time.monotonic()
+        if now < self.next_assign:
+            return
+        self.next_assign = now + 1.0
+        mine: list[Any] = []
+        for topic in self.topics:
+            meta = self.consumer.list_topics(topic, timeout=5).topics.get(topic)
+            if meta is None or meta.error is not None or not meta.partitions:
+                self.errors += 1
+                if self.errors & (self.errors - 1) == 0:
+                    log.warning(
+                        "%s: topic %s has no partitions yet (%s): retrying", self.group, topic, meta and meta.error
+                    )
+                return
+            mine += [
+                self._ck.TopicPartition(topic, p) for p in sorted(meta.partitions) if p % self.n_tasks == self.index
+            ]
+        sought = self.seek_to or {}
+        try:
+            self._start_offsets([tp for tp in mine if (tp.topic, tp.partition) not in sought])
+        except self._ck.KafkaException as e:
+            log.warning("%s: where to start is not known yet (%s): retrying", self.group, e)
+            return
+        self.epoch += 1
+        self.parts = {(tp.topic, tp.partition): PartitionState(self.epoch) for tp in mine}
+        for tp in mine:
+            off = sought.get((tp.topic, tp.partition))
+            if off is not None:
+                tp.offset = off
+            self.parts[(tp.topic, tp.partition)].next = tp.offset
+        self.consumer.assign(mine)
+        self.assigned = True
+        self.buffer.clear()
+        log.info(
+            "%s: task %d of %d reads %s",
+            self.group,
+            self.index,
+            self.n_tasks,
+            [f"{tp.topic}/{tp.partition}" for tp in mine],
+        )
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         """Commit what is acked, then forget the partitions: their tuples in flight are not
@@ -281,17 +387,24 @@ class KafkaSpout(ConnectorSpout, Spout):
         st = self.parts.get((topic, part))
         if st is None:  # revoked after the poll
             return
-        st.emitted.append(off)
+        checkpointed = self.checkpointed
+        if checkpointed:
+            st.next = off + 1
+        else:
+            st.emitted.append(off)
         payload = msg.value()
         try:
             values = self._decode(payload if payload is not None else b"")
         except Exception as e:  # a subclass's decode too: never stop the spout
             self._undecodable(msg, st, off, _reason(e))
             return
-        st.pending[off] = msg
+        if not checkpointed:
+            st.pending[off] = msg
         self.emit(values, tup_id=(topic, part, off, st.epoch))
 
     def ack(self, tup_id: Any) -> None:
+        if self.checkpointed:
+            return  # commit(position) acknowledges at the broker
         st = self.parts.get((tup_id[0], tup_id[1]))
         if st is None or st.epoch != tup_id[3]:
             return  # a late ack of a revoked partition: its new owner replays the message
@@ -302,6 +415,8 @@ class KafkaSpout(ConnectorSpout, Spout):
         st.done.add(off)
 
     def fail(self, tup_id: Any) -> None:
+        if self.checkpointed:
+            return  # the rollback to the last checkpoint replays it
         st = self.parts.get((tup_id[0], tup_id[1]))
         if st is None or st.epoch != tup_id[3]:
             return
@@ -349,6 +464,10 @@ class KafkaSpout(ConnectorSpout, Spout):
         rebalance never waits for a slow topology to work through it)."""
         now = time.monotonic()
         self.next_poll = now + POLL_SECS
+        if self.checkpointed and not self.assigned:
+            self._assign_own()
+            if not self.assigned:
+                return
         if now >= self.next_commit:
             self._commit(sync=False)
             self.next_commit = now + self.commit_secs
@@ -393,7 +512,8 @@ class KafkaSpout(ConnectorSpout, Spout):
         payload = msg.value() or b""
         self.emit_error(f"{msg.topic()}/{msg.partition()}@{off}", reason, payload)
         self._dead_letter(msg.topic(), msg.partition(), off, payload, msg.key(), reason)
-        st.done.add(off)
+        if not self.checkpointed:
+            st.done.add(off)
         self.given_up += 1
 
     def _give_up(self, tup_id: Any, st: PartitionState, fails: int) -> None:

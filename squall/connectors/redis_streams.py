@@ -13,6 +13,13 @@ emitted on the error stream. Each task's consumer name is stable (``<redis.consu
 so a restarted task first reads its own pending entries again (``XREADGROUP`` from id 0), then new
 ones (``>``). Entries pending for longer than ``redis.claim.idle.ms`` in consumers that did not come
 back (a smaller parallelism, a renamed component) are taken over with ``XAUTOCLAIM``.
+
+**Checkpointed** (``Spout.checkpointed``, docs/state.md): the rewind contract instead. The stream is
+read with ``XREAD`` after an entry id (nothing is ever pending), by the component's first task only
+(a stream has one position; the other tasks idle: one spout per stream), from the group's
+last-delivered id; ``position()`` is the id of the last entry emitted, ``seek`` reads on after it,
+``commit`` moves the group there (``XGROUP SETID``: lag tools see it, a run started afresh resumes
+there); acks and fails do nothing (the rollback replays).
 """
 
 from __future__ import annotations
@@ -62,6 +69,21 @@ class RedisStreamSpout(ConnectorSpout, Spout):
         limits = {"redis.batch.size": 1, "redis.max.retries": 0, "redis.claim.idle.ms": 0}
         return super().config_problems(conf) + int_problems(cls, conf, limits)
 
+    @classmethod
+    def checkpoint_problems(cls, conf: dict[str, Any], par: int) -> list[tuple[str, str]]:
+        """What cannot work in a checkpointed topology (for validation): a stream has one position,
+        so one task reads it; more would idle."""
+        if par <= 1:
+            return []
+        stream = conf.get("redis.stream")
+        return [
+            (
+                f"{cls.__name__} has par={par}, and a stream has one position: one task reads "
+                f"{stream!r}, the other {par - 1} would idle",
+                "set par=1, or give each stream a spout of its own",
+            )
+        ]
+
     def initialize(self, conf: dict[str, Any], context: Any) -> None:
         redis = require(*CLIENT)
 
@@ -77,6 +99,8 @@ class RedisStreamSpout(ConnectorSpout, Spout):
         self.group: str = get("redis.group") or context.component_id
         index = context.component_tasks(context.component_id).index(context.task_id)
         self.consumer = f"{get('redis.consumer') or context.component_id}-{index}"
+        self.read_from: bytes | None = None  # checkpointed: XREAD after this id (None: the group's)
+        self.last_id: bytes | None = None  # the id of the last entry emitted
         self.start_id: str = str(get("redis.start.id"))
         self.field = str(get("redis.field")).encode()
         self.batch = int(get("redis.batch.size"))
@@ -102,6 +126,17 @@ class RedisStreamSpout(ConnectorSpout, Spout):
         self.group_ready = False
         self.active = False
         self.next_idle_flush = 0.0
+        if self.checkpointed:
+            self.next_claim = float("inf")
+            if index > 0:  # a stream has one position: its first task reads it
+                self.next_read = float("inf")
+                self.logger.warning(
+                    "%s: task %d idles: in a checkpointed topology one task reads %s (set par=1, "
+                    "or give each stream a spout of its own)",
+                    self.component_name,
+                    index,
+                    self.stream,
+                )
 
     # -- reading --------------------------------------------------------------------------------
     def _ensure_group(self) -> None:
@@ -120,7 +155,7 @@ class RedisStreamSpout(ConnectorSpout, Spout):
         try:
             if not self.group_ready:
                 self._ensure_group()
-            got = self._round_trip(now)
+            got = self._xread() if self.checkpointed else self._round_trip(now)
         except self.errors as exc:
             self._down(now, exc)
             return
@@ -168,6 +203,49 @@ class RedisStreamSpout(ConnectorSpout, Spout):
                 self.next_claim = now + self.claim_ms / 2000
         return got
 
+    def _xread(self) -> int:
+        """Checkpointed: read the entries after ``read_from`` (first: the group's last-delivered id)."""
+        if self.read_from is None:
+            group = self.group.encode()
+            for g in self.r.xinfo_groups(self.stream):
+                if g["name"] in (group, self.group):
+                    self.read_from = g["last-delivered-id"]
+            if self.read_from is None:
+                raise self.ResponseError(f"NOGROUP no group {self.group} for {self.stream}")
+            if self.last_id is None:
+                self.last_id = self.read_from
+        read = self.r.xread({self.stream: self.read_from}, count=self.batch)
+        entries = read[0][1] if read else []
+        if entries:
+            self.buffer.extend(entries)
+            self.read_from = entries[-1][0]
+        return len(entries)
+
+    # -- the rewind contract (checkpointed topologies: docs/state.md, section 4) ------------------
+    def position(self) -> str | None:
+        """The id of the last entry emitted (None: nothing read yet, the task starts as usual)."""
+        last = self.last_id
+        return last.decode() if isinstance(last, bytes) else last
+
+    def seek(self, position: Any) -> None:
+        """Emit the entries after ``position`` (an entry id) next."""
+        self.buffer.clear()
+        if position is not None:
+            self.read_from = self.last_id = str(position).encode()
+
+    def commit(self, position: Any) -> None:
+        """Move the group's last-delivered id to ``position`` (one round trip per checkpoint)."""
+        if position is None:
+            return
+        try:
+            self.r.xgroup_setid(self.stream, self.group, str(position))
+        except self.errors as exc:  # the next checkpoint's commit moves it further
+            self.notes.note("commit", f"{self.component_name}: commit to {position} failed: {exc!r}")
+        except self.ResponseError as exc:
+            if "NOGROUP" not in str(exc) and "key to exist" not in str(exc):
+                raise
+            self.r.xgroup_create(self.stream, self.group, id=str(position), mkstream=True)
+
     def _take(self, entry_id: bytes, fields: Any) -> int:
         if entry_id in self.held:
             return 0  # already in hand (our own entry, taken back by XAUTOCLAIM or read again)
@@ -196,6 +274,7 @@ class RedisStreamSpout(ConnectorSpout, Spout):
         elif len(self.to_ack) >= self.batch:
             self._send_acks()
         entry_id, fields = buffer.popleft()
+        self.last_id = entry_id
         self._emit(entry_id, fields)
 
     def _emit(self, entry_id: bytes, fields: Any) -> None:
@@ -215,6 +294,8 @@ class RedisStreamSpout(ConnectorSpout, Spout):
 
     # -- ack / fail -----------------------------------------------------------------------------
     def ack(self, tup_id: Any) -> None:
+        if self.checkpointed:
+            return  # commit(position) moves the group
         if self.held.pop(tup_id, None) is None:
             return
         self.to_ack.append(tup_id)
@@ -224,6 +305,8 @@ class RedisStreamSpout(ConnectorSpout, Spout):
             self._send_acks()  # deactivated (a drain): next_tuple will not send them; close() sends the rest
 
     def fail(self, tup_id: Any) -> None:
+        if self.checkpointed:
+            return  # the rollback to the last checkpoint replays it
         fields = self.held.get(tup_id)
         if fields is None:
             return
@@ -251,8 +334,9 @@ class RedisStreamSpout(ConnectorSpout, Spout):
             except self.errors as exc:  # the entry stays pending: read again after a restart
                 self._down(time.monotonic(), exc)
                 return
-        self.held.pop(entry_id, None)
-        self.to_ack.append(entry_id)
+        if not self.checkpointed:  # checkpointed: nothing is pending, commit moves the group
+            self.held.pop(entry_id, None)
+            self.to_ack.append(entry_id)
 
     def _send_acks(self) -> None:
         self.next_idle_flush = time.monotonic() + IDLE_FLUSH_SECS

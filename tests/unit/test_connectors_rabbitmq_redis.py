@@ -167,3 +167,12 @@ def test_notes_log_the_first_then_at_most_one_line_per_period_with_the_count(cap
             notes.note("undecodable", f"message {i} undecodable")
     assert [r.getMessage() for r in caplog.records] == ["message 0 undecodable"]
     assert notes.counts == {"undecodable": 50}
+
+
+def test_a_redis_spout_with_par_above_1_cannot_be_checkpointed():
+    from squall.connectors.redis_streams import RedisStreamSpout
+
+    assert RedisStreamSpout.checkpoint_problems({"redis.stream": "s"}, 1) == []
+    ((text, fix),) = RedisStreamSpout.checkpoint_problems({"redis.stream": "s"}, 3)
+    assert "par=3" in text and "'s'" in text and "the other 2 would idle" in text
+    assert "par=1" in fix
