@@ -44,6 +44,12 @@ class Spout(Component):
         before ``activate`` when the topology restarts from a checkpoint."""
         raise NotImplementedError(f"{type(self).__name__} cannot rewind: it has no seek()")
 
+    @classmethod
+    def checkpoint_problems(cls, conf: dict[str, Any], par: int) -> list[tuple[str, str]]:
+        """What cannot work when this spout feeds a checkpointed topology, as (problem, fix) pairs;
+        validation refuses the topology with them (e.g. a source with one position read by par > 1)."""
+        return []
+
     def commit(self, position: Any) -> None:
         """The checkpoint taken at ``position`` is complete: the source may forget what came
         before it (commit a Kafka offset, XACK, write an offsets file). Never rewound past again."""

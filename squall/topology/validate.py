@@ -530,6 +530,10 @@ def _check_state(defs: list[ComponentDef], topology_config: dict[str, Any], add:
         )
     for d in defs:
         name = getattr(d.cls, "__name__", str(d.cls))
+        check = getattr(d.cls, "checkpoint_problems", None)  # a spout's own limits when checkpointed
+        if d.kind == "spout" and callable(check):
+            for text, fix in check(component_conf(topology_config, d.config), d.par):
+                add(Problem(d.name, f"{why}, but {text}", fix))
         if d.kind == "spout" and not rewindable(d.cls):
             add(
                 Problem(

@@ -84,3 +84,14 @@ def test_key_value_state_remembers_what_changed() -> None:
     assert s.changed == set() and len(changes) == 5
     restored = KeyValueState.restored({k: v for k, v in changes.items() if v is not None})
     assert restored == {"c": 3, "d": 4, ("x", 1): [1, 2]} and restored.changed == set()
+
+
+def test_a_spouts_own_checkpoint_limits_are_refused() -> None:
+    from squall.connectors.redis_streams import RedisStreamSpout
+
+    conf = {"redis.url": "redis://127.0.0.1:6379/0", "redis.stream": "words", "redis.group": "g"}
+    src = RedisStreamSpout.spec(config=conf, par=2)
+    text = refused({"src": src, "count": Counts.spec(inputs=[src])})
+    assert "par=2, and a stream has one position" in text and "set par=1" in text
+    src = RedisStreamSpout.spec(config=conf, par=1)
+    type("T", (Topology,), {"src": src, "count": Counts.spec(inputs=[src])})
