@@ -11,11 +11,63 @@ import time
 from typing import Any
 
 from squall.compat.loader import load_topology
+from squall.local.checkpoints import CheckpointCoordinator
 from squall.local.result import RunResult
 from squall.local.statistics import RunState, StatsBook, peak_rss_bytes, rss_bytes
 from squall.runtime.hooks import WorkerHooks
 from squall.runtime.worker import Worker
 from squall.topology.config import topology_conf
+from squall.topology.stateful_bolt import checkpointed
+
+
+class NoCheckpoints:
+    """A topology without state: nothing to checkpoint."""
+
+    def turn(self, now: float, spouts_done: bool) -> None:
+        pass
+
+    def final(self, deadline: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class InProcessCheckpoints(NoCheckpoints):
+    """The coordinator's checkpoint role for the one in-process worker (a topology with a StatefulBolt):
+    periodic checkpoints while spouts run, and a final one when the run completes."""
+
+    def __init__(self, worker: Worker, topology: Any, conf: dict[str, Any]):
+        self.worker = worker
+        self.cp = CheckpointCoordinator(conf["topology.name"], conf, worker.plan, topology.components)
+        self.cp.begin()  # before setup: what an earlier run staged and did not commit is forgotten
+
+    def turn(self, now: float, spouts_done: bool) -> None:
+        wc = self.worker.checkpoints
+        assert wc is not None
+        if not spouts_done:
+            n = self.cp.due(now)
+            if n is not None:
+                wc.start(n)
+        for report in wc.take_reports():
+            done = self.cp.on_report(report)
+            if done is not None:
+                wc.committed(done)
+
+    def final(self, deadline: float) -> None:
+        """A checkpoint started now (one under way began before the input ended), stepped to its commit."""
+        wc = self.worker.checkpoints
+        assert wc is not None
+        final: int | None = None
+        while (final is None or self.cp.committed < final) and time.monotonic() < deadline:
+            if self.cp.current is None:
+                final = self.cp.start(time.monotonic())
+                wc.start(final)
+            self.worker.step()
+            self.turn(time.monotonic(), True)
+
+    def close(self) -> None:
+        self.cp.close()
 
 
 def run_in_process(
@@ -37,6 +89,7 @@ def run_in_process(
     conf = topology_conf(topology.config, overrides, topology.components.values())
     conf["topology.name"] = conf.get("topology.name") or topology.__name__
     worker = Worker(topology, conf, 0, hooks=hooks)
+    checkpoints = InProcessCheckpoints(worker, topology, conf) if checkpointed(topology.components) else NoCheckpoints()
     book = StatsBook(conf["topology.name"], worker.plan, {n: d.kind for n, d in topology.components.items()})
     book.worker_started(0, 0, os.getpid(), time.time())
     book.worker_hello(0, socket.gethostname())
@@ -48,6 +101,7 @@ def run_in_process(
     while True:
         did = worker.step()
         now = time.monotonic()
+        checkpoints.turn(now, worker.spouts_ended)
         if duration is not None and now - start >= duration:
             state, stop_reason = RunState.STOPPED, "duration"
             break
@@ -63,6 +117,7 @@ def run_in_process(
             if not did and worker.idle():
                 idle_turns += 1
                 if idle_turns >= 2:
+                    checkpoints.final(start + (timeout or 3600.0))  # the state then holds every input
                     break
                 continue
         idle_turns = 0
@@ -76,6 +131,7 @@ def run_in_process(
                 break
             time.sleep(0.0005)
     worker.close()
+    checkpoints.close()
     report = hooks.report() if hooks is not None else None
     # One stats round, answered by the one worker: the same snapshot type as a Coordinator's.
     rnd = book.begin([0], time.monotonic() - start)

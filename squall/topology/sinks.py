@@ -131,16 +131,16 @@ class TransactionalSink(StatefulBolt):
             self._sink_counts[1] += len(records)
 
     def cleanup(self) -> None:
-        """Say what this run leaves unwritten (a run stopped between checkpoints; a run that takes no
-        checkpoints, as ``squall.testing`` in one process, writes nothing): a later run of the topology
-        with the same state writes it (its input replayed from the last checkpoint, its batches restored)."""
+        """Say what this run leaves unwritten (a run stopped between checkpoints): a later run of the
+        topology with the same state writes it (its input replayed from the last checkpoint, its
+        batches restored)."""
         left = len(self.__dict__.get("_open") or ())
         batches = len(self.__dict__.get("_batch_ids") or ())
         if left or batches:
             self.__dict__.get("logger", log).warning(
                 "%s stops with %d record(s) buffered after the last committed checkpoint and %d committed "
                 "batch(es) not written: not written by this run (a later run from the same state writes "
-                "them; a run without checkpoints, e.g. squall.testing in one process, writes nothing)",
+                "them)",
                 type(self).__name__,
                 left,
                 batches,

@@ -124,3 +124,14 @@ def test_checkpoints_back_to_back_still_end_with_every_word(tmp_path: Any, acker
     words, positions, committed = counts(conf)
     assert words == dict(S.expected(30_000))
     assert sorted(positions.values()) == [30_000, 30_001] and committed >= 2
+
+
+def test_in_one_process_checkpoints_are_taken_too(tmp_path: Any) -> None:
+    from squall.local.inprocess import run_in_process
+
+    conf = {"test.n": 20_000, "squall.state.dir": str(tmp_path), "topology.state.checkpoint.interval.ms": 5}
+    result = run_in_process(S.StatefulWordCount, conf)
+    assert result.reason == "completed"
+    words, positions, committed = counts(conf)
+    assert words == dict(S.expected(20_000)) and committed >= 2  # periodic ones, and the final one
+    assert sorted(positions.values()) == [20_000, 20_001]
