@@ -415,8 +415,7 @@ def check_state_reach(ray: Any, topology: str, conf: Mapping[str, Any], componen
     from squall.state.redis import DEFAULT_URL, redacted
 
     url = str(conf.get("topology.state.redis.url") or DEFAULT_URL)
-    host = (urlsplit(url).hostname or "").lower()
-    if not (host == "localhost" or host.startswith("127.") or host == "::1"):
+    if not is_loopback_address(f"{urlsplit(url).hostname or ''}:0"):
         return
     hosts = sorted({str(n.get("NodeManagerAddress")) for n in ray.nodes() if n.get("Alive")})
     if len(hosts) > 1:
