@@ -476,6 +476,8 @@ def submit(
         if rename:
             overrides["topology.name"] = rename
         local = Coordinator(resolved.ref, overrides, log_level=log_level)  # validates and plans; starts nothing
+        name = str(local.conf["topology.name"])
+        cluster.check_state_backend(name, local.conf, local.topology.components)  # the nodes share no disk
         working_dir, ref, paths = _project_folder(resolved, project)
         runtime_env = _runtime_env(working_dir, pip, env_vars, env)
         target = cluster.start_local_ray() if local_ray else cluster.address_of(address or _nimbus(project, env))
@@ -488,7 +490,6 @@ def submit(
             'environment\'s "nimbus" in config.json (-e NAME)'
         )
     overrides["topology.workers"] = local.plan.num_workers
-    name = str(local.conf["topology.name"])
     submission = Submission(
         ref=ref,
         name=name,
@@ -505,6 +506,7 @@ def submit(
     t0 = time.monotonic()
     try:
         ray = cluster.connect(target, runtime_env)
+        cluster.check_state_reach(ray, name, local.conf, local.topology.components)
         info = cluster.submit(ray, submission, local.conf.get("squall.cluster.master.resources"))
     except SquallError as exc:
         _fail(exc)

@@ -17,12 +17,14 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import urlsplit
 
 from squall.cluster.master import MASTER_NAME, NAMESPACE_PREFIX, Submission, TopologyMaster
 from squall.cluster.worker_actor import parse_worker_name
-from squall.errors import ConfigError, SquallError
+from squall.errors import ConfigError, InvalidTopologyError, Problem, SquallError
 from squall.ui.client import (
     AmbiguousTopologyError,
     ApiError,
@@ -371,6 +373,57 @@ def submit(
         f"topology {submission.name} was not running after {timeout:g}s (state {info.get('state')}): removed; "
         "the cluster may lack free CPUs for its workers (`ray status`)"
     )
+
+
+STATE_FIX = "-c topology.state.provider=redis -c topology.state.redis.url=redis://HOST:6379/0"
+
+
+def _stateful(components: Mapping[str, Any]) -> list[str]:
+    """The topology's StatefulBolts (by name): it checkpoints state when there is one."""
+    from squall.topology.stateful_bolt import is_stateful
+
+    return [name for name, d in components.items() if is_stateful(d.cls)]
+
+
+def check_state_backend(topology: str, conf: Mapping[str, Any], components: Mapping[str, Any]) -> None:
+    """Refuse a checkpointed topology whose state backend the nodes cannot share: SQLite is a file on
+    one machine's disk, and a worker restarted on another node would find no state there (or another
+    run's): on a cluster the checkpoints go to Redis, which every node reaches (docs/cluster.md)."""
+    stateful = _stateful(components)
+    provider = str(conf.get("topology.state.provider") or "sqlite")
+    if stateful and provider == "sqlite":
+        raise InvalidTopologyError(
+            topology,
+            [
+                Problem(
+                    stateful[0],
+                    "the topology checkpoints state (a StatefulBolt) with topology.state.provider=sqlite, a file "
+                    "on one node's disk: the nodes of a cluster do not share one, so a worker restarted on another "
+                    "node would lose the state",
+                    f"keep the checkpoints in a Redis every node reaches: {STATE_FIX}",
+                )
+            ],
+        )
+
+
+def check_state_reach(ray: Any, topology: str, conf: Mapping[str, Any], components: Mapping[str, Any]) -> None:
+    """Refuse a Redis state URL on a loopback address when the cluster's nodes are on several hosts:
+    each node would reach a different Redis (its own, or none). One host (a cluster on one machine,
+    ``--local-ray``) is fine."""
+    if not _stateful(components) or str(conf.get("topology.state.provider")) != "redis":
+        return
+    from squall.state.redis import DEFAULT_URL, redacted
+
+    url = str(conf.get("topology.state.redis.url") or DEFAULT_URL)
+    if not is_loopback_address(f"{urlsplit(url).hostname or ''}:0"):
+        return
+    hosts = sorted({str(n.get("NodeManagerAddress")) for n in ray.nodes() if n.get("Alive")})
+    if len(hosts) > 1:
+        raise ConfigError(
+            f"topology {topology}: topology.state.redis.url={redacted(url)} is this machine's own address, but the "
+            f"cluster's nodes are on {len(hosts)} hosts ({', '.join(hosts[:4])}): each would reach another Redis "
+            f"-> name a Redis every node reaches: {STATE_FIX}"
+        )
 
 
 def start_local_ray() -> str:

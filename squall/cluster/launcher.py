@@ -57,6 +57,9 @@ class RayWorkerHandle:
             return None
         try:
             result = ray.get(self.ref, timeout=0)
+        except ray.exceptions.RayTaskError as exc:  # run() raised: its traceback says why (its output is in a ring)
+            log.error("worker actor %s failed: %s", self.name, exc)
+            return self._end(DEAD)
         except ray.exceptions.RayError as exc:  # died with its node, killed, unavailable: dead to us
             log.warning("worker actor %s is gone: %s", self.name, str(exc).splitlines()[0] if str(exc) else exc)
             return self._end(DEAD)

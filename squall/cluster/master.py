@@ -419,6 +419,8 @@ class TopologyMaster:
             "workers": coord.plan.num_workers if coord is not None else 0,
             "rebalancing": self.rebalance_to is not None,
             "last_rebalance": self.last_rebalance,
+            # checkpointed state: committed id, count, aborted, last (id, duration_ms, at...); {} without
+            "checkpoints": dict(snap.checkpoints) if snap is not None else {},
         }
 
     def ui_url(self) -> str:

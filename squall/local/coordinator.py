@@ -812,10 +812,18 @@ class Coordinator:
             committed = self.checkpoints.begin()
             if committed:
                 log.info("restoring state from checkpoint %d", committed)
-        if self.attach is not None:
+        if self.attach is not None and self.checkpoints is not None:
+            # a checkpoint in progress died with the old coordinator: every worker goes back to the last
+            # committed one, so the running ones are taken only to be stopped (not waited for: one that
+            # died with the old coordinator, or hangs, must not hold the rollback up). Full restarts move
+            # every index to the next incarnation together: one found dead (or not found) goes on from
+            # the newest, a name its predecessors never had
+            newest = max((inc for _handle, inc in self.attach.values()), default=-1)
+            self.incarnation = dict.fromkeys(range(self.plan.num_workers), newest)
+            self.handles = {i: h for i, (h, _inc) in self.attach.items() if h is not None}
+            self._restart_all("the coordinator restarted")
+        elif self.attach is not None:
             self._attach_workers(self.attach)
-            if self.checkpoints is not None:  # a checkpoint in progress died with the old coordinator
-                self._restart_all("the coordinator restarted")
         else:
             self._start_workers()
 

@@ -7,14 +7,21 @@ process and every ``squall`` subprocess) keeps Ray's node address on 127.0.0.1: 
 machine's own network address is not allowed here (../shared/reference/peers-and-ray.md, 4(b)).
 The head offers no CPU and the resource ``head`` (the topology masters ask for it: removing a node
 never takes a master); each node offers 3 CPUs (worker actors take one each) and ``node<i>``.
+
+Each node has its own temporary folder, as separate machines do. With the head's shared by all, the
+nodes' runtime_env agents unpacked the job's working_dir into one folder: a node that unpacked it
+again (``overwrite``) deleted the folder under the other nodes' running actors (their ``os.getcwd()``
+failed), so a worker restarted on one node could die when another node started one.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +49,7 @@ class RayCluster:
         )
         self.nodes = {}
         self.added = 0
+        self.folders = Path(tempfile.mkdtemp(prefix="sq-ray-"))  # the nodes' own temporary folders
         for _ in range(2):
             self.add_node()
         self.cluster.wait_for_nodes()
@@ -54,7 +62,11 @@ class RayCluster:
     def add_node(self):
         self.added += 1
         name = f"node{self.added}"
-        self.nodes[name] = self.cluster.add_node(num_cpus=3, node_ip_address=LOOPBACK, resources={name: 1})
+        folder = self.folders / name
+        folder.mkdir()
+        self.nodes[name] = self.cluster.add_node(
+            num_cpus=3, node_ip_address=LOOPBACK, resources={name: 1}, temp_dir=str(folder)
+        )
         return name
 
     def remove_node(self, node_id: str) -> str:
@@ -86,6 +98,7 @@ class RayCluster:
     def shutdown(self) -> None:
         self.ray.shutdown()
         self.cluster.shutdown()
+        shutil.rmtree(self.folders, ignore_errors=True)
 
 
 def squall(*args: str, timeout: float = 240, cwd: Path = ROOT, env: dict | None = None):

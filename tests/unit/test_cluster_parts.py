@@ -111,3 +111,54 @@ def test_output_ring_writes_through_and_keeps_the_newest_lines():
     ring.write("x" * 20000 + "\n")
     (entry,) = ring.take()
     assert len(entry[1]) == 8192
+
+
+def _stateful_topology():
+    from squall.topology.loader import load_topology
+
+    return load_topology(str(ROOT / "tests" / "cluster" / "projects" / "stateful" / "stateful.py"))
+
+
+def test_a_checkpointed_topology_on_sqlite_is_refused_with_the_redis_fix():
+    from squall.cluster.client import check_state_backend
+    from squall.errors import InvalidTopologyError
+
+    components = _stateful_topology().components
+    with pytest.raises(InvalidTopologyError) as refused:
+        check_state_backend("wc", {}, components)  # the default provider: sqlite
+    text = str(refused.value)
+    assert "component 'count'" in text and "do not share" in text
+    assert "-c topology.state.provider=redis -c topology.state.redis.url=redis://HOST:6379/0" in text
+    check_state_backend("wc", {"topology.state.provider": "redis"}, components)
+    stateless = {n: d for n, d in components.items() if n != "count"}
+    check_state_backend("wc", {}, stateless)  # no state: nothing to share
+
+
+class _Nodes:
+    """What ``ray.nodes()`` answers (the node table), for the host-count rule alone."""
+
+    def __init__(self, *hosts: str):
+        self.hosts = hosts
+
+    def nodes(self):
+        return [{"NodeManagerAddress": h, "Alive": True} for h in self.hosts] + [
+            {"NodeManagerAddress": "10.9.9.9", "Alive": False}
+        ]
+
+
+def test_a_loopback_redis_is_refused_when_the_nodes_are_on_several_hosts():
+    from squall.cluster.client import check_state_reach
+    from squall.errors import ConfigError
+
+    components = _stateful_topology().components
+    conf = {"topology.state.provider": "redis", "topology.state.redis.url": "redis://:secret@127.0.0.1:6379/0"}
+    check_state_reach(_Nodes("127.0.0.1", "127.0.0.1"), "wc", conf, components)  # one machine: fine
+    with pytest.raises(ConfigError) as refused:
+        check_state_reach(_Nodes("10.0.0.1", "10.0.0.2"), "wc", conf, components)
+    assert "2 hosts" in str(refused.value) and "secret" not in str(refused.value)
+    assert "redis://HOST:6379/0" in str(refused.value)
+    default = {"topology.state.provider": "redis"}  # the default URL is loopback too
+    with pytest.raises(ConfigError):
+        check_state_reach(_Nodes("10.0.0.1", "10.0.0.2"), "wc", default, components)
+    shared = dict(conf, **{"topology.state.redis.url": "redis://redis.internal:6379/0"})
+    check_state_reach(_Nodes("10.0.0.1", "10.0.0.2"), "wc", shared, components)
