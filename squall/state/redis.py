@@ -9,6 +9,7 @@ Keys, under ``squall:state:<topology>:`` (``%`` and ``:`` in the name escaped as
   byte (``\\x01`` + value: set; ``\\x00``: deleted);
 * ``pending``: a sorted set of those ``<checkpoint>:<task>`` names, scored by checkpoint;
 * ``state:<task>``: a hash, the task's committed state; ``tasks``: the set of tasks that have one;
+* ``sizes``: a hash, per task the bytes of its state's fields and values (kept by ``commit``);
 * ``commit.token``: the token of the last commit (a client retrying a commit whose reply was lost
   learns that it succeeded instead of being refused).
 
@@ -40,7 +41,7 @@ SOCKET_TIMEOUT_SECS = 30.0  # a commit folding a large checkpoint runs for a whi
 RETRIES = 3  # redis-py's retries of a command after a connection error (short backoff): then StateError
 SET, DELETED = b"\x01", b"\x00"
 
-# KEYS: committed, pending index, tasks, commit token; ARGV: n, key prefix, token.
+# KEYS: committed, pending index, tasks, commit token, sizes; ARGV: n, key prefix, token.
 # Returns {1, n} when committed, {0, committed} when refused.
 COMMIT = """
 local n = tonumber(ARGV[1])
@@ -55,15 +56,23 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])) d
   local pending = ARGV[2] .. 'pending:' .. member
   local target = ARGV[2] .. 'state:' .. task
   local fields = redis.call('HGETALL', pending)
+  local delta = 0
   for i = 1, #fields, 2 do
-    local value = fields[i + 1]
+    local key, value = fields[i], fields[i + 1]
+    local old = redis.call('HSTRLEN', target, key)
     if string.byte(value, 1) == 1 then
-      redis.call('HSET', target, fields[i], string.sub(value, 2))
-    else
-      redis.call('HDEL', target, fields[i])
+      value = string.sub(value, 2)
+      if redis.call('HSET', target, key, value) == 1 then
+        delta = delta + #key + #value
+      else
+        delta = delta + #value - old
+      end
+    elseif redis.call('HDEL', target, key) == 1 then
+      delta = delta - #key - old
     end
   end
   redis.call('DEL', pending)
+  if delta ~= 0 then redis.call('HINCRBY', KEYS[5], task, delta) end
   touched[task] = target
 end
 for task, target in pairs(touched) do
@@ -71,6 +80,7 @@ for task, target in pairs(touched) do
     redis.call('SADD', KEYS[3], task)
   else
     redis.call('SREM', KEYS[3], task)
+    redis.call('HDEL', KEYS[5], task)
   end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
@@ -87,23 +97,16 @@ end
 redis.call('DEL', KEYS[1])
 """
 
-# KEYS: committed, pending index, tasks, commit token; ARGV: key prefix
+# KEYS: committed, pending index, tasks, commit token, sizes; ARGV: key prefix
 RESET = (
     DISCARD.replace("KEYS[1]", "KEYS[2]")
     + """
 for _, task in ipairs(redis.call('SMEMBERS', KEYS[3])) do
   redis.call('DEL', ARGV[1] .. 'state:' .. task)
 end
-redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5])
 """
 )
-
-# KEYS: a state hash; the bytes of its fields and values, counted in Redis
-SIZE = """
-local size = 0
-for _, s in ipairs(redis.call('HGETALL', KEYS[1])) do size = size + #s end
-return size
-"""
 
 
 def key_prefix(topology: str) -> str:
@@ -157,11 +160,10 @@ class RedisBackend(StateBackend):
             ) from e
         prefix = key_prefix(topology)
         self._prefix = prefix
-        self._keys = [prefix + "committed", prefix + "pending", prefix + "tasks", prefix + "commit.token"]
+        self._keys = [prefix + k for k in ("committed", "pending", "tasks", "commit.token", "sizes")]
         self._commit = self._r.register_script(COMMIT)
         self._discard = self._r.register_script(DISCARD)
         self._reset = self._r.register_script(RESET)
-        self._size = self._r.register_script(SIZE)
         with self._errors():
             self._r.ping()  # fail now, naming the URL, rather than at the first checkpoint
 
@@ -231,7 +233,8 @@ class RedisBackend(StateBackend):
 
     def size(self, task: int) -> int:
         with self._errors():
-            return int(self._size(keys=[f"{self._prefix}state:{task}"]))
+            size = self._r.hget(self._keys[4], str(task))
+        return int(size or 0)
 
     def tasks(self) -> list[int]:
         with self._errors():

@@ -7,9 +7,10 @@ the busy timeout instead of failing with "database is locked". Local disk only: 
 where workers do not share a disk, needs the Redis backend.
 
 Tables: ``meta(committed)`` (one row), ``pending(task, checkpoint, key, value)`` (what ``write``
-staged; a NULL value deletes the key) and ``state(task, key, value)`` (what is committed). ``commit``
-is one transaction: for each (task, key) the change of the highest checkpoint ``<= n`` wins (the
-same as applying them in checkpoint order), then those pending rows go and ``committed = n``.
+staged; a NULL value deletes the key), ``state(task, key, value)`` (what is committed) and
+``sizes(task, keys, bytes)`` (of ``state``, for the statistics). ``commit`` is one transaction: for
+each (task, key) the change of the highest checkpoint ``<= n`` wins (the same as applying them in
+checkpoint order), then those pending rows go and ``committed = n``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ SCHEMA = (
     " value BLOB, PRIMARY KEY (task, checkpoint, key)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS state (task INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,"
     " PRIMARY KEY (task, key)) WITHOUT ROWID",
+    # per task, the keys and bytes in `state`, kept by commit: size() and tasks() never scan the state
+    "CREATE TABLE IF NOT EXISTS sizes (task INTEGER PRIMARY KEY, keys INTEGER NOT NULL, bytes INTEGER NOT NULL)",
 )
 
 #: per (task, key), the pending change of the highest checkpoint <= ?: SQLite takes the bare
@@ -44,6 +47,14 @@ _UPSERT = (
     " ON CONFLICT (task, key) DO UPDATE SET value = excluded.value"
 )
 _DELETE = f"DELETE FROM state WHERE (task, key) IN (SELECT task, key FROM ({_LATEST}) WHERE value IS NULL)"
+#: what those changes will do to each task's keys and bytes (run before applying them)
+_SIZES = (
+    "INSERT INTO sizes (task, keys, bytes)"
+    " SELECT l.task, count(l.value) - count(s.key),"
+    " sum(coalesce(length(l.key) + length(l.value), 0) - coalesce(length(s.key) + length(s.value), 0))"
+    f" FROM ({_LATEST}) AS l LEFT JOIN state AS s ON s.task = l.task AND s.key = l.key WHERE true GROUP BY l.task"
+    " ON CONFLICT (task) DO UPDATE SET keys = keys + excluded.keys, bytes = bytes + excluded.bytes"
+)
 
 
 def default_dir() -> Path:
@@ -157,6 +168,8 @@ class SqliteBackend(StateBackend):
     def commit(self, checkpoint: int) -> None:
         with self._errors(), self._transaction() as db:
             self._above_committed(db, checkpoint, "commit")
+            db.execute(_SIZES, (checkpoint,))
+            db.execute("DELETE FROM sizes WHERE keys = 0")
             db.execute(_DELETE, (checkpoint,))
             db.execute(_UPSERT, (checkpoint,))
             db.execute("DELETE FROM pending WHERE checkpoint <= ?", (checkpoint,))
@@ -173,19 +186,18 @@ class SqliteBackend(StateBackend):
 
     def size(self, task: int) -> int:
         with self._errors():
-            row = self._db.execute(
-                "SELECT coalesce(sum(length(key) + length(value)), 0) FROM state WHERE task = ?", (task,)
-            ).fetchone()
-            return int(row[0])
+            row = self._db.execute("SELECT bytes FROM sizes WHERE task = ?", (task,)).fetchone()
+        return 0 if row is None else int(row[0])
 
     def tasks(self) -> list[int]:
         with self._errors():
-            return [int(t) for (t,) in self._db.execute("SELECT DISTINCT task FROM state ORDER BY task")]
+            return [int(t) for (t,) in self._db.execute("SELECT task FROM sizes ORDER BY task")]
 
     def reset(self) -> None:
         with self._errors(), self._transaction() as db:
             db.execute("DELETE FROM pending")
             db.execute("DELETE FROM state")
+            db.execute("DELETE FROM sizes")
             db.execute("UPDATE meta SET committed = 0")
 
     def close(self) -> None:

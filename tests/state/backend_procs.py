@@ -40,6 +40,11 @@ def expected(task: int, upto: int) -> dict[bytes, bytes]:
     return state
 
 
+def size(state: Mapping[bytes, bytes]) -> int:
+    """What ``StateBackend.size`` reports for ``state``."""
+    return sum(len(k) + len(v) for k, v in state.items())
+
+
 def apply(state: dict[bytes, bytes], change: Mapping[bytes, bytes | None]) -> None:
     for k, v in change.items():
         if v is None:

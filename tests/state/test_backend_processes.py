@@ -10,7 +10,7 @@ import time
 from collections import Counter
 
 import pytest
-from backend_procs import committer, expected, writer
+from backend_procs import committer, expected, size, writer
 
 SPAWN = multiprocessing.get_context("spawn")  # fresh interpreters, as worker processes are
 WRITERS = 4
@@ -50,6 +50,7 @@ def test_four_writer_processes_and_a_committer(backend_spec, backend):
                 assert backend.committed() == n
                 for t in range(WRITERS):
                     assert backend.load(t) == expected(t, n), f"task {t} after commit {n}"
+                    assert backend.size(t) == size(expected(t, n))
                 n += 1
         for p in procs:
             p.join(60)
@@ -85,4 +86,5 @@ def test_a_committer_killed_in_a_loop_of_commits_leaves_committed_and_state_in_a
         assert now >= target
         for t in range(tasks):
             assert backend.load(t) == expected(t, now), f"task {t} at committed {now}"
+            assert backend.size(t) == size(expected(t, now))
         committed = now

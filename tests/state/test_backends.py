@@ -4,6 +4,7 @@ a real redis-server. Each test opens its backend through ``open_backend``, as th
 from __future__ import annotations
 
 import pytest
+from backend_procs import size
 
 from squall.state import KeyValueState, open_backend
 from squall.state.kv import decoded
@@ -126,6 +127,17 @@ def test_size_counts_the_bytes_of_keys_and_values(backend):
     assert backend.size(3) == 1001
     assert backend.size(9) == 0
     assert backend.tasks() == [0, 3]
+    # kept up to date by each commit: values grown and shrunk, keys added and deleted, twice in one commit
+    backend.write(0, 2, {b"abc": b"1", b"d": b"dddd", b"new": b"", b"missing": None})
+    backend.write(0, 3, {b"abc": None, b"new": b"nn", b"d": b"d"})
+    backend.write(3, 2, {b"k": None})
+    backend.commit(3)
+    assert backend.load(0) == {b"d": b"d", b"new": b"nn"}
+    assert backend.size(0) == 2 + 5
+    assert backend.size(3) == 0 and backend.tasks() == [0]
+    backend.write(3, 4, {b"": b""})  # an empty key and value: state that takes no bytes
+    backend.commit(4)
+    assert backend.tasks() == [0, 3] and backend.size(3) == 0 and backend.load(3) == {b"": b""}
 
 
 def test_any_bytes_round_trip(backend):
@@ -134,6 +146,7 @@ def test_any_bytes_round_trip(backend):
     backend.write(0, 1, values)
     backend.commit(1)
     assert backend.load(0) == values
+    assert backend.size(0) == size(values)
 
 
 def test_a_checkpoint_of_many_keys(backend):
@@ -143,6 +156,7 @@ def test_a_checkpoint_of_many_keys(backend):
     backend.write(0, 2, dict.fromkeys(list(changes)[:10_000]))
     backend.commit(2)
     assert backend.load(0) == dict(list(changes.items())[10_000:])
+    assert backend.size(0) == size(backend.load(0))
 
 
 def test_two_instances_see_each_others_writes_and_commits(open_instance):
@@ -190,6 +204,7 @@ def test_a_key_value_state_checkpointed_and_restored(open_instance):
     assert restored == state == {"word": 4, ("pair", 2): {"nested": [1, 2]}, ("pair", (1, 2)): None}
     assert restored.changed == set()
     assert decoded(backend.load(5)) == state
+    assert backend.size(5) == size(backend.load(5))
 
 
 def test_an_unknown_provider_is_a_config_error_naming_the_choices():

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from backend_procs import BackendSpec, committer, expected
+from backend_procs import BackendSpec, committer, expected, size
 from redis_server import RedisServer, free_port
 
 from squall.errors import ConfigError, StateError
@@ -44,7 +44,9 @@ def test_keys_live_under_the_topologys_prefix(redis_server):
         keys = sorted(k.decode() for k in redis_server.client().keys("squall:state:keys%3Ademo:*"))
         prefix = key_prefix("keys:demo")
         assert prefix == "squall:state:keys%3Ademo:"
-        assert keys == [prefix + k for k in ("commit.token", "committed", "pending", "pending:2:2", "state:2", "tasks")]
+        assert keys == [
+            prefix + k for k in ("commit.token", "committed", "pending", "pending:2:2", "sizes", "state:2", "tasks")
+        ]
         assert redis_server.client().get(prefix + "committed") == b"1"
         backend.reset()
         assert redis_server.client().keys("squall:state:keys%3Ademo:*") == []
@@ -129,5 +131,6 @@ def test_redis_killed_during_commits_keeps_committed_and_state_in_agreement(own_
         assert now >= committed + 20
         for t in range(tasks):
             assert backend.load(t) == expected(t, now), f"task {t} at committed {now}"
+            assert backend.size(t) == size(expected(t, now))
         committed = now
     backend.close()

@@ -55,14 +55,14 @@ def test_an_empty_name_is_refused():
         file_name("")
 
 
-def test_the_file_is_in_wal_mode_with_the_three_tables(tmp_path):
+def test_the_file_is_in_wal_mode_with_its_tables(tmp_path):
     backend = open_backend("t", {"squall.state.dir": str(tmp_path)})
     backend.close()
     db = sqlite3.connect(tmp_path / "t.sqlite3")
     try:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert tables == {"meta", "pending", "state"}
+        assert tables == {"meta", "pending", "state", "sizes"}
     finally:
         db.close()
 
