@@ -8,9 +8,9 @@ where workers do not share a disk, needs the Redis backend.
 
 Tables: ``meta(committed)`` (one row), ``pending(task, checkpoint, key, value)`` (what ``write``
 staged; a NULL value deletes the key), ``state(task, key, value)`` (what is committed) and
-``sizes(task, keys, bytes)`` (of ``state``, for the statistics). ``commit`` is one transaction: for
-each (task, key) the change of the highest checkpoint ``<= n`` wins (the same as applying them in
-checkpoint order), then those pending rows go and ``committed = n``.
+``sizes(task, keys, bytes)`` (of ``state``, for the statistics). ``commit`` is one transaction: the
+pending rows of each checkpoint ``<= n``, oldest first, are applied (upserted or deleted, ``sizes``
+adjusted), then those rows go and ``committed = n``.
 """
 
 from __future__ import annotations
@@ -39,21 +39,23 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS sizes (task INTEGER PRIMARY KEY, keys INTEGER NOT NULL, bytes INTEGER NOT NULL)",
 )
 
-#: per (task, key), the pending change of the highest checkpoint <= ?: SQLite takes the bare
-#: columns of a max() aggregate from the row holding the maximum
-_LATEST = "SELECT task, key, value, max(checkpoint) FROM pending WHERE checkpoint <= ? GROUP BY task, key"
-_UPSERT = (
-    f"INSERT INTO state (task, key, value) SELECT task, key, value FROM ({_LATEST}) WHERE value IS NOT NULL"
-    " ON CONFLICT (task, key) DO UPDATE SET value = excluded.value"
-)
-_DELETE = f"DELETE FROM state WHERE (task, key) IN (SELECT task, key FROM ({_LATEST}) WHERE value IS NULL)"
-#: what those changes will do to each task's keys and bytes (run before applying them)
+# A commit applies each pending checkpoint <= n in turn, oldest first (one statement per step over
+# that checkpoint's rows, which come in (task, key) order: the state's b-tree is walked in order).
+#: what checkpoint ?'s changes will do to each task's keys and bytes (run before applying them)
 _SIZES = (
     "INSERT INTO sizes (task, keys, bytes)"
-    " SELECT l.task, count(l.value) - count(s.key),"
-    " sum(coalesce(length(l.key) + length(l.value), 0) - coalesce(length(s.key) + length(s.value), 0))"
-    f" FROM ({_LATEST}) AS l LEFT JOIN state AS s ON s.task = l.task AND s.key = l.key WHERE true GROUP BY l.task"
-    " ON CONFLICT (task) DO UPDATE SET keys = keys + excluded.keys, bytes = bytes + excluded.bytes"
+    " SELECT p.task, count(p.value) - count(s.key),"
+    " sum(coalesce(length(p.key) + length(p.value), 0) - coalesce(length(s.key) + length(s.value), 0))"
+    " FROM pending AS p LEFT JOIN state AS s ON s.task = p.task AND s.key = p.key WHERE p.checkpoint = ?"
+    " GROUP BY p.task ON CONFLICT (task) DO UPDATE SET keys = keys + excluded.keys, bytes = bytes + excluded.bytes"
+)
+_DELETE = (
+    "DELETE FROM state WHERE (task, key) IN (SELECT task, key FROM pending WHERE checkpoint = ? AND value IS NULL)"
+)
+_UPSERT = (
+    "INSERT INTO state (task, key, value)"
+    " SELECT task, key, value FROM pending WHERE checkpoint = ? AND value IS NOT NULL"
+    " ON CONFLICT (task, key) DO UPDATE SET value = excluded.value"
 )
 
 
@@ -168,10 +170,11 @@ class SqliteBackend(StateBackend):
     def commit(self, checkpoint: int) -> None:
         with self._errors(), self._transaction() as db:
             self._above_committed(db, checkpoint, "commit")
-            db.execute(_SIZES, (checkpoint,))
+            staged = "SELECT DISTINCT checkpoint FROM pending WHERE checkpoint <= ? ORDER BY checkpoint"
+            for (n,) in db.execute(staged, (checkpoint,)).fetchall():
+                for statement in (_SIZES, _DELETE, _UPSERT):
+                    db.execute(statement, (n,))
             db.execute("DELETE FROM sizes WHERE keys = 0")
-            db.execute(_DELETE, (checkpoint,))
-            db.execute(_UPSERT, (checkpoint,))
             db.execute("DELETE FROM pending WHERE checkpoint <= ?", (checkpoint,))
             db.execute("UPDATE meta SET committed = ?", (checkpoint,))
 
