@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -104,18 +105,30 @@ class SqliteBackend(StateBackend):
             self._db = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_SECS, isolation_level=None, check_same_thread=False
             )
-            # WAL: readers never wait and writers queue; persistent in the file, so set it only once
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if mode != "wal":
-                    raise StateError(
-                        f"{self.path}: SQLite cannot use WAL mode there (got {mode!r})"
-                        " -> set squall.state.dir to a folder on a local disk (not a network file system)"
-                    )
             self._db.execute("PRAGMA synchronous=FULL")  # a committed checkpoint survives a power loss
-            with self._transaction():
-                for statement in SCHEMA:
-                    self._db.execute(statement)
+            self._setup()
+
+    def _setup(self) -> None:
+        """WAL mode (persistent in the file) and the tables. Switching to WAL does not wait on the
+        busy timeout: when several processes open a new file at once, the losers retry."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECS
+        while True:
+            try:
+                if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                    if mode != "wal":
+                        raise StateError(
+                            f"{self.path}: SQLite cannot use WAL mode there (got {mode!r})"
+                            " -> set squall.state.dir to a folder on a local disk (not a network file system)"
+                        )
+                with self._transaction():
+                    for statement in SCHEMA:
+                        self._db.execute(statement)
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:

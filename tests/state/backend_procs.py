@@ -69,6 +69,14 @@ def writer(spec: BackendSpec, task: int, checkpoints: int, queue: Any) -> None:
         raise
 
 
+def opener(spec: BackendSpec, task: int, barrier: Any) -> None:
+    """A worker process starting: opens the backend (at the same moment as the others) and stages."""
+    barrier.wait(30)
+    backend = spec.open()
+    backend.write(task, 1, {b"task": str(task).encode()})
+    backend.close()
+
+
 def committer(spec: BackendSpec, tasks: int) -> None:
     """The coordinator after a restart, in a loop until killed: discard what was staged and never
     committed, then stage checkpoints for ``tasks`` tasks and commit each, from the committed one on."""

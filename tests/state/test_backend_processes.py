@@ -10,9 +10,10 @@ import time
 from collections import Counter
 
 import pytest
-from backend_procs import committer, expected, size, writer
+from backend_procs import BackendSpec, committer, expected, opener, size, writer
 
 SPAWN = multiprocessing.get_context("spawn")  # fresh interpreters, as worker processes are
+FORK = multiprocessing.get_context("fork")  # starts at once: for many short processes (nothing opened before)
 WRITERS = 4
 CHECKPOINTS = 200
 
@@ -88,3 +89,25 @@ def test_a_committer_killed_in_a_loop_of_commits_leaves_committed_and_state_in_a
             assert backend.load(t) == expected(t, now), f"task {t} at committed {now}"
             assert backend.size(t) == size(expected(t, now))
         committed = now
+
+
+@pytest.mark.timeout(180)
+def test_eight_processes_open_a_new_topologys_backend_at_the_same_moment(backend_spec):
+    """Workers starting together on a topology never seen: the first open creates the file (SQLite:
+    switching it to WAL mode does not wait on the busy timeout), the others must not fail."""
+    for attempt in range(8):
+        spec = BackendSpec(f"{backend_spec.topology}-{attempt}", backend_spec.conf)
+        barrier = FORK.Barrier(8)
+        procs = [FORK.Process(target=opener, args=(spec, t, barrier)) for t in range(8)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 8, f"attempt {attempt}"
+        backend = spec.open()
+        try:
+            backend.commit(1)
+            assert backend.tasks() == list(range(8))
+        finally:
+            backend.reset()
+            backend.close()
