@@ -24,6 +24,7 @@ from squall.topology.spec import ComponentSpec as ComponentSpec
 from squall.topology.spec import StreamId as StreamId
 from squall.topology.spout import ReliableSpout as ReliableSpout
 from squall.topology.spout import Spout as Spout
+from squall.topology.stateful_bolt import StatefulBolt as StatefulBolt
 from squall.topology.stream import Stream as Stream
 from squall.topology.tuple import Tuple as Tuple
 from squall.topology.windowed_bolt import WindowedBolt as WindowedBolt
@@ -51,6 +52,7 @@ __all__ = [
     "Sliding",
     "Spout",
     "SquallError",
+    "StatefulBolt",
     "Stream",
     "StreamId",
     "Topology",

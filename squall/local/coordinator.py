@@ -42,6 +42,7 @@ import zmq
 from squall.compat.loader import load_topology
 from squall.errors import ResourceError, UnknownComponentError, WorkerError
 from squall.local import resources, worker_logs
+from squall.local.checkpoints import CheckpointCoordinator
 from squall.local.launcher import (
     Launcher,
     SubprocessLauncher,
@@ -57,9 +58,13 @@ from squall.runtime.inbound import DropLog
 from squall.topology.config import runtime_settings, topology_conf
 from squall.topology.loader import topology_ref
 from squall.topology.plan import make_plan
+from squall.topology.stateful_bolt import checkpointed
 from squall.transport.control import (
     ACTIVATE,
     BYE,
+    CHECKPOINT,
+    CHECKPOINTED,
+    COMMITTED,
     DEACTIVATE,
     DRAIN,
     END_INPUT,
@@ -189,6 +194,8 @@ class Coordinator:
         #: them where this coordinator listens (they say hello again)
         self.attach = attach
         self.on_bound = on_bound
+        #: checkpointed state (a topology with a StatefulBolt): started in ``run``
+        self.checkpoints: CheckpointCoordinator | None = None
 
     # -- what another thread may call -----------------------------------------------------------
     def statistics(self) -> TopologyStatistics:
@@ -431,6 +438,16 @@ class Coordinator:
             self.book.add_error(ErrorInfo("-", -1, i, time.time(), f"worker {i}", what))
             round_complete = self.book.worker_died(i, self._uptime())
             self._publish(status=round_complete)
+            if self.checkpoints is not None:
+                log.error(
+                    "%s; restarting every worker from checkpoint %d in %.1fs (restart #%d)",
+                    what,
+                    self.checkpoints.committed,
+                    delay,
+                    self.restarts[i],
+                )
+                self._stop_others(i, now + delay)
+                continue
             log.error("%s; restarting it in %.1fs (restart #%d)", what, delay, self.restarts[i])
 
     def _check_heartbeats(self) -> None:
@@ -467,8 +484,97 @@ class Coordinator:
                 self.unresponsive.discard(i)
                 h.kill()
 
+    def _stop_others(self, dead: int, at: float) -> None:
+        """A checkpointed topology rolls back whole: kill every other worker; all restart at ``at``."""
+        for j, h in self.handles.items():
+            if j != dead and j not in self.restart_at:
+                if h.poll() is None:
+                    h.kill()
+                self.restart_at[j] = at
+                self.spouts_done.discard(j)
+                self.unresponsive.discard(j)
+                self.book.worker_died(j, self._uptime())
+
+    def _restart_all(self, why: str) -> None:
+        """Flink's full restart: every worker stops, the checkpoint in progress is abandoned, and every
+        worker starts again from the last committed checkpoint (its state loaded, its spouts rewound)."""
+        assert self.checkpoints is not None
+        for h in self.handles.values():
+            if h.poll() is None:
+                h.kill()
+        for h in self.handles.values():
+            with contextlib.suppress(Exception):
+                h.wait(timeout=10)
+        self.restart_at.clear()
+        self.checkpoints.abort()
+        self.spouts_done.clear()
+        self.input_ended = False  # the spouts read their input again from the checkpoint
+        self.addresses = {}
+        t0 = time.monotonic()
+        for i in range(self.plan.num_workers):
+            self._start_worker(i)
+        hellos = self._wait_all(HELLO, START_TIMEOUT)
+        self.addresses = {i: m["address"] for i, m in hellos.items()}
+        for i, m in hellos.items():
+            self.book.worker_hello(i, m.get("host", ""))
+        self._broadcast({"t": PEERS, "peers": self._peers()})
+        self._wait_all(READY, START_TIMEOUT)
+        self._broadcast({"t": DEACTIVATE if self.deactivated else ACTIVATE})
+        if self.drain_sent:
+            self._broadcast({"t": DRAIN})
+        for i in range(self.plan.num_workers):
+            self._resume_sampling(i)
+        self._publish()
+        log.info(
+            "every worker restarted from checkpoint %d (%s) in %.1fs",
+            self.checkpoints.committed,
+            why,
+            time.monotonic() - t0,
+        )
+
+    def _checkpoint_due(self, now: float) -> None:
+        """Start the next checkpoint when its interval has passed (not while workers restart)."""
+        if self.checkpoints is None or self.restart_at:
+            return
+        n = self.checkpoints.due(now)
+        if n is not None:
+            self._broadcast({"t": CHECKPOINT, "n": n})
+
+    def _final_checkpoint(self) -> bool:
+        """A finite run is complete: take one last checkpoint so the state holds every input (Flink's
+        final checkpoint). True when there is none to take or it committed; False when a worker died
+        meanwhile (the run goes on: it restarts from the last committed checkpoint)."""
+        cp = self.checkpoints
+        if cp is None:
+            return True
+        if cp.current is None:
+            n = cp.start(time.monotonic())
+            self._broadcast({"t": CHECKPOINT, "n": n})
+        deadline = time.monotonic() + START_TIMEOUT
+        while cp.current is not None and time.monotonic() < deadline:
+            if any(h.poll() is not None for h in self.handles.values()):
+                return False
+            r = self._recv(20)
+            if r is not None and r[1]["t"] != PROBE:
+                self._handle(*r)
+        if cp.current is not None:
+            raise WorkerError(f"the final checkpoint {cp.current} did not complete within {START_TIMEOUT:.0f}s")
+        log.info("final checkpoint %d committed", cp.committed)
+        return True
+
     def _restart_due(self) -> None:
         now = time.monotonic()
+        if self.checkpoints is not None:
+            if self.restart_at and now >= max(self.restart_at.values()):
+                try:
+                    self._restart_all("a worker died")
+                except WorkerError as exc:
+                    dead = [i for i, h in self.handles.items() if h.poll() is not None]
+                    if not dead:
+                        raise  # alive but failed (e.g. initialize raised): nothing a restart fixes
+                    log.error("%s", exc)
+                    self._check_workers()  # schedules the next full restart, with a longer backoff
+            return
         for i, at in list(self.restart_at.items()):
             if now >= at:
                 del self.restart_at[i]
@@ -562,6 +668,13 @@ class Coordinator:
             raise WorkerError(f"{who} failed in {msg['where']}: {msg['error']}\n{msg.get('traceback', '')}".rstrip())
         elif kind == SPOUTS_DONE:
             self.spouts_done.add(index)
+        elif kind == CHECKPOINTED and self.checkpoints is not None:
+            if int(msg.get("inc", self.incarnation.get(index, 0))) != self.incarnation.get(index):
+                return  # from an incarnation that has been replaced
+            n = self.checkpoints.on_report(msg)
+            if n is not None:
+                self._broadcast({"t": COMMITTED, "n": n})
+                self.book.checkpoints = self.checkpoints.figures()
 
     def _wait_all(self, kind: str, timeout: float, indices: set[int] | None = None) -> dict[int, dict[str, Any]]:
         """Wait for a ``kind`` message from each worker in ``indices`` (all by default); a worker
@@ -653,10 +766,7 @@ class Coordinator:
                 len(self.plan.task_component) - ackers,
                 f" + {ackers} acker(s)" if ackers else "",
             )
-            if self.attach is not None:
-                self._attach_workers(self.attach)
-            else:
-                self._start_workers()
+            self._bring_up()
             self._set_state(RunState.INACTIVE if self.deactivated else RunState.ACTIVE)
             log.info("topology %s is %s", self.conf["topology.name"], self.state.value)
             final = self._supervise(start)
@@ -674,6 +784,8 @@ class Coordinator:
             final, self.message = RunState.KILLED, "killed by a second signal"
         finally:
             self._shutdown()
+            if self.checkpoints is not None:
+                self.checkpoints.close()
             for s, h in old_handlers.items():
                 signal.signal(s, h)
             self.sock.close()
@@ -684,6 +796,23 @@ class Coordinator:
             self._report_in_flight()
         self._publish()
         return RunResult(self._statistics, hook_reports=self.hook_reports)
+
+    def _bring_up(self) -> None:
+        """Start the workers (or take over running ones), after the checkpoints' start when the
+        topology has state: what a previous run staged and did not commit is forgotten first."""
+        if checkpointed(self.topology.components):
+            self.checkpoints = CheckpointCoordinator(
+                self.conf["topology.name"], self.conf, self.plan, self.topology.components
+            )
+            committed = self.checkpoints.begin()
+            if committed:
+                log.info("restoring state from checkpoint %d", committed)
+        if self.attach is not None:
+            self._attach_workers(self.attach)
+            if self.checkpoints is not None:  # a checkpoint in progress died with the old coordinator
+                self._restart_all("the coordinator restarted")
+        else:
+            self._start_workers()
 
     def _start_workers(self) -> None:
         for i in range(self.plan.num_workers):
@@ -784,6 +913,7 @@ class Coordinator:
                 self._restart_due()
                 if self.restart_at or any(h.poll() is not None for h in self.handles.values()):
                     replies = {}  # a probe round with a dead worker in it cannot conclude
+            self._checkpoint_due(now)
             self._check_time(now - began)
             if self.kill_at is not None and now >= self.kill_at and self.stop_requested is None:
                 self.stop_requested = _KILL
@@ -822,7 +952,7 @@ class Coordinator:
                 replies[index] = msg
                 if len(replies) - 1 == len(self.handles):
                     complete, previous = self._conclude_probe(replies, previous)
-                    if complete:
+                    if complete and self._final_checkpoint():
                         return outcome
                     replies = {}
                     probe_due = time.monotonic() + PROBE_EVERY

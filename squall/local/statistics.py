@@ -417,6 +417,9 @@ class TopologyStatistics:
     order: tuple[str, ...] = ()  # the user's components in topology (definition) order
     malformed: int = 0  # control messages the coordinator dropped as malformed (workers': WorkerStats)
     refused: int = 0  # connections the coordinator's control socket refused (no key of this run)
+    #: checkpointed state (a topology with a StatefulBolt; empty otherwise): committed id, count,
+    #: aborted, interval_ms, and ``last`` (id, duration_ms, bytes, state_keys, at)
+    checkpoints: Mapping[str, Any] = field(default_factory=dict)
 
     def user_components(self) -> list[ComponentStats]:
         """The user's components (no ackers): spouts first, then bolts, each in topology order.
@@ -538,6 +541,7 @@ class StatsBook:
         self.current: dict[int, _Answer] = {}  # per worker: the answer the snapshots show
         self.incoming: dict[int, _Answer] = {}  # answers to the round in progress
         self.base: dict[int, TaskStats] = {}  # per task: the totals of its worker's earlier incarnations
+        self.checkpoints: dict[str, Any] = {}  # the coordinator's checkpoint figures (CheckpointCoordinator)
         self.errors: deque[ErrorInfo] = deque(maxlen=ERRORS_KEPT)
         self.error_count = 0
         self.sampled = 0.0
@@ -710,6 +714,7 @@ class StatsBook:
             order=tuple(self.kinds),
             malformed=malformed,
             refused=refused,
+            checkpoints=dict(self.checkpoints),
         )
 
 

@@ -61,6 +61,8 @@ from squall.topology.config import runtime_settings
 from squall.transport.control import (
     ACTIVATE,
     BYE,
+    CHECKPOINT,
+    COMMITTED,
     DEACTIVATE,
     DRAIN,
     END_INPUT,
@@ -359,6 +361,16 @@ class WorkerProcess:
             self.stopping = True
         elif kind == SAMPLE:
             self.start_sampling(w, msg)
+        elif kind == CHECKPOINT and w.checkpoints is not None:
+            n = msg["n"]
+            if type(n) is not int or n < 1:
+                raise ValueError("a checkpoint message whose n is not a positive int")
+            w.checkpoints.start(n)
+        elif kind == COMMITTED and w.checkpoints is not None:
+            n = msg["n"]
+            if type(n) is not int or n < 1:
+                raise ValueError("a committed message whose n is not a positive int")
+            w.checkpoints.committed(n)
 
     def start_sampling(self, w: Worker, msg: dict[str, Any]) -> None:
         """A SAMPLE message, checked whole first (a malformed one raises ValueError: dropped and counted)."""
@@ -393,6 +405,10 @@ class WorkerProcess:
                     msg = self.decode(ctrl.recv())
                     if msg is not None:
                         self.handle(msg)
+                if w.checkpoints is not None and w.checkpoints.reports:
+                    inc = w.transport.incarnation if w.transport is not None else 0
+                    for report in w.checkpoints.take_reports():
+                        self.send({**report, "inc": inc})
                 if not self.spouts_done_sent and w.spouts_ended:  # the coordinator then drains and probes
                     self.spouts_done_sent = True
                     self.send({"t": SPOUTS_DONE})

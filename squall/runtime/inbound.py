@@ -74,6 +74,12 @@ def check_int_pairs(values: Any, ids: Any) -> None:
         raise Malformed("an __ack batch of odd length")
 
 
+def check_barrier(values: Any, ids: Any) -> None:
+    """``(n,)``: a checkpoint barrier (``runtime.checkpoint``), n a positive int."""
+    if type(values) is not tuple or len(values) != 1 or type(values[0]) is not int or values[0] < 1 or ids is not None:
+        raise Malformed("a checkpoint barrier that is not (checkpoint id,)")
+
+
 def check_ctl(values: Any, ids: Any) -> None:
     """``(kind, root)`` pairs (``__ackctl``; rare, checked in Python)."""
     if type(values) is not tuple or ids is not None:

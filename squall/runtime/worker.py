@@ -24,6 +24,7 @@ from typing import Any
 
 from squall.runtime.acker import ACK_STREAM, CTL_STREAM, FAILED, SYSTEM_STREAMS, AckerExecutor
 from squall.runtime.bolt_executor import BoltExecutor
+from squall.runtime.checkpoint import BARRIER_STREAM, WorkerCheckpoints
 from squall.runtime.concurrency import CLOSE_SECS, EventLoop, Outbox, awaitable
 from squall.runtime.concurrent_executor import (
     AsyncBoltExecutor,
@@ -37,6 +38,7 @@ from squall.runtime.hooks import WorkerHooks
 from squall.runtime.inbound import (
     DropLog,
     Malformed,
+    check_barrier,
     check_ctl,
     check_int_pairs,
     check_ints,
@@ -54,6 +56,7 @@ from squall.topology.context import TopologyContext
 from squall.topology.grouping import make_picker
 from squall.topology.plan import Plan, make_plan
 from squall.topology.spec import ComponentDef
+from squall.topology.stateful_bolt import checkpointed
 from squall.topology.stream import Stream
 from squall.transport.base import Transport
 from squall.transport.wire import encode_batch, find_unencodable, pack, split_groups, unpack
@@ -189,6 +192,8 @@ class Worker:
         self.pumped: list[Any] = []  # the concurrent bolts: they start calls as slots free up
         self.shells: list[Any] = []  # multilang tasks (ShellBolt / ShellSpout): their subprocess's messages
         self.closed = False  # close_components() ran
+        #: checkpoint barriers and state (a topology with a StatefulBolt; created by ``setup``)
+        self.checkpoints: WorkerCheckpoints | None = None
         timeout = settings.message_timeout_secs
         self.rotate_secs = timeout / 2 if timeout is not None and self.tracking else float("inf")
         self.next_rotate = time.monotonic() + self.rotate_secs
@@ -217,6 +222,10 @@ class Worker:
         """
         self.outbox.owner = threading.get_ident()  # the thread that runs the loop
         max_pending = self.conf.get("topology.max.spout.pending")
+        if checkpointed(self.components):
+            from squall.state.backend import open_backend
+
+            self.checkpoints = WorkerCheckpoints(self, open_backend(self.name, self.conf))
         for task in self.tasks():
             if task in self.plan.acker_tasks:
                 spout_tasks = self.spout_tasks()
@@ -237,6 +246,8 @@ class Worker:
                 instance = comp.cls()
             instance.task_id = task
             instance.component_name = comp.name
+            if self.checkpoints is not None:
+                self.checkpoints.restore(task, instance)  # before initialize: the committed state
             instance.logger = logging.getLogger(f"{comp.name}:{task}")
             routers = {s.name: self._router(comp, task, s) for s in comp.outputs.values()}
             ackers = self.plan.acker_tasks
@@ -291,7 +302,12 @@ class Worker:
                     self.shells.append(ex)
             self.executors[task] = ex
         for ch in self.local_channels:  # every sink exists now: bind each channel's delivery once
-            ch.deliver = self._delivery(ch.dest_task, ch.src_task, ch.stream, ch.ids is not None)
+            ch.deliver = self._user_delivery(ch.dest_task, ch.src_task, ch.stream, ch.ids is not None)
+        self._initialize_all()
+
+    def _initialize_all(self) -> None:
+        """Storm's ``prepare``/``open``: each task's ``initialize``; then, in a checkpointed topology,
+        each spout's ``seek`` to the last committed checkpoint (before it is activated)."""
         for task, ex in self.executors.items():
             if task in self.plan.acker_tasks:
                 continue
@@ -305,6 +321,14 @@ class Worker:
                 self.init_failure = (comp.name, task)
                 exc.add_note(f"in {comp.name}.initialize() (task {task}, class {comp.class_ref})")
                 raise
+        if self.checkpoints is not None:
+            for sp in self.spouts:  # back to the last committed checkpoint's position (before activate)
+                try:
+                    self.checkpoints.rewind(sp.task, sp.instance)
+                except Exception as exc:
+                    self.init_failure = (sp.component, sp.task)
+                    exc.add_note(f"in {sp.component}.seek() (task {sp.task}): rewinding to the last checkpoint")
+                    raise
 
     def _mode_kwargs(self, mode: str, comp: ComponentDef, cconf: dict[str, Any]) -> dict[str, Any]:
         """The executor's arguments that depend on how the component runs (``ComponentDef.mode``)."""
@@ -420,6 +444,13 @@ class Worker:
 
         return deliver
 
+    def _user_delivery(self, dest: int, src: int, stream: str, tracked: bool) -> Callable[[Any, Any], None]:
+        """``_delivery``, gated by the checkpoint barriers' alignment when the topology checkpoints."""
+        deliver = self._delivery(dest, src, stream, tracked)
+        if self.checkpoints is None or stream in SYSTEM_STREAMS:
+            return deliver
+        return self.checkpoints.gated(dest, src, deliver)
+
     # -- lifecycle --------------------------------------------------------------------------------
     def activate(self) -> None:
         for s in self.spouts:
@@ -475,6 +506,8 @@ class Worker:
         if self.remote_channels:
             work += self.maybe_flush()
         self.timers(time.monotonic())
+        if self.checkpoints is not None and self.checkpoints.ready:
+            work += self.checkpoints.poll()
         if self.draining:
             ended = self.input_ended
             for b in self.bolts.values():
@@ -907,6 +940,12 @@ class Worker:
             return None
         from_acker = src in self.plan.acker_tasks
         check: Callable[[Any, Any], None]
+        if stream == BARRIER_STREAM:  # a checkpoint barrier: [n], from a task upstream of ``dest``
+            cp = self.checkpoints
+            gate = cp.gates.get(dest) if cp is not None else None
+            if tracked or cp is None or gate is None or src not in gate.upstream:
+                return None
+            return check_barrier, cp.barrier_delivery(dest, src)
         if stream in SYSTEM_STREAMS:
             if tracked or isinstance(sink, BoltExecutor):
                 return None
@@ -931,7 +970,11 @@ class Worker:
                 return None
             arity = len(out.fields)
             check = tracked_check(arity, frozenset(self.spout_tasks())) if tracked else values_check(arity)
-        return check, self._delivery(dest, src, stream, tracked)
+        return check, self._user_delivery(dest, src, stream, tracked)
+
+    def checkpoint_stats(self) -> dict[int, dict[str, float]]:
+        """Per local task, the figures of its last checkpoint (empty when the topology has none)."""
+        return self.checkpoints.stats if self.checkpoints is not None else {}
 
     def deliver_ticks(self, now: float) -> None:
         nxt = float("inf")
@@ -954,6 +997,8 @@ class Worker:
             return False
         if self.transport is not None and (self.transport.n_overflow or self.credit_due):
             return False
+        if self.checkpoints is not None and self.checkpoints.holding:
+            return False
         return not any(isinstance(b.instance, Bolt) and b.instance._pending() for b in self.bolts.values())
 
     def quiet(self) -> bool:
@@ -964,6 +1009,8 @@ class Worker:
         if any(ch.buf for ch in self.local_channels):
             return False
         if self.remote_channels and self.buffered_remote():
+            return False
+        if self.checkpoints is not None and self.checkpoints.holding:
             return False
         return self.transport is None or not (self.transport.n_overflow or self.credit_due)
 
@@ -1002,6 +1049,9 @@ class Worker:
                 )
                 if own:
                     st["metrics"], st["gauges"] = own
+                ckpt = self.checkpoints.stats.get(task) if self.checkpoints is not None else None
+                if ckpt:  # a stateful task: its state's size at its last checkpoint
+                    st["gauges"] = {**st.get("gauges", {}), **ckpt}
             st.update(ex.stats())
             out[task] = st
         return out

@@ -110,6 +110,7 @@ def resolve(
             _check_config(d, config or {}, add)
             defs.append(d)
     _check_windows(defs, config or {}, add)
+    _check_state(defs, config or {}, add)
     if named and n_spouts == 0:
         add(Problem(topology, "the topology has no spout", "add a Spout: word_spout = WordSpout.spec()"))
     if not named and not stray:
@@ -504,6 +505,67 @@ def _check_windows(defs: list[ComponentDef], topology_config: dict[str, Any], ad
             }
             for text, fix in window_problems(d.cls, inputs, conf, spout_confs):
                 add(Problem(d.name, text, fix))
+
+
+def _check_state(defs: list[ComponentDef], topology_config: dict[str, Any], add: AddProblem) -> None:
+    """A topology with a StatefulBolt is checkpointed: every spout must rewind (else its state would be
+    at-least-once), run on the worker's thread (its position is read between two calls), and
+    nothing may hold tuples across checkpoints where a rollback cannot find them (windows, shells)."""
+    from squall.topology.spout import rewindable
+    from squall.topology.stateful_bolt import is_stateful
+    from squall.topology.windowed_bolt import WindowedBolt
+
+    stateful = [d.name for d in defs if is_stateful(d.cls)]
+    if not stateful:
+        return
+    why = f"the topology checkpoints state ({', '.join(stateful)} is a StatefulBolt)"
+    interval = topology_config.get("topology.state.checkpoint.interval.ms", 1000)
+    if not isinstance(interval, (int, float)) or isinstance(interval, bool) or interval <= 0:
+        add(
+            Problem(
+                stateful[0],
+                f"topology.state.checkpoint.interval.ms is {interval!r}",
+                "set it to a positive number of milliseconds (Storm's default: 1000)",
+            )
+        )
+    for d in defs:
+        name = getattr(d.cls, "__name__", str(d.cls))
+        if d.kind == "spout" and not rewindable(d.cls):
+            add(
+                Problem(
+                    d.name,
+                    f"{why}, but spout {name} cannot rewind (it has no position() and seek()): after a crash "
+                    "the state would count its tuples again",
+                    "use a spout that rewinds (FileSpout, KafkaSpout, RedisStreamSpout) or implement "
+                    "position(), seek(position) and commit(position) (docs/state.md)",
+                )
+            )
+        elif d.kind == "spout" and d.mode != "sync":
+            add(
+                Problem(
+                    d.name,
+                    f"{why}, but spout {name} runs {d.mode}: its position is read between two next_tuple calls",
+                    "make next_tuple a plain def without concurrency_mode (it must not block)",
+                )
+            )
+        if d.mode == "shell":
+            add(
+                Problem(
+                    d.name,
+                    f"{why}, but {name} runs in a multilang subprocess, which checkpoints do not reach yet",
+                    "port it to a Python Bolt, or run it in a topology without StatefulBolts",
+                )
+            )
+        if isinstance(d.cls, type) and issubclass(d.cls, WindowedBolt):
+            add(
+                Problem(
+                    d.name,
+                    f"{why}, but {name} is a WindowedBolt: the tuples its windows hold are not checkpointed, so a "
+                    "rollback would lose them",
+                    "run windows in a topology without StatefulBolts (at-least-once), or keep rolling counts "
+                    "in a StatefulBolt's state keyed by time bucket",
+                )
+            )
 
 
 def _upstream(name: str, by_name: dict[str, ComponentDef]) -> set[str]:

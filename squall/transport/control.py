@@ -5,7 +5,9 @@ is unchanged: the constants are the strings that were always sent). The TypedDic
 message's keys; a reader of the wire can check them with ``mypy``.
 
     worker -> coordinator: HELLO · READY · FATAL · SPOUTS_DONE · STATS (when asked) · PROBE · BYE · HEARTBEAT
+                           · CHECKPOINTED
     coordinator -> worker: PEERS · PEER · ACTIVATE · DEACTIVATE · DRAIN · END_INPUT · PROBE · STATS · STOP · SAMPLE
+                           · CHECKPOINT · COMMITTED
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ DRAIN: Final = "drain"  # the run is ending: batching bolts flush what they hold
 END_INPUT: Final = "end_input"
 STOP: Final = "stop"  # flush, send BYE with the final counters, exit
 SAMPLE: Final = "sample"  # capture a component's emits for a while; they ride back with the STATS replies
+#: checkpointed state (docs/state.md): start checkpoint ``n`` (spouts record their position and send
+#: barriers), and checkpoint ``n`` is committed (spouts acknowledge at their source, sinks write out)
+CHECKPOINT: Final = "checkpoint"
+COMMITTED: Final = "committed"
 
 # -- both ways ---------------------------------------------------------------------------------
 PROBE: Final = "probe"  # coordinator: "are you idle?"; worker: idle, done, sent/received counts
@@ -36,11 +42,15 @@ READY: Final = "ready"  # every local task ran initialize()
 FATAL: Final = "fatal"  # loading the topology or initialize() failed: the run cannot start
 SPOUTS_DONE: Final = "spouts_done"  # every local spout is exhausted (its trees may still be in flight)
 BYE: Final = "bye"  # the final counters (a STATS reply), captured tuples, then exit
+#: tasks of this worker that staged checkpoint ``n``: ``{"n": n, "tasks": {task: [keys, bytes written]}}``
+CHECKPOINTED: Final = "checkpointed"
 HEARTBEAT: Final = "heartbeat"  # every HEARTBEAT_SECS from the worker's loop: it is turning
 HEARTBEAT_SECS: Final = 1.0  # Storm's worker.heartbeat.frequency.secs
 
-TO_WORKER: Final = frozenset({PEERS, PEER, ACTIVATE, DEACTIVATE, DRAIN, END_INPUT, STOP, PROBE, STATS, SAMPLE})
-TO_COORDINATOR: Final = frozenset({HELLO, READY, FATAL, SPOUTS_DONE, PROBE, STATS, BYE, HEARTBEAT})
+TO_WORKER: Final = frozenset(
+    {PEERS, PEER, ACTIVATE, DEACTIVATE, DRAIN, END_INPUT, STOP, PROBE, STATS, SAMPLE, CHECKPOINT, COMMITTED}
+)
+TO_COORDINATOR: Final = frozenset({HELLO, READY, FATAL, SPOUTS_DONE, PROBE, STATS, BYE, HEARTBEAT, CHECKPOINTED})
 
 
 class PeersMsg(TypedDict):

@@ -366,8 +366,25 @@ def topology_page(view: RunView, secs: float | None) -> dict[str, Any]:
         "message": snap.message,
         "drainTimedOut": snap.drain_timed_out,
         "inFlight": snap.in_flight(),
+        **({"checkpoints": checkpoint_fields(snap.checkpoints)} if snap.checkpoints else {}),
         "round": snap.round,
         "sampled": r3(snap.sampled),
+    }
+
+
+def checkpoint_fields(c: Mapping[str, Any]) -> dict[str, Any]:
+    """The coordinator's checkpoint figures (a topology with a StatefulBolt), as the REST API names them."""
+    last = c.get("last") or {}
+    return {
+        "committed": c.get("committed", 0),
+        "inProgress": c.get("in_progress"),
+        "count": c.get("count", 0),
+        "aborted": c.get("aborted", 0),
+        "intervalMs": r3(c.get("interval_ms", 0.0)),
+        "lastDurationMs": r3(last.get("duration_ms", 0.0)) if last else None,
+        "lastBytes": int(last.get("bytes", 0)) if last else None,
+        "stateKeys": int(last.get("state_keys", 0)) if last else None,
+        "lastTime": last.get("at"),
     }
 
 

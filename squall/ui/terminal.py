@@ -223,9 +223,33 @@ def topology_lines(info: Row, workers: Sequence[Row] | None = None) -> list[str]
     out += _section("Topology stats", TOPOLOGY_STATS_COLUMNS, info.get("topologyStats") or [])
     out += _section("Spouts", SPOUT_COLUMNS, info.get("spouts") or [])
     out += _section("Bolts", BOLT_COLUMNS, info.get("bolts") or [])
+    if info.get("checkpoints"):
+        out += ["", "Checkpoints", checkpoint_line(info["checkpoints"])]
     if workers is not None:
         out += _section("Workers", WORKER_COLUMNS, workers)
     return out
+
+
+def checkpoint_line(c: Row) -> str:
+    """The state's checkpoints (a topology with a StatefulBolt): the last committed one and its figures."""
+    if not c.get("committed"):
+        return f"none committed yet (every {decimal(c.get('intervalMs'))} ms)"
+    every = decimal(c.get("intervalMs"))
+    return (
+        f"last committed {count(c.get('committed'))} at {clock(c.get('lastTime'))}: "
+        f"{decimal(c.get('lastDurationMs'))} ms, {size(c.get('lastBytes'))} written, "
+        f"{count(c.get('stateKeys'))} keys in state; {count(c.get('count'))} committed in this run, "
+        f"{count(c.get('aborted'))} abandoned (rollbacks); every {every} ms"
+    )
+
+
+def figure_lines(info: Row) -> list[str]:
+    """A component's own figures: windows (fired, late tuples, held), state (keys, last checkpoint)."""
+    rows = [{"name": k.replace("_", " "), "value": v, "kind": "total"} for k, v in (info.get("metrics") or {}).items()]
+    rows += [{"name": k.replace("_", " "), "value": v, "kind": "now"} for k, v in (info.get("gauges") or {}).items()]
+    if not rows:
+        return []
+    return _section("Figures", [("FIGURE", "name", text), ("VALUE", "value", decimal), ("", "kind", text)], rows)
 
 
 def _first_line(value: Any) -> str:
@@ -266,6 +290,7 @@ def component_lines(info: Row, traceback: bool = False) -> list[str]:
     out += _section("Output streams", OUTPUT_COLUMNS, info.get("outputStats") or [])
     if kind != "spout":
         out += _section("Inputs", INPUT_COLUMNS, info.get("inputStats") or [])
+    out += figure_lines(info)
     errors = info.get("componentErrors") or []
     out += ["", "Errors", *(error_lines(errors, traceback) or ["(none)"])]
     return out

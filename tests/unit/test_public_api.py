@@ -21,6 +21,7 @@ PUBLIC = [
     "Sliding",
     "Spout",
     "SquallError",
+    "StatefulBolt",
     "Stream",
     "StreamId",
     "Topology",

@@ -469,6 +469,19 @@ function renderTotals(t) {
       noTrees ? "no tuple tree completed: acking is off (the spouts emit without ids) or nothing was acked yet" : "spout emit → tuple tree acked, average",
     ),
   );
+  const cp = t.checkpoints;
+  if (cp) {
+    const title = cp.committed
+      ? `checkpoint ${cp.committed} committed in ${millis(cp.lastDurationMs)} ms: ${nf.format(num(cp.lastBytes))} bytes written, ` +
+        `${nf.format(num(cp.stateKeys))} keys in state; ${nf.format(num(cp.count))} committed in this run, ` +
+        `${nf.format(num(cp.aborted))} abandoned; every ${nf.format(num(cp.intervalMs))} ms`
+      : "no checkpoint committed yet";
+    box.append(
+      h("div", { class: "total checkpoint", id: "checkpoint-card" },
+        h("span", { class: "v", title }, cp.committed ? `#${cp.committed}` : "–"),
+        h("span", { class: "k" }, "last checkpoint", h("span", { class: "w" }, cp.committed ? ` · ${millis(cp.lastDurationMs)} ms · ${compact(cp.stateKeys)} keys` : ""))),
+    );
+  }
 }
 
 // ---------------------------------------------------------------- tables
