@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -14,6 +15,7 @@ from redis_server import RedisServer, free_port
 
 from squall.errors import ConfigError, StateError
 from squall.state import open_backend
+from squall.state import redis as redis_backend
 from squall.state.redis import key_prefix
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -54,13 +56,21 @@ def test_keys_live_under_the_topologys_prefix(redis_server):
         backend.close()
 
 
-def test_no_server_at_the_url_is_a_state_error_naming_it_and_the_fix():
+@pytest.fixture
+def short_outages(monkeypatch):
+    """Calls give up after 1 s without Redis (10 s otherwise), to keep these tests short."""
+    monkeypatch.setattr(redis_backend, "OUTAGE_SECS", 1.0)
+
+
+def test_no_server_at_the_url_is_a_state_error_naming_it_and_the_fix(short_outages):
     url = f"redis://:secret@127.0.0.1:{free_port()}/0"
+    t0 = time.monotonic()
     with pytest.raises(StateError) as caught:
         open_backend("t", {"topology.state.provider": "redis", "topology.state.redis.url": url})
+    assert time.monotonic() - t0 >= 0.5  # it tried again for a while (OUTAGE_SECS)
     message = str(caught.value)
     assert url.replace("secret", "***") in message and "secret" not in message
-    assert "is redis-server running there?" in message and "topology.state.redis.url" in message
+    assert "tried for 1 s) -> is redis-server running there?" in message and "topology.state.redis.url" in message
 
 
 def test_a_url_that_is_not_redis_is_a_config_error():
@@ -80,7 +90,7 @@ def test_without_redis_py_the_error_says_what_to_install():
     assert "pip install 'squall[redis]'" in out.stderr
 
 
-def test_redis_stopped_then_started_again(own_redis):
+def test_redis_stopped_then_started_again(own_redis, short_outages):
     """While Redis is down every call is a StateError naming the URL; once it is back the same
     backend works again, and what was committed (in the append-only file) is there."""
     backend = spec_on(own_redis).open()
@@ -133,4 +143,26 @@ def test_redis_killed_during_commits_keeps_committed_and_state_in_agreement(own_
             assert backend.load(t) == expected(t, now), f"task {t} at committed {now}"
             assert backend.size(t) == size(expected(t, now))
         committed = now
+    backend.close()
+
+
+def test_a_redis_restart_shorter_than_the_outage_window_goes_unnoticed(own_redis):
+    """A commit and a write issued while redis-server is down (restarting) wait for it and succeed."""
+    backend = spec_on(own_redis).open()
+    backend.write(0, 1, {b"a": b"1"})
+    backend.write(0, 2, {b"a": b"2"})
+    backend.commit(1)
+    own_redis.stop()
+    restart = threading.Timer(1.5, own_redis.start)
+    restart.start()
+    try:
+        t0 = time.monotonic()
+        backend.commit(2)  # blocks until the server is back (OUTAGE_SECS: 10 s)
+        assert time.monotonic() - t0 >= 1.0
+        backend.write(0, 3, {b"a": b"3"})
+    finally:
+        restart.join()
+    assert backend.committed() == 2 and backend.load(0) == {b"a": b"2"}
+    backend.commit(3)
+    assert backend.load(0) == {b"a": b"3"}
     backend.close()
