@@ -533,8 +533,12 @@ class Coordinator:
         )
 
     def _checkpoint_due(self, now: float) -> None:
-        """Start the next checkpoint when its interval has passed (not while workers restart)."""
-        if self.checkpoints is None or self.restart_at:
+        """Start the next checkpoint when its interval has passed: not while workers restart, nor once
+        the run is ending (every spout exhausted, or draining: the final checkpoint covers it, and
+        barriers on their way would keep the run from ever looking quiescent)."""
+        if self.checkpoints is None or self.restart_at or self.drain_sent:
+            return
+        if len(self.spouts_done) == len(self.handles):
             return
         n = self.checkpoints.due(now)
         if n is not None:
@@ -547,18 +551,19 @@ class Coordinator:
         cp = self.checkpoints
         if cp is None:
             return True
-        if cp.current is None:
-            n = cp.start(time.monotonic())
-            self._broadcast({"t": CHECKPOINT, "n": n})
         deadline = time.monotonic() + START_TIMEOUT
-        while cp.current is not None and time.monotonic() < deadline:
+        final: int | None = None  # one started now: a checkpoint in progress began before the input ended
+        while final is None or cp.committed < final:
+            if cp.current is None:
+                final = cp.start(time.monotonic())
+                self._broadcast({"t": CHECKPOINT, "n": final})
+            if time.monotonic() > deadline:
+                raise WorkerError(f"the final checkpoint {cp.current} did not complete within {START_TIMEOUT:.0f}s")
             if any(h.poll() is not None for h in self.handles.values()):
                 return False
             r = self._recv(20)
             if r is not None and r[1]["t"] != PROBE:
                 self._handle(*r)
-        if cp.current is not None:
-            raise WorkerError(f"the final checkpoint {cp.current} did not complete within {START_TIMEOUT:.0f}s")
         log.info("final checkpoint %d committed", cp.committed)
         return True
 

@@ -106,3 +106,21 @@ def test_a_new_run_resumes_from_the_last_committed_checkpoint(tmp_path: Any) -> 
     assert words == dict(S.expected(25_000)) and later > committed
     emitted = sum(t["emitted"] for t in second.tasks.values() if t["component"] == "words")
     assert emitted == 15_000  # only what came after the checkpoint was read again
+
+
+@pytest.mark.parametrize("ackers", [0, None], ids=["acking-off", "acking-on"])
+def test_checkpoints_back_to_back_still_end_with_every_word(tmp_path: Any, ackers: Any) -> None:
+    # a checkpoint every millisecond: one is nearly always in progress when the input ends, so the
+    # run's final checkpoint must be a new one (not the one already under way, begun before the end)
+    conf: dict[str, Any] = {
+        "topology.workers": 2,
+        "test.n": 30_000,
+        "squall.state.dir": str(tmp_path),
+        "topology.state.checkpoint.interval.ms": 1,
+        "topology.acker.executors": ackers,
+    }
+    result = Coordinator(S.StatefulWordCount, conf, timeout=90, status_out=io.StringIO(), handle_signals=False).run()
+    assert result.reason == "completed", result.message
+    words, positions, committed = counts(conf)
+    assert words == dict(S.expected(30_000))
+    assert sorted(positions.values()) == [30_000, 30_001] and committed >= 2
