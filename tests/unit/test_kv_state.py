@@ -115,3 +115,13 @@ def test_restored_is_a_fresh_state_whose_later_changes_are_tracked():
     assert restored == {"k": 1} and restored.changed == set()
     restored["k"] = 2
     assert restored.take_changes() == {encode("k"): encode(2)}
+
+
+def test_a_value_changed_in_place_is_not_seen_until_assigned_again():
+    """The documented rule (KeyValueState's docstring): reads are plain dict reads, so an in-place
+    change is invisible to the checkpoint; assigning the value again marks it."""
+    state = KeyValueState.restored({encode("l"): encode([1])})
+    state["l"].append(2)
+    assert state.take_changes() == {}
+    state["l"] = state["l"]
+    assert state.take_changes() == {encode("l"): encode([1, 2])}
