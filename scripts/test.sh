@@ -24,7 +24,7 @@ need chromium test -x /usr/bin/chromium # the web UI's browser test (tests/e2e/t
 need nodejs command -v node # multilang components in Node.js (tests/e2e/test_multilang.py)
 need npm command -v npm       # ... node-storm installed from its package-lock.json by that test
 need rabbitmq-server test -x /usr/lib/rabbitmq/bin/rabbitmq-server # tests/connectors/test_rabbitmq.py (started by the test)
-need redis-server command -v redis-server # state backend, connectors, sinks, cluster state tests (started by the tests)
+need redis-server command -v redis-server # state backends, connectors, sinks, cluster state tests (started by the tests)
 need graphviz command -v dot # squall visualize --format svg (tests/unit/test_graph.py, the e2e CLI tests)
 
 if ((${#missing[@]})); then

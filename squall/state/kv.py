@@ -32,7 +32,9 @@ def decode_value(data: bytes) -> Any:
 
 class KeyValueState(dict[Any, Any]):
     """A bolt's keyed state: use it as a dict. Squall checkpoints the keys written since the last
-    checkpoint (``changed``), and restores the whole dict after a crash."""
+    checkpoint (``changed``), and restores the whole dict after a crash. A value changed in place
+    (``self.state[k].append(x)``) is not seen: assign it again (``self.state[k] = v``), as Storm's
+    ``put`` is needed after changing what ``get`` returned."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -9,6 +9,7 @@ Keys, under ``squall:state:<topology>:`` (``%`` and ``:`` in the name escaped as
   byte (``\\x01`` + value: set; ``\\x00``: deleted);
 * ``pending``: a sorted set of those ``<checkpoint>:<task>`` names, scored by checkpoint;
 * ``state:<task>``: a hash, the task's committed state; ``tasks``: the set of tasks that have one;
+* ``sizes``: a hash, per task the bytes of its state's fields and values (kept by ``commit``);
 * ``commit.token``: the token of the last commit (a client retrying a commit whose reply was lost
   learns that it succeeded instead of being refused).
 
@@ -18,14 +19,17 @@ the pending hashes of checkpoints ``<= n`` into the state hashes in checkpoint o
 and sets ``committed``; the append-only file logs it as one MULTI block, so even a Redis crash
 leaves all of it or none. All keys of a topology are in one Redis: a sharded Redis Cluster is not
 supported (the script touches keys it computes).
+
+While Redis cannot be reached, every call tries again for up to ``OUTAGE_SECS`` (a restart or a
+failover goes unnoticed), then raises a StateError naming the URL and the fix.
 """
 
 from __future__ import annotations
 
-import contextlib
+import time
 import uuid
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from squall.errors import ConfigError, StateError
@@ -34,13 +38,17 @@ from squall.state.backend import StateBackend
 if TYPE_CHECKING:
     import redis as redis_py
 
+T = TypeVar("T")
+
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
-CONNECT_TIMEOUT_SECS = 5.0
+CONNECT_TIMEOUT_SECS = 2.0
 SOCKET_TIMEOUT_SECS = 30.0  # a commit folding a large checkpoint runs for a while in Redis
-RETRIES = 3  # redis-py's retries of a command after a connection error (short backoff): then StateError
+#: how long a call tries again while Redis cannot be reached (a restart or a failover rides through;
+#: the workers' heartbeat timeout, 30 s, is longer): then StateError
+OUTAGE_SECS = 10.0
 SET, DELETED = b"\x01", b"\x00"
 
-# KEYS: committed, pending index, tasks, commit token; ARGV: n, key prefix, token.
+# KEYS: committed, pending index, tasks, commit token, sizes; ARGV: n, key prefix, token.
 # Returns {1, n} when committed, {0, committed} when refused.
 COMMIT = """
 local n = tonumber(ARGV[1])
@@ -55,15 +63,23 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])) d
   local pending = ARGV[2] .. 'pending:' .. member
   local target = ARGV[2] .. 'state:' .. task
   local fields = redis.call('HGETALL', pending)
+  local delta = 0
   for i = 1, #fields, 2 do
-    local value = fields[i + 1]
+    local key, value = fields[i], fields[i + 1]
+    local old = redis.call('HSTRLEN', target, key)
     if string.byte(value, 1) == 1 then
-      redis.call('HSET', target, fields[i], string.sub(value, 2))
-    else
-      redis.call('HDEL', target, fields[i])
+      value = string.sub(value, 2)
+      if redis.call('HSET', target, key, value) == 1 then
+        delta = delta + #key + #value
+      else
+        delta = delta + #value - old
+      end
+    elseif redis.call('HDEL', target, key) == 1 then
+      delta = delta - #key - old
     end
   end
   redis.call('DEL', pending)
+  if delta ~= 0 then redis.call('HINCRBY', KEYS[5], task, delta) end
   touched[task] = target
 end
 for task, target in pairs(touched) do
@@ -71,6 +87,7 @@ for task, target in pairs(touched) do
     redis.call('SADD', KEYS[3], task)
   else
     redis.call('SREM', KEYS[3], task)
+    redis.call('HDEL', KEYS[5], task)
   end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
@@ -87,23 +104,16 @@ end
 redis.call('DEL', KEYS[1])
 """
 
-# KEYS: committed, pending index, tasks, commit token; ARGV: key prefix
+# KEYS: committed, pending index, tasks, commit token, sizes; ARGV: key prefix
 RESET = (
     DISCARD.replace("KEYS[1]", "KEYS[2]")
     + """
 for _, task in ipairs(redis.call('SMEMBERS', KEYS[3])) do
   redis.call('DEL', ARGV[1] .. 'state:' .. task)
 end
-redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4], KEYS[5])
 """
 )
-
-# KEYS: a state hash; the bytes of its fields and values, counted in Redis
-SIZE = """
-local size = 0
-for _, s in ipairs(redis.call('HGETALL', KEYS[1])) do size = size + #s end
-return size
-"""
 
 
 def key_prefix(topology: str) -> str:
@@ -136,10 +146,9 @@ class RedisBackend(StateBackend):
 
     def __init__(self, topology: str, conf: Mapping[str, Any]):
         super().__init__(topology, conf)
-        redis = _import_redis()
-        self._redis_errors: tuple[type[Exception], ...] = (redis.RedisError,)
+        redis = self._redis = _import_redis()
         self.url = str(conf.get("topology.state.redis.url") or DEFAULT_URL)
-        from redis.backoff import ExponentialBackoff
+        from redis.backoff import NoBackoff
         from redis.retry import Retry
 
         try:
@@ -147,7 +156,7 @@ class RedisBackend(StateBackend):
                 self.url,
                 socket_connect_timeout=CONNECT_TIMEOUT_SECS,
                 socket_timeout=SOCKET_TIMEOUT_SECS,
-                retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES),
+                retry=Retry(NoBackoff(), 0),  # _call retries, for OUTAGE_SECS
                 decode_responses=False,
             )
         except ValueError as e:
@@ -157,37 +166,44 @@ class RedisBackend(StateBackend):
             ) from e
         prefix = key_prefix(topology)
         self._prefix = prefix
-        self._keys = [prefix + "committed", prefix + "pending", prefix + "tasks", prefix + "commit.token"]
+        self._keys = [prefix + k for k in ("committed", "pending", "tasks", "commit.token", "sizes")]
         self._commit = self._r.register_script(COMMIT)
         self._discard = self._r.register_script(DISCARD)
         self._reset = self._r.register_script(RESET)
-        self._size = self._r.register_script(SIZE)
-        with self._errors():
-            self._r.ping()  # fail now, naming the URL, rather than at the first checkpoint
+        self._call(self._r.ping)  # fail now, naming the URL, rather than at the first checkpoint
 
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
-        """redis-py's errors as a StateError naming the URL and the fix."""
-        try:
-            yield
-        except self._redis_errors as e:
-            import redis
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)``, again while Redis cannot be reached (a restart, a failover, the
+        dataset loading) for up to OUTAGE_SECS; then, or on an error reply, a StateError naming the
+        URL and the fix. Every call here may run twice: each is idempotent (a commit by its token)."""
+        redis = self._redis
+        deadline = time.monotonic() + OUTAGE_SECS
+        delay = 0.05
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except (redis.exceptions.AuthenticationError, redis.exceptions.AuthorizationError) as e:
+                raise self._refused(e) from e
+            except (redis.ConnectionError, redis.TimeoutError) as e:
+                if time.monotonic() + delay > deadline:
+                    raise StateError(
+                        f"the redis state backend cannot reach {redacted(self.url)} ({type(e).__name__}: {e};"
+                        f" tried for {OUTAGE_SECS:.0f} s) -> is redis-server running there? Start it, or set"
+                        " topology.state.redis.url"
+                    ) from e
+                time.sleep(delay)
+                delay = min(2 * delay, 1.0)
+            except redis.RedisError as e:
+                raise self._refused(e) from e
 
-            url = redacted(self.url)
-            if isinstance(e, redis.ConnectionError | redis.TimeoutError):
-                raise StateError(
-                    f"the redis state backend cannot reach {url} ({type(e).__name__}: {e})"
-                    f" -> is redis-server running there? Start it, or set topology.state.redis.url"
-                ) from e
-            raise StateError(
-                f"the redis state backend at {url} refused a command ({type(e).__name__}: {e})"
-                " -> check the server's log (memory limit, a read-only replica, a password missing from the URL)"
-            ) from e
+    def _refused(self, e: Exception) -> StateError:
+        return StateError(
+            f"the redis state backend at {redacted(self.url)} refused a command ({type(e).__name__}: {e})"
+            " -> check the server's log (memory limit, a read-only replica) and the password in the URL"
+        )
 
     def committed(self) -> int:
-        with self._errors():
-            value = self._r.get(self._keys[0])
-        return int(value or 0)
+        return int(self._call(self._r.get, self._keys[0]) or 0)
 
     def write(self, task: int, checkpoint: int, changes: Mapping[bytes, bytes | None]) -> int:
         pending = f"{self._prefix}pending:{checkpoint}:{task}"
@@ -206,14 +222,12 @@ class RedisBackend(StateBackend):
                 pipe.hset(pending, mapping=staged)
             pipe.zadd(self._keys[1], {f"{checkpoint}:{task}": checkpoint})
 
-        with self._errors():
-            self._r.transaction(stage, self._keys[0])
+        self._call(self._r.transaction, stage, self._keys[0])
         return sum(len(k) + (0 if v is None else len(v)) for k, v in changes.items())
 
     def commit(self, checkpoint: int) -> None:
-        token = uuid.uuid4().hex
-        with self._errors():
-            done, committed = self._commit(keys=self._keys, args=[int(checkpoint), self._prefix, token])
+        token = uuid.uuid4().hex  # the same in every try of this commit
+        done, committed = self._call(self._commit, keys=self._keys, args=[int(checkpoint), self._prefix, token])
         if not done:
             raise ValueError(
                 f"cannot commit checkpoint {checkpoint} of topology {self.topology!r}: checkpoint {int(committed)}"
@@ -221,26 +235,20 @@ class RedisBackend(StateBackend):
             )
 
     def load(self, task: int) -> dict[bytes, bytes]:
-        with self._errors():
-            # decode_responses=False: redis-py returns bytes (its stubs say bytes | str)
-            return cast(dict[bytes, bytes], self._r.hgetall(f"{self._prefix}state:{task}"))
+        # decode_responses=False: redis-py returns bytes (its stubs say bytes | str)
+        return cast(dict[bytes, bytes], self._call(self._r.hgetall, f"{self._prefix}state:{task}"))
 
     def discard_pending(self) -> None:
-        with self._errors():
-            self._discard(keys=[self._keys[1]], args=[self._prefix])
+        self._call(self._discard, keys=[self._keys[1]], args=[self._prefix])
 
     def size(self, task: int) -> int:
-        with self._errors():
-            return int(self._size(keys=[f"{self._prefix}state:{task}"]))
+        return int(self._call(self._r.hget, self._keys[4], str(task)) or 0)
 
     def tasks(self) -> list[int]:
-        with self._errors():
-            members = self._r.smembers(self._keys[2])
-        return sorted(int(t) for t in members)
+        return sorted(int(t) for t in self._call(self._r.smembers, self._keys[2]))
 
     def reset(self) -> None:
-        with self._errors():
-            self._reset(keys=self._keys, args=[self._prefix])
+        self._call(self._reset, keys=self._keys, args=[self._prefix])
 
     def close(self) -> None:
         self._r.close()

@@ -7,9 +7,10 @@ the busy timeout instead of failing with "database is locked". Local disk only: 
 where workers do not share a disk, needs the Redis backend.
 
 Tables: ``meta(committed)`` (one row), ``pending(task, checkpoint, key, value)`` (what ``write``
-staged; a NULL value deletes the key) and ``state(task, key, value)`` (what is committed). ``commit``
-is one transaction: for each (task, key) the change of the highest checkpoint ``<= n`` wins (the
-same as applying them in checkpoint order), then those pending rows go and ``committed = n``.
+staged; a NULL value deletes the key), ``state(task, key, value)`` (what is committed) and
+``sizes(task, keys, bytes)`` (of ``state``, for the statistics). ``commit`` is one transaction: the
+pending rows of each checkpoint ``<= n``, oldest first, are applied (upserted or deleted, ``sizes``
+adjusted), then those rows go and ``committed = n``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,16 +36,28 @@ SCHEMA = (
     " value BLOB, PRIMARY KEY (task, checkpoint, key)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS state (task INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,"
     " PRIMARY KEY (task, key)) WITHOUT ROWID",
+    # per task, the keys and bytes in `state`, kept by commit: size() and tasks() never scan the state
+    "CREATE TABLE IF NOT EXISTS sizes (task INTEGER PRIMARY KEY, keys INTEGER NOT NULL, bytes INTEGER NOT NULL)",
 )
 
-#: per (task, key), the pending change of the highest checkpoint <= ?: SQLite takes the bare
-#: columns of a max() aggregate from the row holding the maximum
-_LATEST = "SELECT task, key, value, max(checkpoint) FROM pending WHERE checkpoint <= ? GROUP BY task, key"
+# A commit applies each pending checkpoint <= n in turn, oldest first (one statement per step over
+# that checkpoint's rows, which come in (task, key) order: the state's b-tree is walked in order).
+#: what checkpoint ?'s changes will do to each task's keys and bytes (run before applying them)
+_SIZES = (
+    "INSERT INTO sizes (task, keys, bytes)"
+    " SELECT p.task, count(p.value) - count(s.key),"
+    " sum(coalesce(length(p.key) + length(p.value), 0) - coalesce(length(s.key) + length(s.value), 0))"
+    " FROM pending AS p LEFT JOIN state AS s ON s.task = p.task AND s.key = p.key WHERE p.checkpoint = ?"
+    " GROUP BY p.task ON CONFLICT (task) DO UPDATE SET keys = keys + excluded.keys, bytes = bytes + excluded.bytes"
+)
+_DELETE = (
+    "DELETE FROM state WHERE (task, key) IN (SELECT task, key FROM pending WHERE checkpoint = ? AND value IS NULL)"
+)
 _UPSERT = (
-    f"INSERT INTO state (task, key, value) SELECT task, key, value FROM ({_LATEST}) WHERE value IS NOT NULL"
+    "INSERT INTO state (task, key, value)"
+    " SELECT task, key, value FROM pending WHERE checkpoint = ? AND value IS NOT NULL"
     " ON CONFLICT (task, key) DO UPDATE SET value = excluded.value"
 )
-_DELETE = f"DELETE FROM state WHERE (task, key) IN (SELECT task, key FROM ({_LATEST}) WHERE value IS NULL)"
 
 
 def default_dir() -> Path:
@@ -91,18 +105,30 @@ class SqliteBackend(StateBackend):
             self._db = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_SECS, isolation_level=None, check_same_thread=False
             )
-            # WAL: readers never wait and writers queue; persistent in the file, so set it only once
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if mode != "wal":
-                    raise StateError(
-                        f"{self.path}: SQLite cannot use WAL mode there (got {mode!r})"
-                        " -> set squall.state.dir to a folder on a local disk (not a network file system)"
-                    )
             self._db.execute("PRAGMA synchronous=FULL")  # a committed checkpoint survives a power loss
-            with self._transaction():
-                for statement in SCHEMA:
-                    self._db.execute(statement)
+            self._setup()
+
+    def _setup(self) -> None:
+        """WAL mode (persistent in the file) and the tables. Switching to WAL does not wait on the
+        busy timeout: when several processes open a new file at once, the losers retry."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECS
+        while True:
+            try:
+                if self._db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                    if mode != "wal":
+                        raise StateError(
+                            f"{self.path}: SQLite cannot use WAL mode there (got {mode!r})"
+                            " -> set squall.state.dir to a folder on a local disk (not a network file system)"
+                        )
+                with self._transaction():
+                    for statement in SCHEMA:
+                        self._db.execute(statement)
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -157,8 +183,11 @@ class SqliteBackend(StateBackend):
     def commit(self, checkpoint: int) -> None:
         with self._errors(), self._transaction() as db:
             self._above_committed(db, checkpoint, "commit")
-            db.execute(_DELETE, (checkpoint,))
-            db.execute(_UPSERT, (checkpoint,))
+            staged = "SELECT DISTINCT checkpoint FROM pending WHERE checkpoint <= ? ORDER BY checkpoint"
+            for (n,) in db.execute(staged, (checkpoint,)).fetchall():
+                for statement in (_SIZES, _DELETE, _UPSERT):
+                    db.execute(statement, (n,))
+            db.execute("DELETE FROM sizes WHERE keys = 0")
             db.execute("DELETE FROM pending WHERE checkpoint <= ?", (checkpoint,))
             db.execute("UPDATE meta SET committed = ?", (checkpoint,))
 
@@ -173,19 +202,18 @@ class SqliteBackend(StateBackend):
 
     def size(self, task: int) -> int:
         with self._errors():
-            row = self._db.execute(
-                "SELECT coalesce(sum(length(key) + length(value)), 0) FROM state WHERE task = ?", (task,)
-            ).fetchone()
-            return int(row[0])
+            row = self._db.execute("SELECT bytes FROM sizes WHERE task = ?", (task,)).fetchone()
+        return 0 if row is None else int(row[0])
 
     def tasks(self) -> list[int]:
         with self._errors():
-            return [int(t) for (t,) in self._db.execute("SELECT DISTINCT task FROM state ORDER BY task")]
+            return [int(t) for (t,) in self._db.execute("SELECT task FROM sizes ORDER BY task")]
 
     def reset(self) -> None:
         with self._errors(), self._transaction() as db:
             db.execute("DELETE FROM pending")
             db.execute("DELETE FROM state")
+            db.execute("DELETE FROM sizes")
             db.execute("UPDATE meta SET committed = 0")
 
     def close(self) -> None:

@@ -1,5 +1,6 @@
 """Connector tests: real brokers started once per session on 127.0.0.1 (each broker's fixture lives
-in its own ``<broker>_server.py`` module, imported by the tests that need it)."""
+in its own ``<broker>_server.py`` module, imported by the tests that need it; Redis's is shared
+with tests/state: tests/redis_server.py, its fixture in tests/conftest.py)."""
 
 from pathlib import Path
 

@@ -1,13 +1,12 @@
 """The Redis Streams spout and sink against a real Redis (Debian's redis-server, started by the
-``redis_server`` fixture): the spout's worker killed twice, Redis restarted mid-stream, poison
-entries, retries and the dead-letter stream, XADD refused."""
+``redis_server`` fixture of tests/conftest.py): the spout's worker killed twice, Redis restarted
+mid-stream, poison entries, retries and the dead-letter stream, XADD refused."""
 
 from __future__ import annotations
 
 import io
 
 import pytest
-import redis_server as servers
 from broker_topologies import RedisPoison, RedisToSink, ToRedis
 from connector_harness import read_seen, run_killing
 from runs import read_errors, run_in_thread, stop, wait_for
@@ -15,7 +14,6 @@ from runs import read_errors, run_in_thread, stop, wait_for
 from squall.local.coordinator import Coordinator
 from squall.local.statistics import RunState
 
-redis_server = servers.redis_server  # the session fixture
 N = 50_000
 
 
