@@ -1,5 +1,6 @@
-"""KeyValueState: every dict method that changes a key marks it changed (and no other does),
-take_changes encodes and forgets them, restored brings a backend's bytes back without marks."""
+"""KeyValueState: a key is changed when its value differs from the last checkpoint's, whatever dict
+method made it so (and no read does); take_changes encodes them and makes the state the new base;
+restored brings a backend's bytes back with nothing changed."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def test_failed_mutations_mark_nothing():
     with pytest.raises(KeyError):
         state.pop("missing")
     state.clear()
-    state.changed.clear()
+    state.take_changes()  # the empty state is the base now
     with pytest.raises(KeyError):
         state.popitem()
     assert state.changed == set()
@@ -84,13 +85,13 @@ def test_take_changes_encodes_values_marks_deletions_and_forgets():
     state["a"] = [1, "two"]
     del state["b"]
     state["gone"] = 1
-    del state["gone"]  # set then deleted since the last checkpoint: a deletion
+    del state["gone"]  # set then deleted between two checkpoints: never in one, nothing to write
     state["none"] = None  # a None value is a value, not a deletion
+    state[("t", 1)] = 3  # written again with the value it had: no change
     changes = state.take_changes()
     assert changes == {
         encode("a"): encode([1, "two"]),
         encode("b"): None,
-        encode("gone"): None,
         encode("none"): encode(None),
     }
     assert state.changed == set() and state.take_changes() == {}
@@ -117,11 +118,13 @@ def test_restored_is_a_fresh_state_whose_later_changes_are_tracked():
     assert restored.take_changes() == {encode("k"): encode(2)}
 
 
-def test_a_value_changed_in_place_is_not_seen_until_assigned_again():
-    """The documented rule (KeyValueState's docstring): reads are plain dict reads, so an in-place
-    change is invisible to the checkpoint; assigning the value again marks it."""
-    state = KeyValueState.restored({encode("l"): encode([1])})
+def test_a_value_changed_in_place_is_written_at_the_next_checkpoint():
+    """Lists, dicts, sets can change without an assignment: their encodings are compared."""
+    state = KeyValueState.restored({encode("l"): encode([1]), encode("d"): encode({"k": 1})})
+    assert state.changed == set()
     state["l"].append(2)
-    assert state.take_changes() == {}
-    state["l"] = state["l"]
+    assert state.changed == {"l"}
     assert state.take_changes() == {encode("l"): encode([1, 2])}
+    assert state.take_changes() == {}  # unchanged since: nothing written again
+    state["d"]["k"] += 1
+    assert state.take_changes() == {encode("d"): encode({"k": 2})}
