@@ -138,8 +138,12 @@ def test_exactly_once_sinks_through_three_kills(redis_server, tmp_path):
     result = out["result"]
     assert len(killed) == KILLS, f"the run ended after {len(killed)} kills"
     assert result.reason == "completed", result.message
-    # the three kills and the sink that kills itself (each restarted every worker)
-    assert sum("died: killed by SIGKILL" in e["error"] for e in result.errors) == KILLS + 1, result.errors
+    # the three kills and the sink that kills itself (each restarted every worker); when the sink's
+    # worker dies while another's death is being handled, the whole restart covers both and only
+    # the first death is reported: 3 or 4 (it did happen in CI)
+    assert (tmp_path / "crashed-in-write").exists()  # the sink killed its own worker inside write()
+    deaths = sum("died: killed by SIGKILL" in e["error"] for e in result.errors)
+    assert KILLS <= deaths <= KILLS + 1, result.errors
     counts = T.expected(N)
 
     db = sqlite3.connect(db_path)
