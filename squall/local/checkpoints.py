@@ -96,12 +96,12 @@ class CheckpointCoordinator:
         now = time.monotonic()
         self.committed, self.current, self.count = n, None, self.count + 1
         self.next_at = now + self.interval
-        stateful = [v for t, v in self.staged.items()]
+        staged = list(self.staged.values())  # [keys, bytes] per task
         self.last = {
             "id": float(n),
             "duration_ms": 1000.0 * (now - self.started_at),
-            "bytes": float(sum(v[1] for v in stateful)),
-            "state_keys": float(sum(v[0] for v in stateful)),
+            "bytes": float(sum(v[1] for v in staged)),
+            "state_keys": float(sum(v[0] for v in staged)),
             "at": time.time(),
         }
         return n

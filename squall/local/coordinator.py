@@ -511,14 +511,7 @@ class Coordinator:
         self.input_ended = False  # the spouts read their input again from the checkpoint
         self.addresses = {}
         t0 = time.monotonic()
-        for i in range(self.plan.num_workers):
-            self._start_worker(i)
-        hellos = self._wait_all(HELLO, START_TIMEOUT)
-        self.addresses = {i: m["address"] for i, m in hellos.items()}
-        for i, m in hellos.items():
-            self.book.worker_hello(i, m.get("host", ""))
-        self._broadcast({"t": PEERS, "peers": self._peers()})
-        self._wait_all(READY, START_TIMEOUT)
+        self._launch_all()
         self._broadcast({"t": DEACTIVATE if self.deactivated else ACTIVATE})
         if self.drain_sent:
             self._broadcast({"t": DRAIN})
@@ -827,7 +820,9 @@ class Coordinator:
         else:
             self._start_workers()
 
-    def _start_workers(self) -> None:
+    def _launch_all(self) -> None:
+        """Start every worker, wait for their hellos, tell them their peers, wait until each is ready
+        (its tasks initialized): the run's start, and a checkpointed topology's full restart."""
         for i in range(self.plan.num_workers):
             self._start_worker(i)
         hellos = self._wait_all(HELLO, START_TIMEOUT)
@@ -836,6 +831,9 @@ class Coordinator:
             self.book.worker_hello(i, m.get("host", ""))
         self._broadcast({"t": PEERS, "peers": self._peers()})
         self._wait_all(READY, START_TIMEOUT)
+
+    def _start_workers(self) -> None:
+        self._launch_all()
         if not self.deactivated:  # set before run(): start inactive (a cluster topology rebalanced while inactive)
             self._broadcast({"t": ACTIVATE})
 

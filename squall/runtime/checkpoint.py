@@ -64,9 +64,8 @@ class WorkerCheckpoints:
         self.worker = worker
         self.backend = backend
         plan, components = worker.plan, worker.components
-        users = {n for n, d in components.items()}
         #: component -> the components it subscribes to (user streams only)
-        sources = {n: {i.component for i in d.inputs if i.component in users} for n, d in components.items()}
+        sources = {n: {i.component for i in d.inputs if i.component in components} for n, d in components.items()}
         self.downstream: dict[int, list[int]] = {}
         self.gates: dict[int, Gate] = {}
         for task in worker.tasks():
